@@ -1,0 +1,108 @@
+"""The one place that maps ``backend="parallel" | "cpu" | "cuda"`` to kernels.
+
+``parallel`` runs the batched Numba kernels on all cores; ``cpu`` runs the same compiled kernels on
+one thread (bitwise-equal results); ``cuda`` runs the ``numba.cuda`` twins (loss and gradient), imported
+only when asked for, so that importing dynsys never touches CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numba
+import numpy as np
+
+BACKENDS = ("parallel", "cpu", "cuda")
+
+
+def check(backend) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+    return backend
+
+
+@contextlib.contextmanager
+def threads(backend: str):
+    """Run the enclosed kernels on one thread for ``backend="cpu"``, on all cores otherwise."""
+    if backend != "cpu":
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+@functools.cache
+def cuda_kernels():
+    """The CUDA module, or a ``ValueError`` that says why it cannot be used here."""
+    try:
+        from numba import cuda
+    except Exception as exc:  # numba-cuda missing or broken
+        raise ValueError(f"backend='cuda' needs numba-cuda (pip install 'dynsys[cuda]'): {exc}. "
+                         f"Use backend='parallel' on this machine.") from None
+    if not cuda.is_available():
+        raise ValueError("backend='cuda' needs an NVIDIA GPU with a working driver, and none was found. "
+                         "Use backend='parallel' (all CPU cores).")
+    from .kernels import field_cuda
+
+    return field_cuda
+
+
+def loss_grad(backend, W, U, T, tn, a, a_star, alpha, const, tol, want_grad):
+    """Loss (n,), gradient (n, k, d) (empty unless ``want_grad``) and int8 status (n,) of a batch."""
+    n, k, d = W.shape
+    if backend == "cuda":
+        return cuda_kernels().loss_grad(W, U, T, tn, a, a_star, alpha, const, tol, want_grad)
+    from .kernels import field
+
+    loss = np.empty(n)
+    G = np.empty((n, k, d) if want_grad else (n, 0, 0))
+    status = np.empty(n, dtype=np.int8)
+    with threads(backend):
+        field._loss_grad_batch(W, U, T, tn, a, a_star, alpha, const, tol, want_grad, loss, G, status, field.blocks(n))
+    return loss, G, status
+
+
+def _cpu_only(backend: str, what: str):
+    if backend == "cuda":
+        raise ValueError(f"{what} has no CUDA kernel; use backend='parallel' (all CPU cores) or 'cpu'")
+
+
+def hessian(backend, W, U, T, tn, a, a_star, alpha, tol):
+    _cpu_only(backend, "hessian")
+    from .kernels import field
+
+    n, k, d = W.shape
+    H = np.empty((n, k * d, k * d))
+    status = np.empty(n, dtype=np.int8)
+    with threads(backend):
+        field._hessian_batch(W, U, T, tn, a, a_star, alpha, tol, H, status, field.blocks(n))
+    return H, status
+
+
+def hvp(backend, W, X, U, T, tn, a, a_star, alpha, tol):
+    _cpu_only(backend, "hvp")
+    from .kernels import field
+
+    n = W.shape[0]
+    out = np.empty_like(W)
+    status = np.empty(W.shape[0], dtype=np.int8)
+    with threads(backend):
+        field._hvp_batch(W, X, U, T, tn, a, a_star, alpha, tol, out, status, field.blocks(n))
+    return out, status
+
+
+def grad_a(backend, W, U, T, tn, a, a_star, alpha, tol):
+    _cpu_only(backend, "grad_a")
+    from .kernels import field
+
+    n = W.shape[0]
+    out = np.empty(W.shape[:2])
+    status = np.empty(W.shape[0], dtype=np.int8)
+    with threads(backend):
+        field._grad_a_batch(W, U, T, tn, a, a_star, alpha, tol, out, status, field.blocks(n))
+    return out, status

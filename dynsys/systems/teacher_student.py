@@ -1,0 +1,417 @@
+"""Per-state kernels of the two-layer ReLU teacher-student field (plain arrays in, plain arrays out).
+
+What is computed (``../MATH.md`` sections 1-2; paper ``000`` Theorem 1, Eqn 5-8): for network rows
+``v_j`` (the student's ``w_j + u_j``), teacher rows ``t_k`` (``w*_k + u_k``), top weights ``a``, ``a*``
+and leaky slope ``alpha``,
+
+    L = 1/2 [sum_ij a_i a_j kappa_a(v_i, v_j) - 2 sum_jk a_j a*_k kappa_a(v_j, t_k) + sum_kl ...]
+
+with ``kappa_a(u, v) = (1 + alpha^2) kappa(u, v) - 2 alpha kappa(u, -v)`` and
+``2 pi kappa(u, v) = |u||v| (sin theta + (pi - theta) cos theta)``.
+
+Every pair of rows enters through three numbers of its angle theta (shared by the loss, both rows'
+gradients and the Hessian blocks; the pair (i, j) costs one angle, not two):
+
+    P(theta) = (1 + alpha^2)(pi - theta) + 2 alpha theta     coefficient of the other row
+    Q(theta) = (1 - alpha)^2 sin(theta)                      coefficient of the own direction
+    K(theta) = (1 + alpha^2)(sin + (pi - theta) cos) - 2 alpha (sin - theta cos)
+
+so that ``2 pi [(1+alpha^2) g1(w, v) - 2 alpha g1(w, -v)] = P v + Q |v| w/|w|`` (MATH.md's ``g1``)
+and ``2 pi kappa_a(w, v) = |w||v| K``. The Hessian blocks are MATH.md's ``h1``/``h2`` combined the same
+way: ``h1(w, -v) = h1(w, v)`` gives the factor ``(1 - alpha)^2`` on the diagonal blocks and
+``2 pi [(1+alpha^2) h2(w, v) + 2 alpha h2(w, -v)] = P I + (1 - alpha)^2 R`` off the diagonal, with
+``R = s c (u u^T - n n^T) + s^2 (n u^T + u n^T)``.
+
+At ``alpha = 1`` the network is linear (``kappa_1(u, v) = u . v``) and nothing is singular: a separate
+branch evaluates ``L = 1/2 |sum a_j v_j - sum a*_k t_k|^2`` so zero rows are allowed there.
+
+Angles: ``arccos`` of the cosine where ``|cos| <= ACOS_SWITCH`` (absolute error below 1.2e-15 there)
+and ``2 atan2(|u - v|, |u + v|)`` of the unit vectors beyond it, accurate to roundoff at 0 and pi
+(MATH.md section 2). Status codes: 0 ok, 3 singular (a row norm at or below ``tol``), 4 non-finite.
+"""
+
+import math
+
+from numba import njit
+
+from ..config import ACOS_SWITCH
+
+OK = 0
+SINGULAR = 3
+NONFINITE = 4
+
+_TWO_PI = 2.0 * math.pi
+_JIT = dict(cache=True, fastmath={"reassoc", "contract"})
+
+
+@njit(inline="always", **_JIT)
+def pair_angle(X, i, nx, Y, j, ny, dot):
+    """Angle between rows ``X[i]`` and ``Y[j]`` (norms ``nx``, ``ny``, dot product ``dot``).
+
+    Returns ``(theta, cos, sin)``, accurate to roundoff over [0, pi].
+    """
+    c = dot / (nx * ny)
+    if -ACOS_SWITCH <= c <= ACOS_SWITCH:
+        return math.acos(c), c, math.sqrt(1.0 - c * c)
+    ix = 1.0 / nx
+    iy = 1.0 / ny
+    dm = 0.0
+    dp = 0.0
+    for l in range(X.shape[1]):
+        p = X[i, l] * ix
+        q = Y[j, l] * iy
+        dm += (p - q) * (p - q)
+        dp += (p + q) * (p + q)
+    theta = 2.0 * math.atan2(math.sqrt(dm), math.sqrt(dp))
+    return theta, math.cos(theta), math.sin(theta)
+
+
+@njit(inline="always", **_JIT)
+def pair_coefficients(theta, c, s, alpha):
+    """``(P, Q, K)`` of the module docstring for one pair."""
+    om = 1.0 - alpha
+    opa = 1.0 + alpha * alpha
+    P = opa * (math.pi - theta) + 2.0 * alpha * theta
+    Q = om * om * s
+    K = opa * (s + (math.pi - theta) * c) - 2.0 * alpha * (s - theta * c)
+    return P, Q, K
+
+
+@njit(inline="always", **_JIT)
+def _dot(X, i, Y, j):
+    acc = 0.0
+    for l in range(X.shape[1]):
+        acc += X[i, l] * Y[j, l]
+    return acc
+
+
+@njit(**_JIT)
+def row_norms(V, tol, nrm):
+    """Fill ``nrm`` with the row norms of ``V``; return the status of the state (see module)."""
+    for j in range(V.shape[0]):
+        r = math.sqrt(_dot(V, j, V, j))
+        nrm[j] = r
+        if not math.isfinite(r):
+            return NONFINITE
+    for j in range(V.shape[0]):
+        if nrm[j] <= tol:
+            return SINGULAR
+    return OK
+
+
+@njit(**_JIT)
+def _linear_loss_grad(V, T, a, a_star, want_grad, G, r):
+    """alpha = 1: ``L = |r|^2 / 2`` with ``r = sum_j a_j v_j - sum_k a*_k t_k``, ``grad_j = a_j r``."""
+    d = V.shape[1]
+    for l in range(d):
+        acc = 0.0
+        for j in range(V.shape[0]):
+            acc += a[j] * V[j, l]
+        for k in range(T.shape[0]):
+            acc -= a_star[k] * T[k, l]
+        r[l] = acc
+    loss = 0.0
+    for l in range(d):
+        loss += r[l] * r[l]
+    if want_grad:
+        for j in range(V.shape[0]):
+            for l in range(d):
+                G[j, l] = a[j] * r[l]
+    return 0.5 * loss
+
+
+@njit(**_JIT)
+def loss_grad(V, T, tn, a, a_star, alpha, const, tol, want_grad, G, nrm, sc):
+    """Loss (returned) and, if ``want_grad``, gradient into ``G`` (k, d) for network rows ``V``.
+
+    ``T`` (k*, d) teacher rows with norms ``tn``; ``const`` the teacher-teacher term of the loss;
+    ``nrm``, ``sc`` scratch of length ``max(k, d)``. Returns ``(loss, status)``; on a bad status the
+    loss is 0 and ``G`` is zero.
+    """
+    k = V.shape[0]
+    d = V.shape[1]
+    if want_grad:
+        G[:, :] = 0.0
+    if alpha == 1.0:
+        for j in range(k):
+            for l in range(d):
+                if not math.isfinite(V[j, l]):
+                    if want_grad:
+                        G[:, :] = 0.0
+                    return 0.0, NONFINITE
+        return _linear_loss_grad(V, T, a, a_star, want_grad, G, nrm), OK
+    status = row_norms(V, tol, nrm)
+    if status != OK:
+        return 0.0, status
+    opa = 1.0 + alpha * alpha
+    acc = 0.0  # 2 pi times the loss, less the constant
+    for j in range(k):
+        sc[j] = math.pi * a[j] * a[j] * opa
+        acc += 0.5 * sc[j] * nrm[j] * nrm[j]
+    for j in range(k):
+        nj = nrm[j]
+        for i in range(j):
+            ni = nrm[i]
+            theta, c, s = pair_angle(V, j, nj, V, i, ni, _dot(V, j, V, i))
+            P, Q, K = pair_coefficients(theta, c, s, alpha)
+            aa = a[j] * a[i]
+            acc += aa * nj * ni * K
+            if want_grad:
+                f = aa * P
+                for l in range(d):
+                    G[j, l] += f * V[i, l]
+                    G[i, l] += f * V[j, l]
+                sc[j] += aa * Q * ni / nj
+                sc[i] += aa * Q * nj / ni
+        for q in range(T.shape[0]):
+            tq = tn[q]
+            if tq == 0.0:
+                continue
+            theta, c, s = pair_angle(V, j, nj, T, q, tq, _dot(V, j, T, q))
+            P, Q, K = pair_coefficients(theta, c, s, alpha)
+            aa = a[j] * a_star[q]
+            acc -= aa * nj * tq * K
+            if want_grad:
+                f = aa * P
+                for l in range(d):
+                    G[j, l] -= f * T[q, l]
+                sc[j] -= aa * Q * tq / nj
+    if want_grad:
+        inv = 1.0 / _TWO_PI
+        for j in range(k):
+            for l in range(d):
+                G[j, l] = (G[j, l] + sc[j] * V[j, l]) * inv
+    return acc / _TWO_PI + const, OK
+
+
+@njit(**_JIT)
+def teacher_energy(T, tn, a_star, alpha):
+    """``1/2 sum_kl a*_k a*_l kappa_a(t_k, t_l)``: the loss of the zero network (constant term)."""
+    acc = 0.0
+    opa = 1.0 + alpha * alpha
+    for k in range(T.shape[0]):
+        acc += 0.5 * a_star[k] * a_star[k] * opa * tn[k] * tn[k] * math.pi
+        if tn[k] == 0.0:
+            continue
+        for q in range(k):
+            if tn[q] == 0.0:
+                continue
+            theta, c, s = pair_angle(T, k, tn[k], T, q, tn[q], _dot(T, k, T, q))
+            P, Q, K = pair_coefficients(theta, c, s, alpha)
+            acc += a_star[k] * a_star[q] * tn[k] * tn[q] * K
+    return acc / _TWO_PI
+
+
+@njit(**_JIT)
+def grad_a(V, T, tn, a, a_star, alpha, tol, out, nrm):
+    """``dL/da_j = sum_i a_i kappa_a(v_j, v_i) - sum_k a*_k kappa_a(v_j, t_k)`` into ``out`` (k)."""
+    k = V.shape[0]
+    if alpha == 1.0:
+        for j in range(k):
+            acc = 0.0
+            for i in range(k):
+                acc += a[i] * _dot(V, j, V, i)
+            for q in range(T.shape[0]):
+                acc -= a_star[q] * _dot(V, j, T, q)
+            out[j] = acc
+            if not math.isfinite(acc):
+                out[:] = 0.0
+                return NONFINITE
+        return OK
+    status = row_norms(V, tol, nrm)
+    if status != OK:
+        out[:] = 0.0
+        return status
+    opa = 1.0 + alpha * alpha
+    for j in range(k):
+        out[j] = a[j] * opa * nrm[j] * nrm[j] * 0.5
+    for j in range(k):
+        for i in range(j):
+            theta, c, s = pair_angle(V, j, nrm[j], V, i, nrm[i], _dot(V, j, V, i))
+            P, Q, K = pair_coefficients(theta, c, s, alpha)
+            kap = nrm[j] * nrm[i] * K / _TWO_PI
+            out[j] += a[i] * kap
+            out[i] += a[j] * kap
+        for q in range(T.shape[0]):
+            if tn[q] == 0.0:
+                continue
+            theta, c, s = pair_angle(V, j, nrm[j], T, q, tn[q], _dot(V, j, T, q))
+            P, Q, K = pair_coefficients(theta, c, s, alpha)
+            out[j] -= a_star[q] * nrm[j] * tn[q] * K / _TWO_PI
+    return OK
+
+
+@njit(inline="always", **_JIT)
+def _frame(X, i, nx, Y, j, ny, Uj, p):
+    """Unit vector ``u`` of ``X[i]`` into ``Uj`` and ``p = s n = v~ - c u`` into ``p``; (theta, c, s).
+
+    ``n`` is the unit vector of MATH.md's h1/h2 blocks; ``p`` is formed directly so the blocks
+    need no division by ``s`` except in ``p p^T / s``, which vanishes with ``s`` (guarded at 0).
+    """
+    theta, c, s = pair_angle(X, i, nx, Y, j, ny, _dot(X, i, Y, j))
+    ix = 1.0 / nx
+    iy = 1.0 / ny
+    for l in range(X.shape[1]):
+        Uj[l] = X[i, l] * ix
+        p[l] = Y[j, l] * iy - c * X[i, l] * ix
+    return theta, c, s
+
+
+@njit(**_JIT)
+def hessian(V, T, tn, a, a_star, alpha, tol, H, u, p, nrm):
+    """Exact Hessian (k d, k d) into ``H``, row-major in (row j, coordinate); returns the status.
+
+    Blocks of MATH.md section 2 (checked there against finite differences): with ``u`` the unit
+    vector of ``v_j`` and ``p = v~_i - c u`` (``|p| = s``),
+
+        2 pi h1(v_j, v_i) = |v_i|/|v_j| (s (I - u u^T) + p p^T / s)
+        2 pi h2(v_j, v_i) = (pi - theta) I + s c u u^T - (c / s) p p^T + s (p u^T + u p^T)
+
+    both continuous at s = 0 (h1 -> 0, h2 -> (pi - theta) I / (2 pi)) but not differentiable.
+    """
+    k = V.shape[0]
+    d = V.shape[1]
+    H[:, :] = 0.0
+    om2 = (1.0 - alpha) * (1.0 - alpha)
+    opa = 1.0 + alpha * alpha
+    if alpha == 1.0:
+        for j in range(k):
+            for l in range(d):
+                if not math.isfinite(V[j, l]):
+                    return NONFINITE
+        for j in range(k):
+            for i in range(k):
+                for l in range(d):
+                    H[j * d + l, i * d + l] = a[j] * a[i]
+        return OK
+    status = row_norms(V, tol, nrm)
+    if status != OK:
+        return status
+    inv2pi = 1.0 / _TWO_PI
+    for j in range(k):
+        rj = j * d
+        for l in range(d):
+            H[rj + l, rj + l] = 0.5 * a[j] * a[j] * opa
+        for i in range(k):
+            if i == j:
+                continue
+            theta, c, s = _frame(V, j, nrm[j], V, i, nrm[i], u, p)
+            P = opa * (math.pi - theta) + 2.0 * alpha * theta
+            aa = a[j] * a[i]
+            # diagonal block: (1-alpha)^2 a_j a_i h1(v_j, v_i)
+            if om2 != 0.0:
+                f = om2 * aa * nrm[i] / nrm[j] * inv2pi
+                _add_h1(H, rj, rj, u, p, s, f, d)
+            # off-diagonal block (j, i)
+            ri = i * d
+            for l in range(d):
+                H[rj + l, ri + l] += aa * P * inv2pi
+            if om2 != 0.0:
+                _add_r(H, rj, ri, u, p, c, s, om2 * aa * inv2pi, d)
+        if om2 != 0.0:
+            for q in range(T.shape[0]):
+                if tn[q] == 0.0:
+                    continue
+                theta, c, s = _frame(V, j, nrm[j], T, q, tn[q], u, p)
+                f = -om2 * a[j] * a_star[q] * tn[q] / nrm[j] * inv2pi
+                _add_h1(H, rj, rj, u, p, s, f, d)
+    return OK
+
+
+@njit(inline="always", **_JIT)
+def _add_h1(H, r0, c0, u, p, s, f, d):
+    """``H[block] += f (s (I - u u^T) + p p^T / s)``."""
+    if s == 0.0:
+        return
+    q = 1.0 / s
+    for l in range(d):
+        H[r0 + l, c0 + l] += f * s
+        for m in range(d):
+            H[r0 + l, c0 + m] += f * (p[l] * p[m] * q - s * u[l] * u[m])
+
+
+@njit(inline="always", **_JIT)
+def _add_r(H, r0, c0, u, p, c, s, f, d):
+    """``H[block] += f (s c u u^T - (c / s) p p^T + s (p u^T + u p^T))``."""
+    if s == 0.0:
+        return
+    cs = c / s
+    for l in range(d):
+        for m in range(d):
+            H[r0 + l, c0 + m] += f * (s * c * u[l] * u[m] - cs * p[l] * p[m]
+                                      + s * (p[l] * u[m] + u[l] * p[m]))
+
+
+@njit(**_JIT)
+def hvp(V, X, T, tn, a, a_star, alpha, tol, out, u, p, nrm):
+    """Hessian-vector product ``H x`` into ``out`` (k, d) without forming H; returns the status.
+
+    Same blocks as :func:`hessian`, each applied in O(d): ``O(k (k + k*) d)`` per product.
+    """
+    k = V.shape[0]
+    d = V.shape[1]
+    out[:, :] = 0.0
+    om2 = (1.0 - alpha) * (1.0 - alpha)
+    opa = 1.0 + alpha * alpha
+    if alpha == 1.0:
+        for l in range(d):
+            acc = 0.0
+            for i in range(k):
+                acc += a[i] * X[i, l]
+            for j in range(k):
+                out[j, l] = a[j] * acc
+        for j in range(k):
+            for l in range(d):
+                if not math.isfinite(V[j, l]):
+                    out[:, :] = 0.0
+                    return NONFINITE
+        return OK
+    status = row_norms(V, tol, nrm)
+    if status != OK:
+        return status
+    inv2pi = 1.0 / _TWO_PI
+    for j in range(k):
+        for l in range(d):
+            out[j, l] = 0.5 * a[j] * a[j] * opa * X[j, l]
+        for i in range(k):
+            if i == j:
+                continue
+            theta, c, s = _frame(V, j, nrm[j], V, i, nrm[i], u, p)
+            P = opa * (math.pi - theta) + 2.0 * alpha * theta
+            aa = a[j] * a[i]
+            for l in range(d):
+                out[j, l] += aa * P * inv2pi * X[i, l]
+            if om2 != 0.0 and s != 0.0:
+                f1 = om2 * aa * nrm[i] / nrm[j] * inv2pi
+                ux = 0.0
+                px = 0.0
+                for l in range(d):
+                    ux += u[l] * X[j, l]
+                    px += p[l] * X[j, l]
+                for l in range(d):
+                    out[j, l] += f1 * (s * (X[j, l] - u[l] * ux) + p[l] * px / s)
+                f2 = om2 * aa * inv2pi
+                ux = 0.0
+                px = 0.0
+                for l in range(d):
+                    ux += u[l] * X[i, l]
+                    px += p[l] * X[i, l]
+                for l in range(d):
+                    out[j, l] += f2 * (s * c * u[l] * ux - c / s * p[l] * px
+                                       + s * (p[l] * ux + u[l] * px))
+        if om2 != 0.0:
+            for q in range(T.shape[0]):
+                if tn[q] == 0.0:
+                    continue
+                theta, c, s = _frame(V, j, nrm[j], T, q, tn[q], u, p)
+                if s == 0.0:
+                    continue
+                f1 = -om2 * a[j] * a_star[q] * tn[q] / nrm[j] * inv2pi
+                ux = 0.0
+                px = 0.0
+                for l in range(d):
+                    ux += u[l] * X[j, l]
+                    px += p[l] * X[j, l]
+                for l in range(d):
+                    out[j, l] += f1 * (s * (X[j, l] - u[l] * ux) + p[l] * px / s)
+    return OK
