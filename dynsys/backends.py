@@ -13,6 +13,8 @@ import functools
 import numba
 import numpy as np
 
+from .systems.teacher_student import work_size
+
 BACKENDS = ("parallel", "cpu", "cuda")
 
 
@@ -63,7 +65,8 @@ def loss_grad(backend, W, U, T, tn, a, a_star, alpha, const, tol, want_grad):
     G = np.empty((n, k, d) if want_grad else (n, 0, 0))
     status = np.empty(n, dtype=np.int8)
     with threads(backend):
-        field._loss_grad_batch(W, U, T, tn, a, a_star, alpha, const, tol, want_grad, loss, G, status, field.blocks(n))
+        field._loss_grad_batch(W, U, T, tn, a, a_star, alpha, const, tol, want_grad, loss, G, status,
+                               field.blocks(n), work_size(k, T.shape[0], d))
     return loss, G, status
 
 

@@ -453,6 +453,8 @@ def _frame(w, v):
     nr = float(np.linalg.norm(r))
     if nr > 0.0:
         n = r / nr
+    elif w.size == 1:
+        n = np.zeros_like(w)        # d = 1: no orthogonal direction; n only appears multiplied by s = 0
     else:
         e = np.zeros_like(w)
         e[int(np.argmin(np.abs(wt)))] = 1.0

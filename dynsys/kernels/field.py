@@ -34,19 +34,17 @@ def _rows(W, b, U, V):
 
 
 @njit(parallel=True, **_JIT)
-def _loss_grad_batch(W, U, T, tn, a, a_star, alpha, const, tol, want_grad, loss, G, status, nb):
+def _loss_grad_batch(W, U, T, tn, a, a_star, alpha, const, tol, want_grad, loss, G, status, nb, nwork):
     n, k, d = W.shape
     for blk in prange(nb):
         lo = blk * n // nb
         hi = (blk + 1) * n // nb
         V = np.empty((k, d))
-        m = max(k, d)
-        nrm = np.empty(m)
-        sc = np.empty(m)
+        work = np.empty(nwork)
         for b in range(lo, hi):
             Vb = _rows(W, b, U, V)
             loss[b], status[b] = ts.loss_grad(Vb, T, tn, a, a_star, alpha, const, tol,
-                                              want_grad, G[b], nrm, sc)
+                                              want_grad, G[b], work)
 
 
 @njit(parallel=True, **_JIT)

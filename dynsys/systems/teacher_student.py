@@ -45,16 +45,9 @@ _JIT = dict(cache=True, fastmath={"reassoc", "contract"})
 
 
 @njit(inline="always", **_JIT)
-def pair_angle(X, i, nx, Y, j, ny, dot):
-    """Angle between rows ``X[i]`` and ``Y[j]`` (norms ``nx``, ``ny``, dot product ``dot``).
-
-    Returns ``(theta, cos, sin)``, accurate to roundoff over [0, pi].
-    """
-    c = dot / (nx * ny)
-    if -ACOS_SWITCH <= c <= ACOS_SWITCH:
-        return math.acos(c), c, math.sqrt(1.0 - c * c)
-    ix = 1.0 / nx
-    iy = 1.0 / ny
+def _angle_atan2(X, i, ix, Y, j, iy):
+    """``(theta, cos, sin)`` of rows ``X[i]``, ``Y[j]`` (inverse norms ``ix``, ``iy``) from the
+    half-angle form ``|u - v| = 2 sin(theta/2)``, ``|u + v| = 2 cos(theta/2)``: exact to roundoff."""
     dm = 0.0
     dp = 0.0
     for l in range(X.shape[1]):
@@ -62,8 +55,21 @@ def pair_angle(X, i, nx, Y, j, ny, dot):
         q = Y[j, l] * iy
         dm += (p - q) * (p - q)
         dp += (p + q) * (p + q)
-    theta = 2.0 * math.atan2(math.sqrt(dm), math.sqrt(dp))
-    return theta, math.cos(theta), math.sin(theta)
+    r2 = dm + dp
+    return 2.0 * math.atan2(math.sqrt(dm), math.sqrt(dp)), (dp - dm) / r2, 2.0 * math.sqrt(dm * dp) / r2
+
+
+@njit(inline="always", **_JIT)
+def pair_angle(X, i, nx, Y, j, ny, dot):
+    """Angle between rows ``X[i]`` and ``Y[j]`` (norms ``nx``, ``ny``, dot product ``dot``).
+
+    Returns ``(theta, cos, sin)``, accurate to roundoff over [0, pi]: ``arccos`` where
+    ``|cos| <= ACOS_SWITCH``, the atan2 half-angle form beyond.
+    """
+    c = dot / (nx * ny)
+    if -ACOS_SWITCH <= c <= ACOS_SWITCH:
+        return math.acos(c), c, math.sqrt((1.0 - c) * (1.0 + c))
+    return _angle_atan2(X, i, 1.0 / nx, Y, j, 1.0 / ny)
 
 
 @njit(inline="always", **_JIT)
@@ -120,67 +126,156 @@ def _linear_loss_grad(V, T, a, a_star, want_grad, G, r):
     return 0.5 * loss
 
 
+# asin(t) = t + t^3 R(t^2) on [0, 1/2]: least-squares fit of R on Chebyshev nodes (50-digit
+# reference, mpmath); max relative error of asin 2.2e-16 on [0, 1/2]. Pure arithmetic, so the
+# angle loop below vectorises (numba has no vector libm here).
+_ASIN_R = (0.16666666666666669, 0.0749999999999834, 0.04464285714653523, 0.03038194412500875,
+           0.022372173467043486, 0.017352380709839098, 0.01397138708310213, 0.011477517005507167,
+           0.01033337215296726, 0.005413184483715509, 0.01751883397953867, -0.015032162599250314,
+           0.028878362746452394)
+(_R0, _R1, _R2, _R3, _R4, _R5, _R6, _R7, _R8, _R9, _R10, _R11, _R12) = _ASIN_R
+
+
+@njit(inline="always", **_JIT)
+def acos_poly(c):
+    """``arccos(c)`` for c in [-1, 1], branch-free (selects only), to a few ulp.
+
+    ``|c| <= 1/2``: ``pi/2 - asin(c)``; beyond: ``arccos(|c|) = 2 asin(sqrt((1 - |c|) / 2))``
+    (``1 - |c|`` is exact there), reflected for negative c. One polynomial serves both.
+    """
+    y = abs(c)
+    big = y > 0.5
+    sq = math.sqrt(0.5 * (1.0 - y))
+    t = sq if big else y
+    z = t * t
+    r = _R12
+    r = r * z + _R11
+    r = r * z + _R10
+    r = r * z + _R9
+    r = r * z + _R8
+    r = r * z + _R7
+    r = r * z + _R6
+    r = r * z + _R5
+    r = r * z + _R4
+    r = r * z + _R3
+    r = r * z + _R2
+    r = r * z + _R1
+    r = r * z + _R0
+    a = t + t * z * r
+    far = 2.0 * a if c > 0.0 else math.pi - 2.0 * a
+    near = 0.5 * math.pi - a if c > 0.0 else 0.5 * math.pi + a
+    return far if big else near
+
+
+def work_size(k: int, k_star: int, d: int) -> int:
+    """Length of the ``work`` buffer :func:`loss_grad` needs for a state of k rows, k* teacher rows."""
+    pairs = k * (k - 1) // 2 + k * k_star
+    return max(5 * pairs + 3 * k, d)
+
+
 @njit(**_JIT)
-def loss_grad(V, T, tn, a, a_star, alpha, const, tol, want_grad, G, nrm, sc):
+def loss_grad(V, T, tn, a, a_star, alpha, const, tol, want_grad, G, work):
     """Loss (returned) and, if ``want_grad``, gradient into ``G`` (k, d) for network rows ``V``.
 
     ``T`` (k*, d) teacher rows with norms ``tn``; ``const`` the teacher-teacher term of the loss;
-    ``nrm``, ``sc`` scratch of length ``max(k, d)``. Returns ``(loss, status)``; on a bad status the
-    loss is 0 and ``G`` is zero.
+    ``work`` a float64 scratch buffer of length :func:`work_size` ``(k, k*, d)``. Returns
+    ``(loss, status)``; on a bad status the loss is 0 and ``G`` is zero.
+
+    Layout of the computation (each stage a flat loop over all pairs, so the compiler vectorises
+    it): cosines of every pair; angles by :func:`acos_poly`, then the pairs with
+    ``|cos| > ACOS_SWITCH`` recomputed by the atan2 form; the coefficients P, Q, K and the loss;
+    finally the gradient as ``sum_i f_ji v_i`` plus a multiple of ``v_j`` (MATH.md section 2).
     """
     k = V.shape[0]
     d = V.shape[1]
+    ks = T.shape[0]
     if want_grad:
         G[:, :] = 0.0
     if alpha == 1.0:
         for j in range(k):
             for l in range(d):
                 if not math.isfinite(V[j, l]):
-                    if want_grad:
-                        G[:, :] = 0.0
                     return 0.0, NONFINITE
-        return _linear_loss_grad(V, T, a, a_star, want_grad, G, nrm), OK
+        return _linear_loss_grad(V, T, a, a_star, want_grad, G, work), OK
+    M = k * (k - 1) // 2 + k * ks
+    cs = work[0:M]          # cosines, then f = sign * a a' * P
+    th = work[M:2 * M]      # angles
+    sn = work[2 * M:3 * M]  # sines, then g = sign * a a' * Q
+    wt = work[3 * M:4 * M]  # sign * a a' * |v||v'| (loss weights)
+    sa = work[4 * M:5 * M]  # sign * a a'
+    nrm = work[5 * M:5 * M + k]
+    inv = work[5 * M + k:5 * M + 2 * k]
+    sc = work[5 * M + 2 * k:5 * M + 3 * k]
     status = row_norms(V, tol, nrm)
     if status != OK:
         return 0.0, status
+    for j in range(k):
+        inv[j] = 1.0 / nrm[j]
+    idx = 0
+    for j in range(k):
+        for i in range(j):
+            aa = a[j] * a[i]
+            cs[idx] = _dot(V, j, V, i) * inv[j] * inv[i]
+            sa[idx] = aa
+            wt[idx] = aa * nrm[j] * nrm[i]
+            idx += 1
+        for q in range(ks):
+            aa = -a[j] * a_star[q]
+            if tn[q] == 0.0:  # a zero teacher row contributes nothing
+                aa = 0.0
+            cs[idx] = _dot(V, j, T, q) * inv[j] / tn[q] if tn[q] != 0.0 else 0.0
+            sa[idx] = aa
+            wt[idx] = aa * nrm[j] * tn[q]
+            idx += 1
+    for idx in range(M):
+        c = min(1.0, max(-1.0, cs[idx]))
+        th[idx] = acos_poly(c)
+        sn[idx] = math.sqrt((1.0 - c) * (1.0 + c))
+    # near 0 and pi the cosine has lost the angle's digits: take it from the rows (MATH.md sec. 2)
+    idx = 0
+    for j in range(k):
+        for i in range(j):
+            if abs(cs[idx]) > ACOS_SWITCH:
+                th[idx], cs[idx], sn[idx] = _angle_atan2(V, j, inv[j], V, i, inv[i])
+            idx += 1
+        for q in range(ks):
+            if abs(cs[idx]) > ACOS_SWITCH:
+                th[idx], cs[idx], sn[idx] = _angle_atan2(V, j, inv[j], T, q, 1.0 / tn[q])
+            idx += 1
     opa = 1.0 + alpha * alpha
+    om2 = (1.0 - alpha) * (1.0 - alpha)
     acc = 0.0  # 2 pi times the loss, less the constant
+    for idx in range(M):
+        t = th[idx]
+        c = cs[idx]
+        s = sn[idx]
+        acc += wt[idx] * (opa * (s + (math.pi - t) * c) - 2.0 * alpha * (s - t * c))
+        cs[idx] = sa[idx] * (opa * (math.pi - t) + 2.0 * alpha * t)
+        sn[idx] = sa[idx] * om2 * s
     for j in range(k):
         sc[j] = math.pi * a[j] * a[j] * opa
         acc += 0.5 * sc[j] * nrm[j] * nrm[j]
-    for j in range(k):
-        nj = nrm[j]
-        for i in range(j):
-            ni = nrm[i]
-            theta, c, s = pair_angle(V, j, nj, V, i, ni, _dot(V, j, V, i))
-            P, Q, K = pair_coefficients(theta, c, s, alpha)
-            aa = a[j] * a[i]
-            acc += aa * nj * ni * K
-            if want_grad:
-                f = aa * P
+    if want_grad:
+        idx = 0
+        for j in range(k):
+            for i in range(j):
+                f = cs[idx]
                 for l in range(d):
                     G[j, l] += f * V[i, l]
                     G[i, l] += f * V[j, l]
-                sc[j] += aa * Q * ni / nj
-                sc[i] += aa * Q * nj / ni
-        for q in range(T.shape[0]):
-            tq = tn[q]
-            if tq == 0.0:
-                continue
-            theta, c, s = pair_angle(V, j, nj, T, q, tq, _dot(V, j, T, q))
-            P, Q, K = pair_coefficients(theta, c, s, alpha)
-            aa = a[j] * a_star[q]
-            acc -= aa * nj * tq * K
-            if want_grad:
-                f = aa * P
+                sc[j] += sn[idx] * nrm[i] * inv[j]
+                sc[i] += sn[idx] * nrm[j] * inv[i]
+                idx += 1
+            for q in range(ks):
+                f = cs[idx]
                 for l in range(d):
-                    G[j, l] -= f * T[q, l]
-                sc[j] -= aa * Q * tq / nj
-    if want_grad:
-        inv = 1.0 / _TWO_PI
+                    G[j, l] += f * T[q, l]
+                sc[j] += sn[idx] * tn[q] * inv[j]
+                idx += 1
+        inv2pi = 1.0 / _TWO_PI
         for j in range(k):
             for l in range(d):
-                G[j, l] = (G[j, l] + sc[j] * V[j, l]) * inv
+                G[j, l] = (G[j, l] + sc[j] * V[j, l]) * inv2pi
     return acc / _TWO_PI + const, OK
 
 

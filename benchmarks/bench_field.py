@@ -1,0 +1,246 @@
+"""Gradient evaluations per second: dynsys against batched NumPy, JAX and a plain per-pair loop.
+
+Run (NumPy's BLAS is slowed by OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE on these machines; unset both
+for this command only, never in tests or CI, so the NumPy baseline is a fair one)::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_field.py [--quick]
+
+Prints the machine, compile (or cache-load) time apart from run time, gradients/s for (k, d) =
+(2, 2) and (10, 10) at batch 10^4, (50, 50) and (100, 100) at batch 10^3 (W* = I, entries of W
+N(0, 1/d)), the ratios, the Hessian at (20, 20) against ``jax.jacfwd(jax.grad)``, and the fraction
+of a roofline measured here: per pair one arccos, one sqrt, one division and 3 d fused multiply-adds,
+times k(k-1)/2 + k k* pairs, each cost timed in a tight Numba loop, divided over the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+import dynsys as ds
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = ""
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(f"{i['internal_api']} {i.get('architecture', '')}" for i in threadpool_info())
+    except ImportError:
+        pass
+    return (f"{cpu}; {os.cpu_count()} cores; numba {numba.__version__} with {numba.get_num_threads()} "
+            f"threads; numpy {np.__version__} {blas}; OPENBLAS_CORETYPE="
+            f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+
+
+def best_time(fn, repeat=5, min_time=0.2):
+    """Best per-call wall time over ``repeat`` rounds of enough calls to last ``min_time``."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-6)
+    calls = max(1, int(min_time / once))
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return best
+
+
+# ---------------------------------------------------------------- baselines
+def numpy_grad(W, W_star):
+    """Batched NumPy gradient, matrix form of MATH.md section 2 (all a = 1, ReLU), as a user writes it.
+
+    ``2 pi grad L = A W - B W* + diag(s_j / |w_j|) W`` with ``A_ji = pi - angle(w_j, w_i)``,
+    ``B_jk = pi - angle(w_j, w*_k)``.
+    """
+    nw = np.linalg.norm(W, axis=2)                         # (n, k)
+    ns = np.linalg.norm(W_star, axis=1)                    # (k*,)
+    U = W / nw[..., None]
+    Us = W_star / ns[:, None]
+    th = np.arccos(np.clip(U @ U.transpose(0, 2, 1), -1, 1))  # (n, k, k)
+    ths = np.arccos(np.clip(U @ Us.T, -1, 1))                 # (n, k, k*)
+    A = np.pi - th
+    B = np.pi - ths
+    s = (np.sin(th) * nw[:, None, :]).sum(2) - (np.sin(ths) * ns).sum(2)
+    return (A @ W - B @ W_star + (s / nw)[..., None] * W) / (2 * np.pi)
+
+
+@njit(parallel=True, cache=True)
+def plain_pair_loop(W, W_star, out):
+    """The straightforward per-pair loop: every ordered pair (j, i) takes its own arccos."""
+    n, k, d = W.shape
+    ks = W_star.shape[0]
+    for b in prange(n):
+        for j in range(k):
+            nj = np.sqrt(np.sum(W[b, j] ** 2))
+            g = 0.5 * W[b, j].copy()
+            for i in range(k):
+                if i == j:
+                    continue
+                ni = np.sqrt(np.sum(W[b, i] ** 2))
+                c = min(1.0, max(-1.0, np.sum(W[b, j] * W[b, i]) / (nj * ni)))
+                th = np.arccos(c)
+                g += ((np.pi - th) * W[b, i] + ni * np.sin(th) * W[b, j] / nj) / (2 * np.pi)
+            for q in range(ks):
+                nq = np.sqrt(np.sum(W_star[q] ** 2))
+                c = min(1.0, max(-1.0, np.sum(W[b, j] * W_star[q]) / (nj * nq)))
+                th = np.arccos(c)
+                g -= ((np.pi - th) * W_star[q] + nq * np.sin(th) * W[b, j] / nj) / (2 * np.pi)
+            out[b, j] = g
+
+
+def jax_fns():
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def kappa(U, V):
+        nu = jnp.linalg.norm(U, axis=1)
+        nv = jnp.linalg.norm(V, axis=1)
+        c = jnp.clip((U @ V.T) / (nu[:, None] * nv[None, :]), -1.0, 1.0)
+        # clip strictly inside so the derivative of arccos stays finite on the diagonal
+        c = jnp.clip(c, -1 + 1e-15, 1 - 1e-15)
+        th = jnp.arccos(c)
+        return nu[:, None] * nv[None, :] * (jnp.sin(th) + (jnp.pi - th) * c) / (2 * jnp.pi)
+
+    def loss(W, W_star):
+        return 0.5 * (kappa(W, W).sum() - 2 * kappa(W, W_star).sum() + kappa(W_star, W_star).sum())
+
+    grad = jax.jit(jax.vmap(jax.grad(loss), in_axes=(0, None)))
+    hess = jax.jit(jax.vmap(jax.jacfwd(jax.grad(loss)), in_axes=(0, None)))
+    return grad, hess
+
+
+# ---------------------------------------------------------------- roofline
+@njit(cache=True)
+def _acos_loop(x, reps):
+    acc = 0.0
+    for _ in range(reps):
+        for i in range(x.size):
+            acc += math.acos(x[i])
+    return acc
+
+
+@njit(cache=True)
+def _sqrt_div_loop(x, reps):
+    acc = 0.0
+    for _ in range(reps):
+        for i in range(x.size):
+            acc += math.sqrt(x[i]) / (x[i] + 1.5)
+    return acc
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _fma_loop(x, y, reps):
+    for r in range(reps):
+        a = 1e-9 * r
+        for i in range(x.size):
+            y[i] = y[i] + a * x[i]
+    return y[0]
+
+
+def roofline_seconds_per_pair(d):
+    """Measured single-core cost of one pair: arccos + sqrt + division + 3 d FMAs (seconds)."""
+    x = np.random.default_rng(0).uniform(-0.9, 0.9, 4096)
+    reps = 200
+    costs = {}
+    for name, fn, args in [("acos", _acos_loop, (x, reps)), ("sqrt+div", _sqrt_div_loop, (np.abs(x), reps))]:
+        fn(*args)
+        t0 = time.perf_counter()
+        fn(*args)
+        costs[name] = (time.perf_counter() - t0) / (x.size * reps)
+    y = np.zeros(64)
+    xs = np.ones(64)
+    _fma_loop(xs, y, 10)
+    reps_f = 200000
+    t0 = time.perf_counter()
+    _fma_loop(xs, y, reps_f)
+    costs["fma"] = (time.perf_counter() - t0) / (xs.size * reps_f)
+    return costs["acos"] + costs["sqrt+div"] + 3 * d * costs["fma"], costs
+
+
+# ---------------------------------------------------------------- main
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller batches (a smoke run)")
+    args = p.parse_args(argv)
+    print("machine:", machine())
+    rng = np.random.default_rng(0)
+    cases = [(2, 10**4), (10, 10**4), (50, 10**3), (100, 10**3)]
+    if args.quick:
+        cases = [(2, 10**3), (10, 10**3), (50, 10**2)]
+    jx = jax_fns()
+    cores = numba.get_num_threads()
+    print(f"\n{'k=d':>5} {'batch':>6} | {'dynsys/s':>10} {'numpy/s':>10} {'plain/s':>10} {'jax/s':>10} | "
+          f"{'x numpy':>8} {'x plain':>8} {'x jax':>8} | {'roofline':>8}")
+    for k, n in cases:
+        m = ds.TeacherStudent(np.eye(k))
+        W = rng.normal(scale=1 / np.sqrt(k), size=(n, k, k))
+        t0 = time.perf_counter()
+        m.grad(W[:1])
+        compile_dynsys = time.perf_counter() - t0
+        t_dyn = best_time(lambda: m.grad(W))
+        t_np = best_time(lambda: numpy_grad(W, m.W_star), repeat=3)
+        out = np.empty_like(W)
+        t0 = time.perf_counter()
+        plain_pair_loop(W[:1], m.W_star, out[:1])
+        compile_plain = time.perf_counter() - t0
+        t_plain = best_time(lambda: plain_pair_loop(W, m.W_star, out), repeat=3)
+        err = np.abs(out - m.grad(W)).max()
+        t_jax = math.nan
+        compile_jax = math.nan
+        if jx is not None:
+            Wj = W.copy()
+            t0 = time.perf_counter()
+            jx[0](Wj, m.W_star).block_until_ready()
+            compile_jax = time.perf_counter() - t0
+            t_jax = best_time(lambda: jx[0](Wj, m.W_star).block_until_ready(), repeat=3)
+            err = max(err, np.abs(np.asarray(jx[0](Wj, m.W_star)) - m.grad(W)).max())
+        pairs = k * (k - 1) / 2 + k * k
+        per_pair, _ = roofline_seconds_per_pair(k)
+        roof = n * pairs * per_pair / cores
+        print(f"{k:>5} {n:>6} | {n / t_dyn:>10.3g} {n / t_np:>10.3g} {n / t_plain:>10.3g} {n / t_jax:>10.3g} | "
+              f"{t_np / t_dyn:>8.1f} {t_plain / t_dyn:>8.1f} {t_jax / t_dyn:>8.1f} | {roof / t_dyn:>8.0%}"
+              f"   (first call: dynsys {compile_dynsys:.2f} s, plain {compile_plain:.2f} s, "
+              f"jax {compile_jax:.2f} s; max |diff| {err:.1e})")
+    per_pair, costs = roofline_seconds_per_pair(10)
+    print("\nroofline primitives (one core): " + ", ".join(f"{k} {v * 1e9:.2f} ns" for k, v in costs.items())
+          + f"; one pair at d = 10: {per_pair * 1e9:.1f} ns")
+    k = 20
+    n = 10**3 if not args.quick else 100
+    m = ds.TeacherStudent(np.eye(k))
+    W = rng.normal(scale=1 / np.sqrt(k), size=(n, k, k))
+    t0 = time.perf_counter()
+    m.hessian(W[:1])
+    c_h = time.perf_counter() - t0
+    t_h = best_time(lambda: m.hessian(W), repeat=3)
+    line = f"\nHessian k = d = 20, batch {n}: dynsys {n / t_h:.3g}/s (first call {c_h:.2f} s)"
+    if jx is not None:
+        jx[1](W[:2], m.W_star).block_until_ready()
+        t_jh = best_time(lambda: jx[1](W, m.W_star).block_until_ready(), repeat=3)
+        diff = np.abs(np.asarray(jx[1](W[:4], m.W_star)).reshape(4, k * k, k * k) - m.hessian(W[:4])).max()
+        line += f", jax jacfwd(grad) {n / t_jh:.3g}/s, ratio {t_jh / t_h:.1f}x (max |diff| {diff:.1e})"
+    print(line)
+
+
+if __name__ == "__main__":
+    main()

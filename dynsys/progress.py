@@ -1,0 +1,77 @@
+"""Progress reporting between chunks of long calls (kernels never print).
+
+A *reporter* is any object with ``update(n)`` (n more items done) and ``close()``. Public functions
+take ``progress=None | True | False | reporter`` and resolve it with :func:`reporter`:
+
+- ``None`` (auto): a tqdm bar on stderr when stderr is a terminal, shown only once the call has
+  run for ``config.PROGRESS_DELAY_S`` seconds (short calls stay silent);
+- ``True``: a tqdm bar at once; ``False``: nothing;
+- a reporter object: used as given (tests and GUIs plug in their own).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import config
+
+
+class NoProgress:
+    """The silent reporter."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class TqdmProgress:
+    """A tqdm bar over ``total`` items (on stderr)."""
+
+    def __init__(self, total: int, desc: str = "", unit: str = "it", delay: float = 0.0):
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, desc=desc, unit=unit, delay=delay, file=sys.stderr,
+                         dynamic_ncols=True, leave=False)
+
+    def update(self, n: int) -> None:
+        self._bar.update(n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _is_tty() -> bool:
+    try:
+        return bool(sys.stderr.isatty())
+    except Exception:  # a replaced stderr without isatty
+        return False
+
+
+def reporter(progress, total: int, desc: str = "", unit: str = "it"):
+    """Resolve a ``progress=`` argument to a reporter (see the module docstring).
+
+    Parameters
+    ----------
+    progress : None, bool or reporter
+    total : int
+        Number of items the call will report.
+    desc, unit : str
+        Label and unit of the bar.
+    """
+    if progress is None:
+        if not _is_tty():
+            return NoProgress()
+        try:
+            return TqdmProgress(total, desc, unit, delay=config.PROGRESS_DELAY_S)
+        except ImportError:
+            return NoProgress()
+    if progress is True:
+        return TqdmProgress(total, desc, unit)
+    if progress is False:
+        return NoProgress()
+    if callable(getattr(progress, "update", None)) and callable(getattr(progress, "close", None)):
+        return progress
+    raise TypeError(f"progress must be None (auto), True, False, or an object with update(n) and "
+                    f"close(); got {progress!r}")
