@@ -4,9 +4,32 @@ The public API is re-exported here; submodules are implementation. Importing dyn
 matplotlib nor CUDA.
 """
 
-from .model import PAPER_002_LOSS_FACTOR, TeacherStudent
-from .results import Status
+from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
+from .montecarlo import monte_carlo, monte_carlo_gating
+from .results import GatingEstimate, MonteCarloEstimate, SGDResult, Status
+from .sgd import sgd, sgd_dataset
+from .theory import (
+    Conjecture1Scan,
+    K2SaddleFamily,
+    L12,
+    L_jjp,
+    ReducedDynamics,
+    ReducedFixedPoint,
+    ReducedTrajectory,
+    conjecture1_scan,
+    k2_equal_norm_threshold,
+    k2_saddle_families,
+    normal_matrices,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["PAPER_002_LOSS_FACTOR", "Status", "TeacherStudent", "__version__"]
+__all__ = [
+    "PAPER_002_LOSS_FACTOR", "FieldArrays", "TeacherStudent", "Status",
+    "monte_carlo", "monte_carlo_gating", "MonteCarloEstimate", "GatingEstimate",
+    "sgd", "sgd_dataset", "SGDResult",
+    "ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory", "K2SaddleFamily",
+    "k2_saddle_families", "k2_equal_norm_threshold", "normal_matrices", "L_jjp", "L12",
+    "Conjecture1Scan", "conjecture1_scan",
+    "__version__",
+]

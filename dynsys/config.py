@@ -91,6 +91,10 @@ SADDLE_DT_MAX = 1.0
 SADDLE_STRING_STEP = 0.2
 #: Largest move of one image in one iteration (Frobenius norm).
 SADDLE_MAX_MOVE = 0.05
+#: A converged path whose refined top has index > 1 is pushed off it (at most this many times) by
+#: this fraction of the mean image spacing along the top's most path-orthogonal negative direction.
+SADDLE_RESTARTS = 2
+SADDLE_RESTART_KICK = 0.5
 #: Dense Newton (models other than TeacherStudent): gradient norm target and iterations.
 SADDLE_NEWTON_GTOL = 1e-13
 SADDLE_NEWTON_MAX_ITER = 100
@@ -104,9 +108,90 @@ SADDLE_EF_DEDUP_RTOL = 1e-6
 # --- dynsys.critical.census ---
 #: Two-sided normal quantile of the 95% Wilson intervals.
 CENSUS_Z = 1.959964
-#: Two refined minima with losses within this relative tolerance (and, for isolated minima, spectra,
-#: sorted row norms and singular values within it) are one class up to symmetry.
-CENSUS_CLASS_RTOL = 1e-6
 #: Two refined endpoints are the same point of weight space (one member of an orbit) when their
 #: largest entrywise difference is at most this times (1 + max |W|).
 CENSUS_POINT_RTOL = 1e-6
+
+# --- dynsys.montecarlo and dynsys.sgd (sampled inputs) ---
+#: Monte Carlo: samples per block, the atom of the deterministic reduction (MC_CHUNK is rounded down
+#: to a whole number of blocks). Changing it changes the last bits of the estimates.
+MC_BLOCK = 1024
+#: SGD: a run whose ``|W + U|_F`` exceeds ``SGD_DIVERGENCE_FACTOR * (1 + |W* + U|_F + |W0 + U|_F)``
+#: is DIVERGED (it stops; the other runs go on).
+SGD_DIVERGENCE_FACTOR = 1e6
+
+# dynsys.kernels.field_cuda
+#: CUDA: threads per block of the one-state-per-block kernels (a power of two: tree reduction).
+CUDA_BLOCK_KERNEL_THREADS = 128
+#: CUDA: a block kernel keeps its workspace (the state's rows, teacher rows, pair coefficients) in
+#: shared memory up to this many bytes, in global memory (L1/L2-cached) above (48 KiB needs no opt-in).
+CUDA_SHARED_WORKSPACE_MAX_BYTES = 48 * 1024
+#: CUDA: the block kernels launch at most this many blocks per multiprocessor (grid-stride beyond).
+CUDA_BLOCKS_PER_SM = 16
+#: CUDA: the host wrapper moves the batch to the GPU in chunks of at most this many bytes of W.
+CUDA_CHUNK_BYTES = 1 << 30
+#: CUDA: compile the kernels' loops for the constant k, d, k* (unrolled), not for the arrays' shapes.
+#: Unrolled, ptxas (sm_90) gives the thread kernel at k = d = 10 255 registers and 752 bytes of
+#: spills (float64) against 100 registers and none rolled; run benchmarks/bench_field_cuda.py to choose.
+CUDA_KERNEL_UNROLL = False
+
+# --- dynsys.critical (Newton, classification, deduplication: critical/newton.py, classify.py,
+# symmetry.py) ---
+#: Gradient tolerances below are relative to the model's gradient scale
+#: ``S = max_j |a_j| * max_k |a*_k| |w*_k + u_k|`` (1 if that is 0; 1 for W* = I with unit top
+#: weights, and for a toy system), in the row-max norm (the largest per-row Euclidean norm of grad L).
+#: Newton stops (CONVERGED) at ``|grad L|_row_max <= NEWTON_GTOL * S``.
+NEWTON_GTOL = 1e-12
+#: Accepted Newton steps per seed before MAX_STEPS.
+NEWTON_MAX_STEPS = 100
+#: STALLED when ``|grad L|`` has not fallen by ``NEWTON_STALL_FACTOR`` over the last
+#: ``NEWTON_STALL_WINDOW`` accepted steps (linear convergence slower than about 0.93 per step).
+#: Shorter windows give up sooner on seeds far from any root and find fewer roots per second.
+NEWTON_STALL_WINDOW = 30
+NEWTON_STALL_FACTOR = 0.1
+#: A Newton factor whose smallest pivot is at most this times ``max|H_ij|`` counts as singular
+#: (the step then is Levenberg-Marquardt).
+NEWTON_PIVOT_RTOL = 1e-13
+#: Broyden steps (reusing one factorisation, no Hessian) after a full Newton step that shrank the
+#: gradient by at least ``NEWTON_BROYDEN_GATE``; at most ``NEWTON_CHORD_STEPS`` of them, each kept
+#: while it shrinks the gradient by at least ``NEWTON_CHORD_RATIO``.
+NEWTON_CHORD_STEPS = 20
+NEWTON_CHORD_RATIO = 0.5
+NEWTON_BROYDEN_GATE = 0.25
+#: Sufficient decrease (Armijo) constant on the merit ``|grad L|^2 / 2``, and backtracking halvings.
+NEWTON_ARMIJO = 1e-4
+NEWTON_LS_MAX = 12
+#: Newton's step is taken only where the smallest |eigenvalue| it sees (one step of inverse
+#: iteration) exceeds ``NEWTON_SWITCH * max|H_ij| * |g| / S``; elsewhere (near-null directions, e.g.
+#: a family of critical points) a Levenberg-Marquardt step ``(H^2 + mu I) dx = -H g``.
+NEWTON_SWITCH = 10.0
+#: ... but only once ``|g| / S <= NEWTON_LOCAL`` (far from roots, Newton's long steps are what find
+#: one; near a family of roots, LM keeps the iterate from sliding along it).
+NEWTON_LOCAL = 1e-3
+#: LM shift ``mu = max diag(H^2) * max(c (|g| / S)^2, NEWTON_MU_MIN)``, the multiplier c adapted
+#: (times 10 per failed trial, a tenth of the successful value next time, at least
+#: ``NEWTON_LM_SCALE_MIN``); above ``NEWTON_MU_MAX`` no step decreases ``|g|``: STALLED.
+NEWTON_MU_MIN = 1e-16
+NEWTON_MU_MAX = 1e6
+NEWTON_LM_SCALE_MIN = 1e-2
+#: ``classify``: a point is critical when ``|grad L|_row_max <= CRITICAL_GTOL * S`` after refinement.
+CRITICAL_GTOL = 1e-11
+#: ``classify``: above this k * d, eigenvalues come from Lanczos on hvp (scipy eigsh), not dense eigh,
+#: and only the ``nullity_expected + EIG_LANCZOS_EXTRA`` smallest (and the largest) are computed.
+EIG_DENSE_MAX_KD = 400
+EIG_LANCZOS_EXTRA = 20
+#: Two student rows are parallel (one group for the nullity that symmetry explains, and one teacher
+#: row for the permutation of a global minimum) when their angle is at most this (radians). Near
+#: coincident rows the gradient grows only like the square of their angle, so a point refined to
+#: ``|grad L| ~ 1e-12`` resolves angles only to about 1e-6: the tolerance must sit well above that.
+PARALLEL_ATOL = 1e-4
+#: Deduplication: two points are one up to symmetry when their invariant vectors (normalised by the
+#: teacher's scale) agree to this, entry by entry (absolute, on O(1) quantities).
+DEDUP_RTOL = 1e-6
+#: Deflation (Farrell, Birkisson and Funke 2015): ``M(x) = prod_i (|x - r_i|^-p + sigma)``.
+DEFLATION_POWER = 2.0
+DEFLATION_SHIFT = 1.0
+#: ``deflation=True``: at most this many extra roots per seed.
+DEFLATION_MAX_ROOTS = 3
+#: Deflated Newton hands over to plain Newton below this relative gradient norm (times S).
+DEFLATION_HANDOVER_GTOL = 1e-6

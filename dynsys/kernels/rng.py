@@ -14,10 +14,10 @@ Conventions used across dynsys (so that different purposes never reuse a counter
   :data:`TAG_FRESH`, :data:`TAG_MC`) and ``j < 2**32`` is the position inside the object
   (the pair index of coordinates of one input vector, a position of a shuffle).
 
-Outputs: :func:`to_unit` maps a word to a double in the OPEN interval (0, 1) with 53 random bits
-(``(m + 1/2) 2^-53``), so logarithms are finite; :func:`normal2` makes two standard normals from one
-counter by Box-Muller (both outputs used; the largest possible |z| is ``sqrt(2 * 54 ln 2) = 8.65``,
-a truncation of probability below 1e-17).
+Outputs: :func:`to_unit` maps a word to a double in the OPEN interval (0, 1), the midpoint
+``(m + 1/2) 2^-52`` of one of 2^52 equal cells (exact in double precision), so logarithms are finite;
+:func:`normal2` makes two standard normals from one counter by Box-Muller (both outputs used; the
+largest possible |z| is ``sqrt(2 * 53 ln 2) = 8.57``: the radius is cut at probability 2^-53).
 
 CUDA: every function here uses plain integer and ``math`` operations on scalars (no NumPy random,
 no allocation), so a ``numba.cuda`` kernel can call them as they are (Numba compiles an ``@njit``
@@ -45,6 +45,7 @@ _U3 = np.uint64(3)
 _U4 = np.uint64(4)
 _U5 = np.uint64(5)
 _U11 = np.uint64(11)
+_U12 = np.uint64(12)
 _U32 = np.uint64(32)
 _U64 = np.uint64(64)
 #: Threefry's key-schedule parity constant (Skein's C240).
@@ -52,6 +53,7 @@ _PARITY = np.uint64(0x1BD11BDAA9FC1A22)
 #: Threefry-2x64 rotation constants, rounds 0..7 (repeating).
 _R0, _R1, _R2, _R3 = np.uint64(16), np.uint64(42), np.uint64(12), np.uint64(31)
 _R4, _R5, _R6, _R7 = np.uint64(16), np.uint64(32), np.uint64(24), np.uint64(21)
+_TWO_M52 = 2.0 ** -52
 _TWO_M53 = 2.0 ** -53
 _TWO_PI = 2.0 * math.pi
 
@@ -121,8 +123,13 @@ def counter1(tag, j):
 
 @njit(inline="always", **_JIT)
 def to_unit(x):
-    """A ``uint64`` word to a double in the open interval (0, 1): ``((x >> 11) + 1/2) 2^-53``."""
-    return (float(x >> _U11) + 0.5) * _TWO_M53
+    """A ``uint64`` word to a double in the open interval (0, 1): ``((x >> 12) + 1/2) 2^-52``.
+
+    The top 52 bits of the word make the midpoint of one of 2^52 equal cells; the midpoint needs 53
+    significant bits, so it is exact (with 53 random bits the midpoints of the upper half would
+    round, and the largest to 1.0).
+    """
+    return (float(x >> _U12) + 0.5) * _TWO_M52
 
 
 @njit(inline="always", **_JIT)
@@ -145,15 +152,15 @@ def normal2(seed, stream, c0, c1):
 def randbelow(seed, stream, c0, c1, m):
     """An integer uniform on ``{0, ..., m - 1}`` (``1 <= m < 2**53``), from one counter.
 
-    ``floor(u m)`` with a 53-bit u in [0, 1): the bias is at most ``m 2^-53`` (below 1e-12 for
-    ``m < 2**13 * 1e3``), far below anything a shuffle of a training set can show.
+    ``floor(u m)`` with a 53-bit u in [0, 1): each probability is off by at most ``m 2^-53``
+    relative (1e-10 for a million items), far below anything a shuffle of a training set can show.
     """
     y0, y1 = threefry2x64(seed, stream, c0, c1)
     j = int(float(y0 >> _U11) * _TWO_M53 * m)
     return j if j < m else m - 1
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def normal_row(seed, stream, c0, tag, out):
     """Fill ``out`` (length d) with standard normals: coordinates ``2j, 2j+1`` from counter
     ``(c0, (tag << 32) | j)``. Row ``c0`` of a data matrix is a function of (seed, stream, c0, tag)."""
@@ -165,7 +172,7 @@ def normal_row(seed, stream, c0, tag, out):
             out[2 * j + 1] = z1
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def uniform_row(seed, stream, c0, tag, lo, hi, out):
     """Fill ``out`` with uniforms on (lo, hi), counters as in :func:`normal_row`."""
     d = out.shape[0]
@@ -205,7 +212,7 @@ def fill_normal(seed, stream, tag, out):
 def fill_normal_rows(seed, stream, tag, c0_start, X):
     """Rows ``X[i] = normal_row(seed, stream, c0_start + i, tag)``: a data matrix (n, d)."""
     for i in range(X.shape[0]):
-        normal_row(seed, stream, np.uint64(c0_start + i), tag, X[i])
+        normal_row(seed, stream, np.uint64(c0_start) + np.uint64(i), tag, X[i])
 
 
 @njit(**_JIT)
