@@ -1,0 +1,25 @@
+"""Statuses and typed constants shared by the CUDA kernel factories of :mod:`dynsys.kernels.cuda_thread`
+and :mod:`dynsys.kernels.cuda_block` (no numba.cuda import here).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import ACOS_SWITCH
+
+OK = 0
+SINGULAR = 3
+NONFINITE = 4
+
+
+def _consts(dtype):
+    """Typed constants for the kernels of one precision (literals would promote float32 to float64)."""
+    f = np.dtype(dtype).type
+    return dict(ZERO=f(0.0), ONE=f(1.0), TWO=f(2.0), HALF=f(0.5), PI=f(math.pi),
+                TWO_PI=f(2.0 * math.pi), INV2PI=f(1.0 / (2.0 * math.pi)), SW=f(ACOS_SWITCH))
+
+
+_CONST_NAMES = ("ZERO", "ONE", "TWO", "HALF", "PI", "TWO_PI", "INV2PI", "SW")
