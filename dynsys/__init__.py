@@ -4,9 +4,10 @@ The public API is re-exported here; submodules are implementation. Importing dyn
 matplotlib nor CUDA.
 """
 
+from .critical import classify, find_critical_points, same_point
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import GatingEstimate, MonteCarloEstimate, SGDResult, Status
+from .results import CriticalPoint, CriticalSet, GatingEstimate, MonteCarloEstimate, SGDResult, Status
 from .sgd import sgd, sgd_dataset
 from .theory import (
     Conjecture1Scan,
@@ -31,5 +32,6 @@ __all__ = [
     "ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory", "K2SaddleFamily",
     "k2_saddle_families", "k2_equal_norm_threshold", "normal_matrices", "L_jjp", "L12",
     "Conjecture1Scan", "conjecture1_scan",
+    "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "__version__",
 ]

@@ -195,3 +195,8 @@ DEFLATION_SHIFT = 1.0
 DEFLATION_MAX_ROOTS = 3
 #: Deflated Newton hands over to plain Newton below this relative gradient norm (times S).
 DEFLATION_HANDOVER_GTOL = 1e-6
+#: Newton on an indefinite Hessian: LDL^T without pivoting is used when no pivot has
+#: ``|D_jj| <= NEWTON_LDLT_PIVOT_RTOL * max|H_ij|`` and the solve's residual is at most
+#: ``NEWTON_LDLT_RESID_RTOL * max|g|``; else LU with partial pivoting.
+NEWTON_LDLT_PIVOT_RTOL = 1e-8
+NEWTON_LDLT_RESID_RTOL = 1e-10

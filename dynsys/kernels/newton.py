@@ -1,0 +1,650 @@
+"""Batched damped Newton / Levenberg-Marquardt on ``grad f = 0`` with the exact Hessian (CPU, Numba).
+
+One compiled kernel serves the teacher-student field (system code 0) and the toy systems of
+:mod:`dynsys.systems.toys` (codes 1-3): the code selects the per-state gradient and Hessian, the
+iteration is shared, so the toy tests exercise the teacher-student solver's own control flow.
+
+Per seed (``x`` the flattened state, ``g = grad f(x)``, ``H`` its exact Hessian; merit
+``phi = |g|^2 / 2``, not ``f``: saddles are roots too):
+
+1. Stop with CONVERGED when the row-max norm of ``g`` is at most ``gtol``; MAX_STEPS after
+   ``max_steps`` accepted steps; STALLED when ``|g|`` has not fallen by ``stall_factor`` over the last
+   ``stall_window`` accepted steps (slow linear convergence: near coincident rows the Hessian is not
+   differentiable and at degenerate roots it is singular).
+2. Newton step ``H dx = -g``: Cholesky first (cheap; succeeds near minima); when ``H`` is indefinite
+   LDL^T without pivoting (as cheap) if its pivots stay away from 0 and its solve's residual is small,
+   else LU with partial pivoting. Backtracking (halving ``t``) until ``|g(x + t dx)|^2 <= (1 - 2 c t) |g|^2``
+   (Armijo on ``phi``, whose slope along the Newton step is ``-|g|^2``). A factor whose smallest pivot
+   is at most ``pivot_rtol`` times the largest entry of ``H`` counts as singular.
+3. After a full Newton step, Broyden steps reuse its factor (``O(n^2)`` each instead of ``O(n^3)``
+   and a Hessian; superlinear, where reusing the factor unchanged would be linear) while each
+   shrinks ``|g|`` by at least ``chord_ratio``.
+4. Near a root (``|g| / S <= local``) Newton is used only when one step of inverse iteration shows
+   no eigenvalue smaller than ``switch * max|H_ij| * |g| / S`` along the step: otherwise, and
+   whenever Newton fails (singular factor or no decrease), a Levenberg-Marquardt step on the
+   least-squares problem ``min |g|^2``: ``(H^2 + mu I) dx = -H g`` with ``mu ~ |g|^2`` (always a
+   descent direction of ``phi``; near a family of roots, such as the flat directions that symmetry
+   gives, it converges without sliding along the family), accepted when ``phi`` falls by at least
+   ``c`` times the decrease the linear model predicts; ``mu`` grows tenfold on failure. If no ``mu``
+   up to the largest gives a decrease, ``H g`` vanishes to working precision (a stationary point of
+   ``phi`` that is not a root): STALLED at once.
+
+Every loop is bounded (``max_steps``, ``ls_max`` halvings, ``mu`` up to ``MU_MAX`` in tenfold steps,
+``chord_max`` Broyden steps), so no seed can loop forever. Statuses (``dynsys.results.Status``): 0 CONVERGED,
+1 MAX_STEPS, 3 SINGULAR (the seed itself is on the field's singular set; trial points there are
+rejected like any failed trial), 4 NONFINITE, 7 STALLED.
+
+The dense solvers are written out (Cholesky, LDL^T and a Crout LU whose inner loops are contiguous
+dot products, so they vectorise) rather than called through ``np.linalg``: no allocation per iteration,
+no nested BLAS threads inside the worker threads, and results independent of the thread count.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..systems import teacher_student as ts
+from ..systems import toys
+
+CONVERGED = 0
+MAX_STEPS = 1
+SINGULAR = 3
+NONFINITE = 4
+STALLED = 7
+
+_JIT = dict(cache=True, fastmath={"reassoc", "contract"})
+
+# Indices into the float parameter vector ``fpar`` and the integer vector ``ipar`` of the kernel.
+(F_GTOL, F_GSCALE, F_STALL_FACTOR, F_PIVOT_RTOL, F_CHORD_RATIO, F_ARMIJO, F_NEWTON_SWITCH,
+ F_MU_MIN, F_MU_MAX, F_LM_SCALE_MIN, F_LOCAL, F_BROYDEN_GATE, F_LDLT_PIVOT, F_LDLT_RESID) = range(14)
+N_FPAR = 14
+I_MAX_STEPS, I_STALL_WINDOW, I_CHORD_MAX, I_LS_MAX = range(4)
+N_IPAR = 4
+
+
+# ------------------------------------------------------------------------------------------------
+# Dense linear algebra on preallocated buffers
+# ------------------------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _dot(x, y, m):
+    s = 0.0
+    for q in range(m):
+        s += x[q] * y[q]
+    return s
+
+
+@njit(**_JIT)
+def _cholesky(H, F, n):
+    """Cholesky factor of ``H`` into ``F`` (L in the lower triangle, L^T in the upper); returns the
+    smallest squared pivot, or -1 if ``H`` is not positive definite (to working precision). Reads
+    only the lower triangle of ``H``."""
+    pmin = math.inf
+    for j in range(n):
+        fj = F[j]
+        s = H[j, j] - _dot(fj, fj, j)
+        if not s > 0.0:
+            return -1.0
+        pmin = min(pmin, s)
+        r = math.sqrt(s)
+        fj[j] = r
+        inv = 1.0 / r
+        for i in range(j + 1, n):
+            lij = (H[i, j] - _dot(F[i], fj, j)) * inv
+            F[i, j] = lij
+            fj[i] = lij  # L^T in the upper triangle: the backward solve then reads rows
+    return pmin
+
+
+@njit(**_JIT)
+def _cholesky_solve(F, b, n):
+    """Solve ``L L^T x = b`` in place (``F`` from :func:`_cholesky`: L below, L^T above the diagonal)."""
+    for i in range(n):
+        b[i] = (b[i] - _dot(F[i], b, i)) / F[i, i]
+    for i in range(n - 1, -1, -1):
+        fi = F[i]
+        s = 0.0
+        for j in range(i + 1, n):
+            s += fi[j] * b[j]
+        b[i] = (b[i] - s) / fi[i]
+
+
+@njit(**_JIT)
+def _lu(H, A, Ut, piv, n):
+    """Crout LU with partial pivoting, ``P H = L U``: unit-lower L in ``A``, U transposed in ``Ut``.
+
+    Returns the smallest ``|U_kk|`` (0 if exactly singular). Storing U by columns makes every inner
+    loop a contiguous dot product.
+    """
+    for i in range(n):
+        for j in range(n):
+            A[i, j] = H[i, j]
+    pmin = math.inf
+    for k in range(n):
+        uk = Ut[k]
+        for i in range(k, n):
+            A[i, k] -= _dot(A[i], uk, k)
+        big = abs(A[k, k])
+        ip = k
+        for i in range(k + 1, n):
+            val = abs(A[i, k])
+            if val > big:
+                big = val
+                ip = i
+        piv[k] = ip
+        pmin = min(pmin, big)
+        if big == 0.0:
+            return 0.0
+        if ip != k:
+            for j in range(n):
+                tmp = A[k, j]
+                A[k, j] = A[ip, j]
+                A[ip, j] = tmp
+        ukk = A[k, k]
+        Ut[k, k] = ukk
+        ak = A[k]
+        for j in range(k + 1, n):
+            Ut[j, k] = A[k, j] - _dot(ak, Ut[j], k)
+        inv = 1.0 / ukk
+        for i in range(k + 1, n):
+            A[i, k] *= inv
+    return pmin
+
+
+@njit(**_JIT)
+def _lu_solve(A, Ut, piv, b, n):
+    """Solve ``H x = b`` in place from the factors of :func:`_lu`."""
+    for k in range(n):
+        ip = piv[k]
+        if ip != k:
+            tmp = b[k]
+            b[k] = b[ip]
+            b[ip] = tmp
+    for i in range(n):
+        b[i] -= _dot(A[i], b, i)
+    for i in range(n - 1, -1, -1):
+        s = b[i]
+        for j in range(i + 1, n):
+            s -= Ut[j, i] * b[j]
+        b[i] = s / Ut[i, i]
+
+
+@njit(**_JIT)
+def _ldlt(H, F, E, n, piv_min):
+    """``H = L D L^T`` without pivoting (symmetric indefinite): unit L below the diagonal of ``F``,
+    D on it, L^T above; ``E`` scratch (rows of L D). Half the work of :func:`_lu`.
+
+    Without pivoting it can break down or grow; returns False when a pivot has ``|D_jj| <= piv_min``
+    (the caller then uses LU, and checks the solve's residual in any case).
+    """
+    for j in range(n):
+        fj = F[j]
+        ej = E[j]
+        for i in range(j):
+            c = H[j, i] - _dot(fj, E[i], i)
+            ej[i] = c
+            fj[i] = c * E[i, i]  # E's diagonal holds 1 / D: no division in the O(n^2) loop
+        dj = H[j, j] - _dot(fj, ej, j)
+        if not abs(dj) > piv_min:
+            return False
+        fj[j] = dj
+        ej[j] = 1.0 / dj
+        for i in range(j):
+            F[i, j] = fj[i]
+    return True
+
+
+@njit(**_JIT)
+def _ldlt_solve(F, b, n):
+    """Solve ``L D L^T x = b`` in place from :func:`_ldlt`."""
+    for i in range(n):
+        b[i] -= _dot(F[i], b, i)
+    for i in range(n):
+        b[i] /= F[i, i]
+    for i in range(n - 1, -1, -1):
+        fi = F[i]
+        s = 0.0
+        for j in range(i + 1, n):
+            s += fi[j] * b[j]
+        b[i] -= s
+
+
+# ------------------------------------------------------------------------------------------------
+# Field access by system code
+# ------------------------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _rows(X, U, V):
+    """Network rows: ``X`` itself, or ``X + U`` copied into ``V`` when there is a residual."""
+    if U.shape[0] == 0:
+        return X
+    for j in range(X.shape[0]):
+        for l in range(X.shape[1]):
+            V[j, l] = X[j, l] + U[j, l]
+    return V
+
+
+@njit(**_JIT)
+def grad_at(system, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work):
+    """Gradient of system ``system`` at state ``X`` (k, d) into ``G``; returns the status."""
+    if system == toys.TEACHER_STUDENT:
+        Vb = _rows(X, U, V)
+        _, st = ts.loss_grad(Vb, T, tn, a, a_star, alpha, const, tol, True, G, work)
+        return st
+    return toys.grad_hess(system, X, G, H, False)
+
+
+@njit(**_JIT)
+def hess_at(system, X, U, V, T, tn, a, a_star, alpha, tol, H, G, u, p, nrm):
+    """Exact Hessian (n, n) at ``X`` into ``H`` (``G`` is scratch for the toys); returns the status."""
+    if system == toys.TEACHER_STUDENT:
+        Vb = _rows(X, U, V)
+        return ts.hessian(Vb, T, tn, a, a_star, alpha, tol, H, u, p, nrm)
+    return toys.grad_hess(system, X, G, H, True)
+
+
+@njit(**_JIT)
+def _row_max(G):
+    r = 0.0
+    for j in range(G.shape[0]):
+        s = 0.0
+        for l in range(G.shape[1]):
+            s += G[j, l] * G[j, l]
+        r = max(r, s)
+    return math.sqrt(r)
+
+
+@njit(**_JIT)
+def _sq(G):
+    s = 0.0
+    for j in range(G.shape[0]):
+        for l in range(G.shape[1]):
+            s += G[j, l] * G[j, l]
+    return s
+
+
+@njit(**_JIT)
+def _trial(x, dx, t, xt):
+    k, d = x.shape
+    for j in range(k):
+        for l in range(d):
+            xt[j, l] = x[j, l] + t * dx[j * d + l]
+
+
+@njit(**_JIT)
+def _accept(x, xt, G, Gt):
+    x[:, :] = xt
+    G[:, :] = Gt
+
+
+# ------------------------------------------------------------------------------------------------
+# The pieces of one iteration
+# ------------------------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _solve(kind, F, Ut, piv, b, n):
+    """Solve with the factor of kind 1 (Cholesky), 2 (LU) or 3 (LDL^T)."""
+    if kind == 1:
+        _cholesky_solve(F, b, n)
+    elif kind == 3:
+        _ldlt_solve(F, b, n)
+    else:
+        _lu_solve(F, Ut, piv, b, n)
+
+
+@njit(**_JIT)
+def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, try_chol, hmax, g_rel, fpar):
+    """Factor H, solve ``H dx = -g``; returns ``(kind, chol_failed)``: kind 1 Cholesky (H definite),
+    3 LDL^T without pivoting (indefinite, when stable), 2 LU with partial pivoting, -1 none.
+
+    kind -1 also when the step would see a near-null direction in the local phase: one step of
+    inverse iteration from the Newton direction estimates the smallest |eigenvalue| the step sees,
+    and Newton (LM with mu = 0) is the better step only when every eigenvalue it sees is large
+    against |g|; else directions along a family of critical points get huge steps and the iterate
+    slides along the family (LM with mu ~ |g|^2 does not).
+    """
+    pivot_rtol = fpar[F_PIVOT_RTOL]
+    kind = 0
+    failed = False
+    if try_chol:
+        pm = _cholesky(H, F, n)
+        if pm > 0.0:
+            kind = 1 if math.sqrt(pm) > pivot_rtol * hmax else -1
+        else:
+            failed = True
+    if kind == 0 and _ldlt(H, F, Ut, n, fpar[F_LDLT_PIVOT] * hmax):
+        # indefinite: LDL^T without pivoting, kept only if its solve is accurate (no growth)
+        for i in range(n):
+            dx[i] = -g[i]
+        _ldlt_solve(F, dx, n)
+        rmax = 0.0
+        gmax = 0.0
+        for i in range(n):
+            rmax = max(rmax, abs(_dot(H[i], dx, n) + g[i]))
+            gmax = max(gmax, abs(g[i]))
+        if rmax <= fpar[F_LDLT_RESID] * gmax:
+            kind = 3
+    if kind == 0:
+        pm = _lu(H, F, Ut, piv, n)
+        kind = 2 if pm > pivot_rtol * hmax else -1
+    if kind < 0:
+        return kind, failed
+    for i in range(n):
+        dx[i] = -g[i]
+    _solve(kind, F, Ut, piv, dx, n)
+    if g_rel <= fpar[F_LOCAL]:
+        nd = math.sqrt(_dot(dx, dx, n))
+        for i in range(n):
+            rhs[i] = dx[i] / nd
+        _solve(kind, F, Ut, piv, rhs, n)
+        sig = 1.0 / math.sqrt(_dot(rhs, rhs, n))
+        if not sig > fpar[F_NEWTON_SWITCH] * hmax * g_rel:
+            kind = -1
+    return kind, failed
+
+
+@njit(**_JIT)
+def _line_search(system, x, dx, xt, Gt, gg, U, V, T, tn, a, a_star, alpha, const, tol, H, work,
+                 c_arm, ls_max):
+    """Backtracking along the Newton step: Armijo on ``|g|^2`` (slope ``-2 |g|^2`` per unit t).
+
+    Returns ``(t, |g(x + t dx)|^2)`` with t = 0 when no trial was accepted.
+    """
+    t = 1.0
+    for _ in range(ls_max + 1):
+        _trial(x, dx, t, xt)
+        st = grad_at(system, xt, U, V, T, tn, a, a_star, alpha, const, tol, Gt, H, work)
+        if st == 0:
+            ggt = _sq(Gt)
+            if ggt <= (1.0 - 2.0 * c_arm * t) * gg:
+                return t, ggt
+        t *= 0.5
+    return 0.0, gg
+
+
+@njit(**_JIT)
+def _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
+             U, V, T, tn, a, a_star, alpha, const, tol, work, fpar):
+    """Levenberg-Marquardt on ``min |g|^2``: ``(H^2 + mu I) dx = -H g``, ``mu ~ |g|^2``.
+
+    Yamashita and Fukushima (2001), Fan and Yuan (2005): quadratic convergence also to non-isolated
+    roots. ``mu = max diag(H^2) * max(lm_scale * g_rel^2, MU_MIN)``, ten times larger per rejected
+    trial. Returns ``(ok, mu_rel, |g(xt)|^2)``; not ok when no ``mu`` up to ``MU_MAX`` decreases
+    ``|g|`` (H g vanishes to working precision: a stationary point of the merit, not a root).
+    """
+    bmax = 0.0
+    for i in range(n):
+        hi = H[i]
+        for j in range(i + 1):
+            s = _dot(hi, H[j], n)  # H symmetric: (H H)_ij = H_i . H_j
+            B[i, j] = s
+            B[j, i] = s
+        bmax = max(bmax, B[i, i])
+        rhs[i] = -_dot(hi, g, n)
+    if not bmax > 0.0:
+        return False, 0.0, gg
+    c_arm = fpar[F_ARMIJO]
+    mu_rel = max(lm_scale * g_rel * g_rel, fpar[F_MU_MIN])
+    while mu_rel <= fpar[F_MU_MAX]:
+        mu = mu_rel * bmax
+        for i in range(n):
+            B[i, i] += mu
+        pm = _cholesky(B, F, n)
+        for i in range(n):
+            B[i, i] -= mu
+        if pm > 0.0:
+            for i in range(n):
+                dx[i] = rhs[i]
+            _cholesky_solve(F, dx, n)
+            # decrease of |g|^2 that the linear model predicts: |g|^2 - |g + H dx|^2
+            pred = 0.0
+            for i in range(n):
+                e = g[i] + _dot(H[i], dx, n)
+                pred += e * e
+            pred = gg - pred
+            if pred > 0.0:
+                _trial(x, dx, 1.0, xt)
+                st = grad_at(system, xt, U, V, T, tn, a, a_star, alpha, const, tol, Gt, H, work)
+                if st == 0:
+                    ggt = _sq(Gt)
+                    if gg - ggt >= c_arm * pred:
+                        return True, mu_rel, ggt
+        mu_rel *= 10.0
+    return False, mu_rel, gg
+
+
+@njit(**_JIT)
+def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n,
+             U, V, T, tn, a, a_star, alpha, const, tol, H, work, hist, steps, max_steps, gtol,
+             ratio2, max_broyden):
+    """Broyden steps after a full Newton step ``s0``, reusing the factor of the Hessian there.
+
+    Broyden's method with initial matrix ``B0 = H(x0)`` in the compact form of Kelley (Iterative
+    Methods for Linear and Nonlinear Equations, SIAM 1995, Algorithm 7.3.1, full steps): with the
+    previous steps ``s_0 .. s_m``, ``z = -B0^-1 g``, ``z += s_{j+1} (s_j . z) / |s_j|^2`` for
+    j < m, and ``s_{m+1} = z / (1 - s_m . z / |s_m|^2)``. Superlinear where the plain chord step
+    (reusing ``B0`` unchanged) is only linear; each costs two triangular solves, ``O(n m)`` updates
+    and one gradient. A step is kept while it shrinks ``|g|^2`` by at least ``ratio2``; the first
+    that does not is dropped and the caller evaluates a new Hessian. Returns ``(steps, |g|^2)``.
+    """
+    nh = hist.shape[0]
+    for i in range(n):
+        Sb[0, i] = s0[i]
+    sn[0] = _dot(s0, s0, n)
+    m = 0
+    for _ in range(max_broyden):
+        if _row_max(G) <= gtol or steps >= max_steps or not sn[m] > 0.0:
+            break
+        for i in range(n):
+            z[i] = -g[i]
+        _solve(kind, F, Ut, piv, z, n)
+        for j in range(m):
+            c = _dot(Sb[j], z, n) / sn[j]
+            for i in range(n):
+                z[i] += c * Sb[j + 1, i]
+        den = 1.0 - _dot(Sb[m], z, n) / sn[m]
+        if not abs(den) > 1e-8:
+            break
+        for i in range(n):
+            z[i] /= den
+        _trial(x, z, 1.0, xt)
+        st = grad_at(system, xt, U, V, T, tn, a, a_star, alpha, const, tol, Gt, H, work)
+        if st != 0:
+            break
+        ggt = _sq(Gt)
+        if not ggt <= ratio2 * gg:
+            break
+        _accept(x, xt, G, Gt)
+        gg = ggt
+        steps += 1
+        hist[steps % nh] = math.sqrt(gg)
+        m += 1
+        for i in range(n):
+            Sb[m, i] = z[i]
+        sn[m] = _dot(z, z, n)
+    return steps, gg
+
+
+@njit(**_JIT)
+def _maxabs(H, n):
+    h = 0.0
+    for i in range(n):
+        for j in range(n):
+            h = max(h, abs(H[i, j]))
+    return h
+
+
+# ------------------------------------------------------------------------------------------------
+# One seed, and a range of seeds
+# ------------------------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
+               V, G, xt, Gt, H, F, Ut, B, piv, dx, rhs, hist, work, u, p, nrm, Sb, sn):
+    """Refine state ``x`` (k, d) in place.
+
+    Returns ``(status, residual_before, residual, steps, hessians)`` (hessians: evaluations).
+
+    Residuals are row-max gradient norms (NaN where the gradient is undefined: a singular seed).
+    ``fpar``/``ipar`` hold the parameters (indices ``F_*``/``I_*`` of this module).
+    """
+    k, d = x.shape
+    n = k * d
+    gtol = fpar[F_GTOL]
+    chord_ratio2 = fpar[F_CHORD_RATIO] * fpar[F_CHORD_RATIO]
+    max_steps = ipar[I_MAX_STEPS]
+    window = ipar[I_STALL_WINDOW]
+    nh = window + 1
+
+    st = grad_at(system, x, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work)
+    if st != 0:
+        return st, math.nan, math.nan, 0, 0
+    r0 = _row_max(G)
+    gg = _sq(G)
+    if not math.isfinite(gg):
+        return NONFINITE, r0, r0, 0, 0
+    hist[0] = math.sqrt(gg)
+    steps = 0
+    nhe = 0
+    chol_skip = 0
+    lm_scale = 1.0
+    g = G.reshape(n)
+    while True:
+        r = _row_max(G)
+        if r <= gtol:
+            return CONVERGED, r0, r, steps, nhe
+        if steps >= max_steps:
+            return MAX_STEPS, r0, r, steps, nhe
+        if steps >= window and math.sqrt(gg) > fpar[F_STALL_FACTOR] * hist[(steps - window) % nh]:
+            return STALLED, r0, r, steps, nhe
+        st = hess_at(system, x, U, V, T, tn, a, a_star, alpha, tol, H, Gt, u, p, nrm)
+        nhe += 1
+        if st != 0:
+            return st, r0, r, steps, nhe
+        hmax = _maxabs(H, n)
+        if not math.isfinite(hmax):
+            return NONFINITE, r0, r, steps, nhe
+        g_rel = math.sqrt(gg) / fpar[F_GSCALE]
+        kind, chol_failed = _newton_direction(H, F, Ut, piv, g, dx, rhs, n, chol_skip == 0, hmax, g_rel,
+                                              fpar)
+        # H indefinite: skip the Cholesky attempt for the next two Hessians (saddles stay indefinite;
+        # near a minimum it becomes definite and the cheaper factor returns)
+        chol_skip = 2 if chol_failed else max(chol_skip - 1, 0)
+        if kind > 0:
+            t, ggt = _line_search(system, x, dx, xt, Gt, gg, U, V, T, tn, a, a_star, alpha, const, tol,
+                                  H, work, fpar[F_ARMIJO], ipar[I_LS_MAX])
+            if t > 0.0:
+                # Broyden steps on the same factor (O(n^2) each, no Hessian) only after a full Newton
+                # step that contracted |g| well: a sign of the quadratic basin. Further out a step
+                # that merely lowers |g| can lead into a region where Newton crawls.
+                fast = t == 1.0 and ggt <= fpar[F_BROYDEN_GATE] * fpar[F_BROYDEN_GATE] * gg
+                _accept(x, xt, G, Gt)
+                gg = ggt
+                steps += 1
+                hist[steps % nh] = math.sqrt(gg)
+                nb = ipar[I_CHORD_MAX] if fast else 0
+                steps, gg = _broyden(system, x, xt, G, Gt, g, gg, dx, rhs, Sb, sn, kind, F, Ut, piv, n,
+                                     U, V, T, tn, a, a_star, alpha, const, tol, H, work, hist, steps,
+                                     max_steps, gtol, chord_ratio2, nb)
+                continue
+        ok, mu_rel, ggt = _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
+                                   U, V, T, tn, a, a_star, alpha, const, tol, work, fpar)
+        if not ok:
+            return STALLED, r0, r, steps, nhe
+        _accept(x, xt, G, Gt)
+        gg = ggt
+        steps += 1
+        hist[steps % nh] = math.sqrt(gg)
+        # next multiplier of |g|^2: a tenth of what worked (Marquardt's update)
+        lm_scale = max(0.1 * mu_rel / (g_rel * g_rel), fpar[F_LM_SCALE_MIN])
+
+
+@njit(nogil=True, **_JIT)
+def newton_range(X0, lo, hi, system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
+                 X, res0, res, steps, nhess, status, nwork):
+    """Refine seeds ``lo:hi`` of ``X0`` (n, k, d) into ``X`` with status, residuals, step and Hessian
+    counts.
+
+    Releases the GIL: :func:`newton_batch` runs disjoint ranges on threads. Scratch is allocated once
+    per range; each seed writes only its own outputs, so results do not depend on the split.
+    """
+    nseeds, k, d = X0.shape
+    n = k * d
+    m = max(k, d)
+    V = np.empty((k, d))
+    G = np.empty((k, d))
+    xt = np.empty((k, d))
+    Gt = np.empty((k, d))
+    H = np.empty((n, n))
+    F = np.empty((n, n))
+    Ut = np.empty((n, n))
+    B = np.empty((n, n))
+    piv = np.empty(n, dtype=np.int64)
+    dx = np.empty(n)
+    rhs = np.empty(n)
+    hist = np.empty(ipar[I_STALL_WINDOW] + 1)
+    work = np.empty(nwork)
+    u = np.empty(m)
+    p = np.empty(m)
+    nrm = np.empty(m)
+    Sb = np.empty((ipar[I_CHORD_MAX] + 1, n))
+    sn = np.empty(ipar[I_CHORD_MAX] + 1)
+    for b in range(lo, hi):
+        x = X[b]
+        for j in range(k):
+            for l in range(d):
+                x[j, l] = X0[b, j, l]
+        st, r0, r, ns, nhe = newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
+                                        V, G, xt, Gt, H, F, Ut, B, piv, dx, rhs, hist, work, u, p, nrm,
+                                        Sb, sn)
+        status[b] = st
+        res0[b] = r0
+        res[b] = r
+        steps[b] = ns
+        nhess[b] = nhe
+
+
+def newton_batch(X0, system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
+                 X, res0, res, steps, nhess, status, nwork, n_threads):
+    """Run :func:`newton_range` over blocks of seeds on ``n_threads`` threads.
+
+    Threads rather than ``prange``: the compiled solver is large, and a ``parallel=True`` wrapper
+    makes numba optimise all of it a second time (about 10 s more compilation on an empty cache);
+    the nogil kernel runs at the same speed. Blocks are contiguous ranges, a few per thread.
+    """
+    n = X0.shape[0]
+    args = (system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar, X, res0, res, steps, nhess, status,
+            nwork)
+    if n_threads <= 1 or n < 2:
+        newton_range(X0, 0, n, *args)
+        return
+    nb = max(1, min(n, 8 * n_threads))
+    bounds = [(i * n // nb, (i + 1) * n // nb) for i in range(nb)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=n_threads) as ex:
+        futures = [ex.submit(newton_range, X0, lo, hi, *args) for lo, hi in bounds if hi > lo]
+        for f in futures:
+            f.result()
+
+
+@njit(**_JIT)
+def grad_hess_one(system, X, U, T, tn, a, a_star, alpha, const, tol, G, H, want_H, nwork):
+    """Gradient (into ``G`` (k, d)) and, if ``want_H``, Hessian (into ``H`` (n, n)) of one state.
+
+    For Python callers that need both at one point (deflated Newton, the SciPy baseline); returns the
+    status.
+    """
+    k, d = X.shape
+    m = max(k, d)
+    V = np.empty((k, d))
+    work = np.empty(nwork)
+    st = grad_at(system, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work)
+    if st == 0 and want_H:
+        u = np.empty(m)
+        p = np.empty(m)
+        nrm = np.empty(m)
+        Gs = np.empty((k, d))
+        st = hess_at(system, X, U, V, T, tn, a, a_star, alpha, tol, H, Gs, u, p, nrm)
+    return st
