@@ -13,6 +13,7 @@ import functools
 import numba
 import numpy as np
 
+from .config import PARALLEL_MIN_BATCH
 from .systems.teacher_student import work_size
 
 BACKENDS = ("parallel", "cpu", "cuda")
@@ -25,9 +26,14 @@ def check(backend) -> str:
 
 
 @contextlib.contextmanager
-def threads(backend: str):
-    """Run the enclosed kernels on one thread for ``backend="cpu"``, on all cores otherwise."""
-    if backend != "cpu":
+def threads(backend: str, n: int | None = None):
+    """Run the enclosed kernels on one thread for ``backend="cpu"``, on all cores otherwise.
+
+    A parallel batch of fewer than ``PARALLEL_MIN_BATCH`` states also runs on one thread: waking
+    the thread pool costs more than such a batch (10 ms on a loaded machine against 13 us for one
+    state), and the kernels split the batch by state, so the result is bitwise the same.
+    """
+    if backend != "cpu" and (n is None or n >= PARALLEL_MIN_BATCH):
         yield
         return
     before = numba.get_num_threads()
@@ -64,7 +70,7 @@ def loss_grad(backend, W, U, T, tn, a, a_star, alpha, const, tol, want_grad):
     loss = np.empty(n)
     G = np.empty((n, k, d) if want_grad else (n, 0, 0))
     status = np.empty(n, dtype=np.int8)
-    with threads(backend):
+    with threads(backend, W.shape[0]):
         field._loss_grad_batch(W, U, T, tn, a, a_star, alpha, const, tol, want_grad, loss, G, status,
                                field.blocks(n), work_size(k, T.shape[0], d))
     return loss, G, status
@@ -82,7 +88,7 @@ def hessian(backend, W, U, T, tn, a, a_star, alpha, tol):
     n, k, d = W.shape
     H = np.empty((n, k * d, k * d))
     status = np.empty(n, dtype=np.int8)
-    with threads(backend):
+    with threads(backend, W.shape[0]):
         field._hessian_batch(W, U, T, tn, a, a_star, alpha, tol, H, status, field.blocks(n))
     return H, status
 
@@ -94,7 +100,7 @@ def hvp(backend, W, X, U, T, tn, a, a_star, alpha, tol):
     n = W.shape[0]
     out = np.empty_like(W)
     status = np.empty(W.shape[0], dtype=np.int8)
-    with threads(backend):
+    with threads(backend, W.shape[0]):
         field._hvp_batch(W, X, U, T, tn, a, a_star, alpha, tol, out, status, field.blocks(n))
     return out, status
 
@@ -106,6 +112,6 @@ def grad_a(backend, W, U, T, tn, a, a_star, alpha, tol):
     n = W.shape[0]
     out = np.empty(W.shape[:2])
     status = np.empty(W.shape[0], dtype=np.int8)
-    with threads(backend):
+    with threads(backend, W.shape[0]):
         field._grad_a_batch(W, U, T, tn, a, a_star, alpha, tol, out, status, field.blocks(n))
     return out, status

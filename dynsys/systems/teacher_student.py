@@ -437,6 +437,18 @@ def _add_r(H, r0, c0, u, p, c, s, f, d):
                                       + s * (p[l] * u[m] + u[l] * p[m]))
 
 
+@njit(inline="always", **_JIT)
+def _h1_times(out, j, X, u, p, s, f, d):
+    """``out[j] += f (s (I - u u^T) + p p^T / s) X[j]``: an h1 block times a row, in O(d)."""
+    ux = 0.0
+    px = 0.0
+    for l in range(d):
+        ux += u[l] * X[j, l]
+        px += p[l] * X[j, l]
+    for l in range(d):
+        out[j, l] += f * (s * (X[j, l] - u[l] * ux) + p[l] * px / s)
+
+
 @njit(**_JIT)
 def hvp(V, X, T, tn, a, a_star, alpha, tol, out, u, p, nrm):
     """Hessian-vector product ``H x`` into ``out`` (k, d) without forming H; returns the status.
@@ -477,14 +489,7 @@ def hvp(V, X, T, tn, a, a_star, alpha, tol, out, u, p, nrm):
             for l in range(d):
                 out[j, l] += aa * P * inv2pi * X[i, l]
             if om2 != 0.0 and s != 0.0:
-                f1 = om2 * aa * nrm[i] / nrm[j] * inv2pi
-                ux = 0.0
-                px = 0.0
-                for l in range(d):
-                    ux += u[l] * X[j, l]
-                    px += p[l] * X[j, l]
-                for l in range(d):
-                    out[j, l] += f1 * (s * (X[j, l] - u[l] * ux) + p[l] * px / s)
+                _h1_times(out, j, X, u, p, s, om2 * aa * nrm[i] / nrm[j] * inv2pi, d)
                 f2 = om2 * aa * inv2pi
                 ux = 0.0
                 px = 0.0
@@ -499,14 +504,6 @@ def hvp(V, X, T, tn, a, a_star, alpha, tol, out, u, p, nrm):
                 if tn[q] == 0.0:
                     continue
                 theta, c, s = _frame(V, j, nrm[j], T, q, tn[q], u, p)
-                if s == 0.0:
-                    continue
-                f1 = -om2 * a[j] * a_star[q] * tn[q] / nrm[j] * inv2pi
-                ux = 0.0
-                px = 0.0
-                for l in range(d):
-                    ux += u[l] * X[j, l]
-                    px += p[l] * X[j, l]
-                for l in range(d):
-                    out[j, l] += f1 * (s * (X[j, l] - u[l] * ux) + p[l] * px / s)
+                if s != 0.0:
+                    _h1_times(out, j, X, u, p, s, -om2 * a[j] * a_star[q] * tn[q] / nrm[j] * inv2pi, d)
     return OK
