@@ -17,6 +17,9 @@ SINGULAR_RTOL = 1e-12
 #: Below it, ``arccos`` loses at most ``eps / sin(theta) < 1.2e-15`` absolute.
 ACOS_SWITCH = 0.99
 
+#: Parallel batches smaller than this run on one thread (same result, no thread-pool wake-up).
+PARALLEL_MIN_BATCH = 8
+
 #: States per chunk handed to one parallel kernel call by long-running drivers.
 CHUNK_SIZE = 65536
 
