@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import time
 
 import numba
@@ -34,6 +33,7 @@ import numpy as np
 from numba import njit
 
 import dynsys as ds
+from _common import machine
 from dynsys.critical import find_critical_points, refine
 from dynsys.critical.newton import kernel_args, row_max
 from dynsys.kernels.newton import grad_at, hess_at
@@ -44,17 +44,6 @@ ROOT_TOL = 1e-10
 MIN_GTOL = 1e-10
 
 
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}; {os.cpu_count()} cores; numba {numba.__version__} with {numba.get_num_threads()} "
-            f"threads; numpy {np.__version__}; OPENBLAS_CORETYPE="
-            f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; load average "
-            f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 def seeds(k, d, n_near, n_random, rng):

@@ -23,6 +23,7 @@ import sys
 import time
 
 import numpy as np
+from _common import best_time
 
 
 def _fail(msg: str):
@@ -30,20 +31,6 @@ def _fail(msg: str):
     sys.exit(2)
 
 
-def best_time(fn, repeat=5, min_time=0.2):
-    """Best per-call wall time over ``repeat`` rounds of enough calls to last ``min_time``."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-6)
-    calls = max(1, int(min_time / once))
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / calls)
-    return best
 
 
 def jax_value_and_grad(model, dtype, require_gpu=True):
