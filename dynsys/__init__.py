@@ -4,10 +4,20 @@ The public API is re-exported here; submodules are implementation. Importing dyn
 matplotlib nor CUDA.
 """
 
-from .critical import classify, find_critical_points, same_point
+from .critical import (
+    census,
+    census_sweep,
+    classify,
+    eigenvector_following,
+    find_critical_points,
+    saddle_between,
+    same_point,
+    wilson_interval,
+)
+from .flow import flow
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import CriticalPoint, CriticalSet, GatingEstimate, MonteCarloEstimate, SGDResult, Status
+from .results import CriticalPoint, CriticalSet, FlowResult, GatingEstimate, MonteCarloEstimate, SGDResult, Status
 from .sgd import sgd, sgd_dataset
 from .theory import (
     Conjecture1Scan,
@@ -27,11 +37,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PAPER_002_LOSS_FACTOR", "FieldArrays", "TeacherStudent", "Status",
+    "flow", "FlowResult",
     "monte_carlo", "monte_carlo_gating", "MonteCarloEstimate", "GatingEstimate",
     "sgd", "sgd_dataset", "SGDResult",
     "ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory", "K2SaddleFamily",
     "k2_saddle_families", "k2_equal_norm_threshold", "normal_matrices", "L_jjp", "L12",
     "Conjecture1Scan", "conjecture1_scan",
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
+    "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
     "__version__",
 ]

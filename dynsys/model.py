@@ -20,6 +20,7 @@ from . import _validate as v
 from . import backends
 from .config import SINGULAR_RTOL
 from .results import Status
+from .systems.teacher_student import teacher_energy
 
 #: Paper ``002``'s loss is ``E[(g* - g)^2]`` without the 1/2: ``L_002 = 2 L``.
 PAPER_002_LOSS_FACTOR = 2.0
@@ -98,10 +99,12 @@ class TeacherStudent:
         set_(self, "_residual", residual)
         # Kernel arrays: the teacher's network rows T = W* + U, their norms, the constant term.
         U = np.zeros((0, 0)) if residual is None else residual
-        T = np.ascontiguousarray(W_star if residual is None else W_star + residual)
+        T = W_star.copy() if residual is None else W_star + residual
         tn = np.sqrt(np.einsum("kd,kd->k", T, T))
-        from .systems.teacher_student import teacher_energy
-
+        # All kernel arrays read-only, with or without a residual: Numba compiles one version of a
+        # kernel per array mutability, so a mixture would compile every kernel twice.
+        for arr in (U, T, tn):
+            arr.setflags(write=False)
         set_(self, "_U", U)
         set_(self, "_T", T)
         set_(self, "_tn", tn)

@@ -49,6 +49,16 @@ def _is_tty() -> bool:
         return False
 
 
+def check(progress):
+    """Raise ``TypeError`` unless ``progress`` is None, a bool or a reporter; return it."""
+    if progress is None or isinstance(progress, bool):
+        return progress
+    if callable(getattr(progress, "update", None)) and callable(getattr(progress, "close", None)):
+        return progress
+    raise TypeError(f"progress must be None (auto), True, False, or an object with update(n) and "
+                    f"close(); got {progress!r}")
+
+
 def reporter(progress, total: int, desc: str = "", unit: str = "it"):
     """Resolve a ``progress=`` argument to a reporter (see the module docstring).
 
@@ -71,7 +81,4 @@ def reporter(progress, total: int, desc: str = "", unit: str = "it"):
         return TqdmProgress(total, desc, unit)
     if progress is False:
         return NoProgress()
-    if callable(getattr(progress, "update", None)) and callable(getattr(progress, "close", None)):
-        return progress
-    raise TypeError(f"progress must be None (auto), True, False, or an object with update(n) and "
-                    f"close(); got {progress!r}")
+    return check(progress)

@@ -18,10 +18,12 @@ Two searches, both ending with a Newton refinement and a Hessian check of the Mo
   deduplicated.
 
 Both work on any model with ``loss_and_grad`` (batched: (n, ...) -> (n,), (n, ...)) and ``hessian``;
-for :class:`~dynsys.TeacherStudent` the refinement and classification are those of
-:func:`dynsys.critical.classify` (``.point`` holds the :class:`~dynsys.results.CriticalPoint`). For
-other models (toy systems) a dense Newton with a least-squares step (it tolerates the null directions of
-a saddle family) refines, and ``.point`` is ``None``.
+for :class:`~dynsys.TeacherStudent` and the toy systems of :mod:`dynsys.systems.toys` the refinement
+and classification are those of :func:`dynsys.critical.classify` (``.point`` holds the
+:class:`~dynsys.results.CriticalPoint`); any other model is refined by a dense Newton with a
+least-squares step (it tolerates the null directions of a saddle family) and its ``.point`` is ``None``.
+Eigenvector following diagonalises the dense Hessian at every step: meant for ``k d`` up to a few
+hundred.
 
 Gradient norms are the stopping norm of dynsys: the largest row norm (``row_max``; for a 1-D state the
 Euclidean norm).
@@ -39,10 +41,12 @@ from .. import _validate as v
 from ..config import (EIG_RTOL, SADDLE_CLIMB_START, SADDLE_DT, SADDLE_DT_MAX, SADDLE_EF_DEDUP_RTOL,
                       SADDLE_EF_GTOL, SADDLE_EF_MAX_ITER, SADDLE_EF_TRUST, SADDLE_FTOL, SADDLE_MAX_ITER,
                       SADDLE_MAX_MOVE, SADDLE_N_IMAGES, SADDLE_NEWTON_GTOL, SADDLE_NEWTON_MAX_ITER,
-                      SADDLE_SPRING, SADDLE_STRING_STEP)
+                      SADDLE_RESTART_KICK, SADDLE_RESTARTS, SADDLE_SPRING, SADDLE_STRING_STEP)
 from ..results import SaddlePath, SaddlePoint, Status
 
 METHODS = ("neb", "string")
+#: Batches up to this size are evaluated on one thread.
+SMALL_BATCH = 64
 
 
 # ------------------------------------------------------------------------------------------------
@@ -55,10 +59,18 @@ def _is_teacher_student(model) -> bool:
     return isinstance(model, TeacherStudent)
 
 
+def _is_toy(model) -> bool:
+    from ..systems.toys import ToySystem
+
+    return isinstance(model, ToySystem)
+
+
 def _batch_loss_grad(model, X):
     """Loss (n,), gradient (n, ...) and int8 status (n,) of a batch of states."""
     if _is_teacher_student(model):
-        (loss, G), st = model.loss_and_grad(X, return_status=True)
+        # Paths and single states are small batches: one thread beats waking a thread pool.
+        backend = "cpu" if len(X) <= SMALL_BATCH else "parallel"
+        (loss, G), st = model.loss_and_grad(X, backend=backend, return_status=True)
         return np.asarray(loss, dtype=float), G, np.asarray(st, dtype=np.int8)
     loss, G = model.loss_and_grad(X)
     loss = np.asarray(loss, dtype=float).reshape(len(X))
@@ -68,7 +80,8 @@ def _batch_loss_grad(model, X):
 
 
 def _hessian(model, W) -> np.ndarray:
-    H = np.asarray(model.hessian(W), dtype=float)
+    H = np.asarray(model.hessian(W, backend="cpu") if _is_teacher_student(model) else model.hessian(W),
+                   dtype=float)
     D = W.size
     return H.reshape(D, D)
 
@@ -118,10 +131,12 @@ def _newton_dense(model, W, *, gtol=SADDLE_NEWTON_GTOL, max_iter=SADDLE_NEWTON_M
 
 def _refine(model, W, *, refine=True) -> SaddlePoint:
     """Refine ``W`` to a critical point and read its index off the Hessian."""
-    if _is_teacher_student(model):
-        from . import classify
+    if _is_teacher_student(model) or _is_toy(model):
+        from .. import backends
+        from .classify import classify
 
-        cp = classify(model, W, refine=refine)
+        with backends.threads("cpu"):
+            cp = classify(model, W, refine=refine)
         return SaddlePoint(W=np.asarray(cp.W), loss=float(cp.loss), grad_norm=float(cp.grad_norm),
                            eigvals=np.asarray(cp.eigvals), index=int(cp.morse_index),
                            nullity=int(cp.nullity), kind=str(cp.kind), status=int(cp.status), point=cp)
@@ -151,6 +166,23 @@ def _state(model, W, name):
 # ------------------------------------------------------------------------------------------------
 # Paths
 # ------------------------------------------------------------------------------------------------
+
+def _align_rows(model, W_a, W_b):
+    """``W_b`` with its rows permuted (within classes of equal top weight) to minimise the Frobenius
+    distance to ``W_a`` (``scipy.optimize.linear_sum_assignment`` on squared row distances)."""
+    if not _is_teacher_student(model):
+        raise ValueError("align=True needs a TeacherStudent (row relabelling is its symmetry)")
+    from scipy.optimize import linear_sum_assignment
+
+    a = np.asarray(model.a)
+    out = W_b.copy()
+    for val in np.unique(a):
+        idx = np.flatnonzero(a == val)
+        D = ((W_a[idx][:, None, :] - W_b[idx][None, :, :]) ** 2).sum(axis=2)
+        r, c = linear_sum_assignment(D)
+        out[idx[r]] = W_b[idx[c]]
+    return out
+
 
 def _tangents(X, E):
     """Upwind tangents of the interior images (Henkelman and Jonsson 2000, Eqn 8-11), unit length.
@@ -194,42 +226,118 @@ def _neb_forces(X, E, G, spring, climb):
 
 
 def _reparametrise(X, lo, hi):
-    """Images ``lo..hi`` of ``X`` moved to equal arc length along their own polyline (in place)."""
+    """Images ``lo..hi`` of ``X`` moved to equal arc length along their polyline (in place).
+
+    Linear interpolation, as in the simplified string method (E, Ren and Vanden-Eijnden 2007): it
+    cuts the string's corners by O(spacing^2), which shifts the images slightly but not the climbing
+    image (the split point) and so not the saddle; a cubic spline through a coarse, curved string
+    was seen to oscillate instead of settling.
+    """
     seg = X[lo:hi + 1]
-    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(seg, axis=0), axis=1))])
-    if s[-1] <= 0:
+    if len(seg) < 3:
         return
-    target = np.linspace(0.0, s[-1], len(seg))
-    new = np.empty_like(seg)
-    for c in range(seg.shape[1]):
-        new[:, c] = np.interp(target, s, seg[:, c])
-    X[lo + 1:hi] = new[1:-1]
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(seg, axis=0), axis=1))])
+    if s[-1] <= 0.0:
+        return
+    target = np.linspace(0.0, s[-1], len(seg))[1:-1]
+    j = np.clip(np.searchsorted(s, target, side="right") - 1, 0, len(seg) - 2)
+    w = ((target - s[j]) / np.maximum(s[j + 1] - s[j], 1e-300))[:, None]
+    X[lo + 1:hi] = (1.0 - w) * seg[j] + w * seg[j + 1]
+
+
+def _relax(X, evaluate, rows, *, method, spring, ftol, max_iter, step, climb, climb_start):
+    """Relax the chain ``X`` (m + 2, D) in place; end points fixed.
+
+    Returns ``(E, st, status, iterations, max_force)`` at the final chain.
+    """
+    m = X.shape[0] - 2
+    E, G, st = evaluate(X)
+    status = int(Status.MAX_STEPS)
+    fmax = math.inf
+    it = 0
+    if method == "neb":
+        Vel = np.zeros((m, X.shape[1]))
+        dt, a_mix, n_pos = step, 0.1, 0
+    for it in range(1, max_iter + 1):
+        if st.any():
+            status = int(st[np.flatnonzero(st)[0]])
+            break
+        ci = int(np.argmax(E[1:-1])) if climb and it > climb_start else -1
+        if method == "neb":
+            F = _neb_forces(X, E, G, spring, ci)
+            fmax = float(rows(F).max())
+            if fmax <= ftol and (ci >= 0 or not climb):
+                status = int(Status.CONVERGED)
+                break
+            # FIRE (Bitzek et al., Phys. Rev. Lett. 97, 170201 (2006)) on all images at once.
+            if float(np.sum(F * Vel)) > 0.0:
+                Vel = (1.0 - a_mix) * Vel + a_mix * np.linalg.norm(Vel) * F / max(np.linalg.norm(F), 1e-300)
+                n_pos += 1
+                if n_pos > 5:
+                    dt = min(1.1 * dt, SADDLE_DT_MAX)
+                    a_mix *= 0.99
+            else:
+                Vel[:] = 0.0
+                dt *= 0.5
+                a_mix, n_pos = 0.1, 0
+            Vel += dt * F
+            move = dt * Vel
+        else:
+            # Full gradient step, then redistribution along the string (which undoes the step's
+            # tangent part); the climbing image moves up along the tangent and down across it, and
+            # splits the redistribution in two.
+            Gi = G[1:-1]
+            move = -step * Gi
+            if ci >= 0:
+                tau = _tangents(X, E)[ci]
+                move[ci] = -step * (Gi[ci] - 2.0 * (Gi[ci] @ tau) * tau)
+        nrm = np.linalg.norm(move, axis=1)
+        big = nrm > SADDLE_MAX_MOVE
+        if big.any():
+            move[big] *= (SADDLE_MAX_MOVE / nrm[big])[:, None]
+        if method == "neb":
+            X[1:-1] += move
+        else:
+            old = X[1:-1].copy()
+            X[1:-1] += move
+            if ci >= 0:
+                _reparametrise(X, 0, ci + 1)
+                _reparametrise(X, ci + 1, m + 1)
+            else:
+                _reparametrise(X, 0, m + 1)
+            # The string's own force: what moves it net of the redistribution (zero when stationary).
+            fmax = float(rows((X[1:-1] - old) / step).max())
+        E, G, st = evaluate(X)
+        if method != "neb" and fmax <= ftol and (ci >= 0 or not climb):
+            status = int(Status.CONVERGED)
+            break
+    return E, st, status, it, fmax
 
 
 def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", spring=SADDLE_SPRING,
                    ftol=SADDLE_FTOL, max_iter=SADDLE_MAX_ITER, step=None, climb=True, refine=True,
-                   path=None) -> SaddlePath:
+                   path=None, align=False, restarts=SADDLE_RESTARTS) -> SaddlePath:
     """Find the saddle on the minimum-energy path between two minima and confirm its index.
 
     Parameters
     ----------
-    model : TeacherStudent or an object with batched ``loss_and_grad`` and ``hessian``
+    model : TeacherStudent, a toy system, or an object with batched ``loss_and_grad`` and ``hessian``
     W_a, W_b : array_like, shape (k, d)
-        The two end points (minima; they stay fixed). No row relabelling is applied: the path joins
-        exactly these two points (a row-swapped teacher is a different point of weight space).
+        The two end points (minima; they stay fixed). By default the path joins exactly these two
+        points (a row-swapped teacher is a different point of weight space).
     n_images : int, default ``SADDLE_N_IMAGES``
         Movable images between the ends.
     method : {"neb", "string"}
         Climbing-image nudged elastic band (FIRE relaxation) or climbing string (steepest descent with
-        equal-arc-length reparametrisation on each side of the climbing image).
+        equal-arc-length redistribution on each side of the climbing image).
     spring : float
         NEB spring constant (force per unit length; the loss's curvature scale is about 1).
     ftol : float
-        Stop the path relaxation when the largest row norm of any image's (NEB or perpendicular) force
-        is at most ``ftol``; Newton takes it from there.
+        Stop the relaxation when the largest row norm of any image's force is at most ``ftol`` (NEB:
+        the NEB force; string: the net motion per unit step); Newton takes it from there.
     max_iter : int
-        Relaxation iterations (the result's ``status`` is ``MAX_STEPS`` if they ran out; the highest
-        image is still refined).
+        Relaxation iterations per attempt (``status`` is MAX_STEPS if they ran out; the highest image
+        is still refined).
     step : float, optional
         FIRE's initial time step (NEB; default ``SADDLE_DT``) or the gradient step (string; default
         ``SADDLE_STRING_STEP``).
@@ -239,6 +347,15 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
         Newton-refine the highest image (by :func:`dynsys.critical.classify` for a TeacherStudent).
     path : array_like, shape (n_images + 2, k, d), optional
         Initial chain (default: the straight line from ``W_a`` to ``W_b``).
+    align : bool
+        TeacherStudent only: first relabel the rows of ``W_b`` (among rows with equal top weight, a
+        symmetry: same loss, same function) to be nearest to those of ``W_a``, so the path joins
+        ``W_a`` to the closest copy of ``W_b`` (``images[-1]`` is that copy).
+    restarts : int
+        When the refined top of a converged path has Morse index above 1 (a path held on a symmetry
+        plane, where the top is a higher saddle, e.g. the straight line between a point and its
+        mirror image), push the images near the top along the Hessian's negative direction most
+        orthogonal to the path and relax again, at most this many times.
 
     Returns
     -------
@@ -246,7 +363,13 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
         ``images`` (n_images + 2, k, d) and ``energies`` of the relaxed path, ``climbing_image``, the
         refined ``saddle`` (:class:`~dynsys.results.SaddlePoint`: W, loss, grad_norm, eigvals, index,
         nullity, kind, and the CriticalPoint in ``.point`` for a TeacherStudent), ``barriers`` (saddle
-        loss minus the loss at each end), ``max_force``, ``iterations`` and ``status``.
+        loss minus the loss at each end), ``max_force``, ``iterations`` (all attempts), ``restarts``
+        used and ``status``.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the path converged but its refined top does not have index 1.
 
     Notes
     -----
@@ -258,11 +381,14 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
     W_b = _state(model, W_b, "W_b")
     if W_a.shape != W_b.shape:
         raise ValueError(f"W_a and W_b must have the same shape; got {W_a.shape} and {W_b.shape}")
+    if align:
+        W_b = _align_rows(model, W_a, W_b)
     n_images = v.positive_int(n_images, "n_images")
     method = v.choice(method, "method", METHODS)
     spring = v.real_scalar(spring, "spring", lo=0.0)
     ftol = v.real_scalar(ftol, "ftol", lo=0.0, lo_open=True)
     max_iter = v.positive_int(max_iter, "max_iter", minimum=0)
+    restarts = v.positive_int(restarts, "restarts", minimum=0)
     if step is None:
         step = SADDLE_DT if method == "neb" else SADDLE_STRING_STEP
     step = v.real_scalar(step, "step", lo=0.0, lo_open=True)
@@ -280,95 +406,44 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
         X = P.reshape(m + 2, D).copy()
         X[0], X[-1] = W_a.ravel(), W_b.ravel()
     # The images are one batch; the row structure is only needed for the stopping norm.
-    rows = (lambda F: row_max(F.reshape((len(F),) + shape)))
+    row_shape = (-1, shape[-1]) if len(shape) >= 2 else (1, D)
+
+    def rows(F):
+        return row_max(F.reshape((len(F),) + row_shape))
 
     def evaluate(X):
         E, G, st = _batch_loss_grad(model, X.reshape((m + 2,) + shape))
         return E, G.reshape(m + 2, D), st
 
-    E, G, st = evaluate(X)
-    status = int(Status.MAX_STEPS)
-    it = 0
-    fmax = math.inf
-    ci = -1
-    if method == "neb":
-        Vel = np.zeros((m, D))
-        dt, a_mix, n_pos = step, 0.1, 0
-        for it in range(1, max_iter + 1):
-            if st.any():
-                status = int(st[np.flatnonzero(st)[0]])
-                break
-            ci = int(np.argmax(E[1:-1])) if climb and it > SADDLE_CLIMB_START else -1
-            F = _neb_forces(X, E, G, spring, ci)
-            fmax = float(rows(F).max())
-            if fmax <= ftol and (ci >= 0 or not climb):
-                status = int(Status.CONVERGED)
-                break
-            # FIRE (Bitzek et al., Phys. Rev. Lett. 97, 170201 (2006)) on all images at once.
-            P = float(np.sum(F * Vel))
-            if P > 0.0:
-                fn = np.linalg.norm(F)
-                Vel = (1.0 - a_mix) * Vel + a_mix * np.linalg.norm(Vel) * F / max(fn, 1e-300)
-                n_pos += 1
-                if n_pos > 5:
-                    dt = min(1.1 * dt, SADDLE_DT_MAX)
-                    a_mix *= 0.99
-            else:
-                Vel[:] = 0.0
-                dt *= 0.5
-                a_mix, n_pos = 0.1, 0
-            Vel += dt * F
-            dX = dt * Vel
-            nrm = np.linalg.norm(dX, axis=1)
-            big = nrm > SADDLE_MAX_MOVE
-            if big.any():
-                dX[big] *= (SADDLE_MAX_MOVE / nrm[big])[:, None]
-            X[1:-1] += dX
-            E, G, st = evaluate(X)
-    else:
-        for it in range(1, max_iter + 1):
-            if st.any():
-                status = int(st[np.flatnonzero(st)[0]])
-                break
-            ci = int(np.argmax(E[1:-1])) if climb and it > SADDLE_CLIMB_START else -1
-            tau = _tangents(X, E)
-            Gi = G[1:-1]
-            gpar = np.einsum("ij,ij->i", Gi, tau)
-            F = -Gi + gpar[:, None] * tau          # the string only moves across itself
-            if ci >= 0:
-                F[ci] = -Gi[ci] + 2.0 * gpar[ci] * tau[ci]
-            fmax = float(rows(F).max())
-            if fmax <= ftol and (ci >= 0 or not climb):
-                status = int(Status.CONVERGED)
-                break
-            # Full gradient step, then redistribution along the string (the tangent part of the step
-            # is undone by the reparametrisation; the climbing image is kept where it climbed).
-            move = -step * Gi
-            if ci >= 0:
-                move[ci] = step * F[ci]
-            nrm = np.linalg.norm(move, axis=1)
-            big = nrm > SADDLE_MAX_MOVE
-            if big.any():
-                move[big] *= (SADDLE_MAX_MOVE / nrm[big])[:, None]
-            X[1:-1] += move
-            if ci >= 0:
-                _reparametrise(X, 0, ci + 1)
-                _reparametrise(X, ci + 1, m + 1)
-            else:
-                _reparametrise(X, 0, m + 1)
-            E, G, st = evaluate(X)
-    if st.any() and status not in (Status.SINGULAR, Status.NONFINITE):
-        status = int(st[np.flatnonzero(st)[0]])
-    top = int(np.argmax(np.where(st[1:-1] == 0, E[1:-1], -np.inf))) + 1
-    sp = _refine(model, X[top].reshape(shape), refine=refine)
+    total = 0
+    used = 0
+    while True:
+        E, st, status, it, fmax = _relax(X, evaluate, rows, method=method, spring=spring, ftol=ftol,
+                                         max_iter=max_iter, step=step, climb=climb,
+                                         climb_start=SADDLE_CLIMB_START if used == 0 else 0)
+        total += it
+        top = int(np.argmax(np.where(st[1:-1] == 0, E[1:-1], -np.inf))) + 1
+        sp = _refine(model, X[top].reshape(shape), refine=refine)
+        if sp.index <= 1 or status != Status.CONVERGED or used >= restarts or not np.all(np.isfinite(sp.W)):
+            break
+        # Off the symmetry plane: along the negative direction of the top's Hessian that is most
+        # orthogonal to the path, with a bump centred on the top that leaves the ends in place.
+        lam, U = np.linalg.eigh(_hessian(model, sp.W))
+        neg = np.flatnonzero(lam < -EIG_RTOL * np.max(np.abs(lam)))
+        tau = _tangents(X, E)[top - 1]
+        u = U[:, neg[int(np.argmin(np.abs(U[:, neg].T @ tau)))]]
+        seg = float(np.mean(np.linalg.norm(np.diff(X, axis=0), axis=1)))
+        bump = np.exp(-((np.arange(1, m + 1) - top) / max(1.0, m / 4.0)) ** 2)
+        X[1:-1] += SADDLE_RESTART_KICK * seg * bump[:, None] * u[None, :]
+        used += 1
     if status == Status.CONVERGED and sp.index != 1:
         warnings.warn(f"saddle_between: the refined highest image has Morse index {sp.index} "
                       f"(kind {sp.kind!r}), not 1; the path may cross a higher-index saddle or "
-                      f"Newton may have left the path's saddle. Try more images or method='string'.",
-                      RuntimeWarning, stacklevel=2)
+                      f"Newton may have left the path's saddle. Try more images, another method or "
+                      f"another initial path.", RuntimeWarning, stacklevel=2)
     return SaddlePath(images=X.reshape((m + 2,) + shape), energies=E, climbing_image=top, saddle=sp,
                       barriers=(sp.loss - float(E[0]), sp.loss - float(E[-1])), max_force=fmax,
-                      iterations=it, status=status, method=method)
+                      iterations=total, status=status, method=method, restarts=used)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -12,11 +12,11 @@ lengths):
     the stopping test and the step); rk4 four (its first stage is the stopping test).
 ``_dopri5_batch``
     Dormand-Prince 5(4) with FSAL (six new evaluations per accepted step; the last stage is the
-    gradient at the new state and serves as the stopping test), a step size per trajectory, Hairer's
-    PI step-size controller and his 4th-order continuous extension for dense output (Hairer, Norsett
-    & Wanner, *Solving ODEs I*, II.5 and II.6; coefficients of DOPRI5's ``contd5``). ``polish`` hands
-    a trajectory to gd steps of length ``1 / B`` once its gradient is near the error-control floor,
-    where ``B`` (:func:`hessian_bound`) bounds the Hessian's spectral norm.
+    gradient at the new state and serves as the stopping test), a step size per trajectory, the
+    standard step-size controller and Hairer's 4th-order continuous extension for dense output
+    (Hairer, Norsett & Wanner, *Solving ODEs I*, II.4-II.6; coefficients of DOPRI5's ``contd5``).
+    ``polish`` hands a trajectory to gd steps of length ``1 / B`` once its gradient is near the
+    error-control floor, where ``B`` (:func:`hessian_bound`) bounds the Hessian's spectral norm.
 
 Every kernel takes the model's plain arrays (``U`` residual or empty, teacher rows ``T``, norms
 ``tn``, ``a``, ``a_star``, ``alpha``, ``const``, ``tol``; see :class:`dynsys.model.FieldArrays`),
@@ -62,7 +62,7 @@ EULER = 1
 RK4 = 2
 
 # Dormand-Prince 5(4) tableau (Dormand & Prince 1980; Hairer-Norsett-Wanner Table II.5.2).
-_C2, _C3, _C4, _C5 = 1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0
+# nodes c_i = 1/5, 3/10, 4/5, 8/9, 1, 1 are not needed: the field is autonomous
 _A21 = 1.0 / 5.0
 _A31, _A32 = 3.0 / 40.0, 9.0 / 40.0
 _A41, _A42, _A43 = 44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0
@@ -82,15 +82,28 @@ _D5 = 701980252875.0 / 199316789632.0
 _D6 = -1453857185.0 / 822651844.0
 _D7 = 69997945.0 / 29380423.0
 
-# Hairer's DOPRI5 controller constants: safety, PI exponent beta, step ratio bounds.
+# the same as tables (row s: the combination of stages 0..s-1 that gives stage s; row 6 is the
+# 5th-order solution), so that the stages share one call site of the field (compile time)
+_DP_A = np.zeros((7, 7))
+_DP_A[1, 0] = _A21
+_DP_A[2, 0:2] = (_A31, _A32)
+_DP_A[3, 0:3] = (_A41, _A42, _A43)
+_DP_A[4, 0:4] = (_A51, _A52, _A53, _A54)
+_DP_A[5, 0:5] = (_A61, _A62, _A63, _A64, _A65)
+_DP_A[6, 0:6] = (_A71, 0.0, _A73, _A74, _A75, _A76)
+_DP_E = np.array([_E1, 0.0, _E3, _E4, _E5, _E6, _E7])
+_DP_D = np.array([_D1, 0.0, _D3, _D4, _D5, _D6, _D7])
+
+# Step-size controller: h_new = h * clip(safety * err^(-1/5), 1/5, 10), no growth right after a
+# rejection (SciPy's RK45 controller: the same accepted steps as solve_ivp; Hairer's PI variant,
+# beta = 0.04, took 5% more steps on the teacher-student flow and rejected no fewer).
 _SAFE = 0.9
-_BETA = 0.04
-_EXPO1 = 0.2 - _BETA * 0.75
+_EXPO = 0.2
 _FAC_MIN = 0.2
 _FAC_MAX = 10.0
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _norm(X, code):
     """Largest row norm (code 0) or Frobenius norm (code 1) of X (k, d)."""
     if code == 1:
@@ -111,7 +124,51 @@ def _norm(X, code):
     return best
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
+def _norm2(X, U, code):
+    """Square of :func:`_norm` of ``X + U`` (of X when U is empty): no square roots in the hot loop."""
+    acc = 0.0
+    best = 0.0
+    for j in range(X.shape[0]):
+        r = 0.0
+        if U.shape[0] == 0:
+            for l in range(X.shape[1]):
+                r += X[j, l] * X[j, l]
+        else:
+            for l in range(X.shape[1]):
+                x = X[j, l] + U[j, l]
+                r += x * x
+        acc += r
+        if not r <= best:
+            best = r
+    return acc if code == 1 else best
+
+
+@njit(**_JIT)
+def _gd_update(X, G, h, U, code):
+    """``X -= h G``; returns the squared norm of the new ``X + U`` (one pass for step and test)."""
+    acc = 0.0
+    best = 0.0
+    for j in range(X.shape[0]):
+        r = 0.0
+        if U.shape[0] == 0:
+            for l in range(X.shape[1]):
+                x = X[j, l] - h * G[j, l]
+                X[j, l] = x
+                r += x * x
+        else:
+            for l in range(X.shape[1]):
+                x = X[j, l] - h * G[j, l]
+                X[j, l] = x
+                v = x + U[j, l]
+                r += v * v
+        acc += r
+        if not r <= best:
+            best = r
+    return acc if code == 1 else best
+
+
+@njit(**_JIT)
 def _net(X, U, V):
     """Network rows ``X + U`` (into V) or X itself when there is no residual."""
     if U.shape[0] == 0:
@@ -122,9 +179,9 @@ def _net(X, U, V):
     return V
 
 
-@njit(inline="always", **_JIT)
-def _eval(X, U, V, T, tn, a, a_star, alpha, const, tol, G, nrm, sc):
-    return ts.loss_grad(_net(X, U, V), T, tn, a, a_star, alpha, const, tol, True, G, nrm, sc)
+@njit(**_JIT)
+def _eval(X, U, V, T, tn, a, a_star, alpha, const, tol, G, work):
+    return ts.loss_grad(_net(X, U, V), T, tn, a, a_star, alpha, const, tol, True, G, work)
 
 
 @njit(**_JIT)
@@ -170,7 +227,7 @@ def hessian_bound(V, T, tn, a, a_star, alpha, nrm):
     return best
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _record(Ws, ts_out, b, slot, X, t):
     for j in range(X.shape[0]):
         for l in range(X.shape[1]):
@@ -181,25 +238,16 @@ def _record(Ws, ts_out, b, slot, X, t):
 @njit(**_JIT)
 def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, t1, gtol,
                norm_code, max_steps, div_limit, pl_gtol, save_mode, save_every, save_idx,
-               W, loss, gnorm, steps, t, status, plateau, ts_out, Ws):
+               W, loss, gnorm, steps, t, status, plateau, ts_out, Ws, nwork):
     k, d = W0.shape[1], W0.shape[2]
-    m = max(k, d)
     X = W[b]
     X[:, :] = W0[b]
     V = np.empty((k, d))
-    G = np.empty((k, d))
-    nrm = np.empty(m)
-    sc = np.empty(m)
-    if method == RK4:
-        Y = np.empty((k, d))
-        K2 = np.empty((k, d))
-        K3 = np.empty((k, d))
-        K4 = np.empty((k, d))
-    else:
-        Y = G
-        K2 = G
-        K3 = G
-        K4 = G
+    Y = np.empty((k, d))
+    # K[0] the gradient at X (stopping test and gd/euler step); K[1:4] rk4's later stages
+    K = np.empty((4 if method == RK4 else 1, k, d))
+    G = K[0]
+    work = np.empty(nwork)
     ns = Ws.shape[1]
     slot = 0        # next save slot (mode 1) / next save time (mode 2)
     last_rec = -1   # step of the last record (mode 1)
@@ -209,14 +257,45 @@ def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, 
     plat = 0.0
     st = _CONVERGED
     L = math.nan
-    g = math.nan
+    h = step
+    s_ = 0          # 0: evaluate at the new state X; 1..3: rk4 stage s_ at Y
+    # squared norms: the tests compare squares, so the hot loop takes no square roots
+    gtol2 = gtol * gtol
+    pl2 = pl_gtol * pl_gtol
+    div2 = div_limit * div_limit
+    xn2 = _norm2(X, U, norm_code)  # squared norm of the network rows X + U
+    g2 = math.nan
     while True:
-        L, st = _eval(X, U, V, T, tn, a, a_star, alpha, const, tol, G, nrm, sc)
+        # the only call of the field in this kernel: each call site costs seconds of compile time
+        Ls, st_s = _eval(X if s_ == 0 else Y, U, V, T, tn, a, a_star, alpha, const, tol, K[s_], work)
+        if s_ > 0:
+            if st_s != 0:
+                # the rk4 step cannot be taken: report the last good state (X, L, g stay valid)
+                st = st_s
+                break
+            if s_ < 3:
+                c = h if s_ == 2 else 0.5 * h
+                for j in range(k):
+                    for l in range(d):
+                        Y[j, l] = X[j, l] - c * K[s_, j, l]
+                s_ += 1
+                continue
+            h6 = h / 6.0
+            for j in range(k):
+                for l in range(d):
+                    X[j, l] -= h6 * (K[0, j, l] + 2.0 * (K[1, j, l] + K[2, j, l]) + K[3, j, l])
+            xn2 = _norm2(X, U, norm_code)
+            n += 1
+            tn_ = t1 if n == n1 else n * step
+            s_ = 0
+            continue
+        L = Ls
+        st = st_s
         if st != 0:
             L = math.nan
-            g = math.nan
+            g2 = math.nan
         else:
-            g = _norm(G, norm_code)
+            g2 = _norm2(G, U[:0], norm_code)
         if save_mode == 1:
             if n % save_every == 0 and slot < ns:
                 _record(Ws, ts_out, b, slot, X, tn_)
@@ -228,13 +307,12 @@ def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, 
                 slot += 1
         if st != 0:
             break
-        if g < gtol:
-            st = _CONVERGED
+        if g2 < gtol2 or g2 == 0.0:  # (gtol^2 underflows to 0 for gtol below 1e-162)
             break
-        if not g == g:  # a NaN gradient from finite-looking rows: treat as non-finite
+        if not g2 == g2:  # a NaN gradient from finite-looking rows: treat as non-finite
             st = _NONFINITE
             break
-        if _norm(_net(X, U, V), norm_code) > div_limit:
+        if xn2 > div2:
             st = _DIVERGED
             break
         if n >= n1:
@@ -246,44 +324,25 @@ def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, 
         h = step
         if method != GD and n + 1 == n1:
             h = t1 - n * step  # euler/rk4 land on t1 exactly
-        if g < pl_gtol:
+        if g2 < pl2:
             ep += h
         elif ep > 0.0:
             plat += ep
             ep = 0.0
         if method == RK4:
-            # K1 = G (gradient at X); stages of -grad L
             for j in range(k):
                 for l in range(d):
                     Y[j, l] = X[j, l] - 0.5 * h * G[j, l]
-            _, st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K2, nrm, sc)
-            if st == 0:
-                for j in range(k):
-                    for l in range(d):
-                        Y[j, l] = X[j, l] - 0.5 * h * K2[j, l]
-                _, st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K3, nrm, sc)
-            if st == 0:
-                for j in range(k):
-                    for l in range(d):
-                        Y[j, l] = X[j, l] - h * K3[j, l]
-                _, st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K4, nrm, sc)
-            if st != 0:
-                # the step cannot be taken: report the last good state (X, L, g stay valid)
-                break
-            h6 = h / 6.0
-            for j in range(k):
-                for l in range(d):
-                    X[j, l] -= h6 * (G[j, l] + 2.0 * (K2[j, l] + K3[j, l]) + K4[j, l])
-        else:
-            for j in range(k):
-                for l in range(d):
-                    X[j, l] -= h * G[j, l]
+            s_ = 1
+            continue
+        xn2 = _gd_update(X, G, h, U, norm_code)
         n += 1
         tn_ = t1 if (method != GD and n == n1) else n * step
     if save_mode == 1 and last_rec != n and slot < ns:
         _record(Ws, ts_out, b, slot, X, tn_)
     loss[b] = L
-    gnorm[b] = g
+    # the reported norm is computed once, without squaring (no overflow for huge gradients)
+    gnorm[b] = _norm(G, norm_code) if (g2 == g2 and L == L) else math.nan
     steps[b] = n
     t[b] = tn_
     status[b] = st
@@ -293,74 +352,87 @@ def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, 
 @njit(parallel=True, **_JIT)
 def _fixed_batch(method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, t1, gtol,
                  norm_code, max_steps, div_limit, pl_gtol, save_mode, save_every, save_idx,
-                 W, loss, gnorm, steps, t, status, plateau, ts_out, Ws):
+                 W, loss, gnorm, steps, t, status, plateau, ts_out, Ws, nwork):
     """gd / euler / rk4 for a batch ``W0`` (n, k, d); see the module docstring for the arguments.
 
     ``n1``: the step count at which ``t1`` is reached (a huge number without ``t1``); euler and rk4
     shorten their last step to land on ``t1``, gd (a map) takes whole steps only. Outputs: ``W``
     (n, k, d), ``loss``, ``gnorm``, ``t``, ``plateau`` (n,) float64, ``steps`` (n,) int64, ``status``
-    (n,) int8, save buffers ``ts_out`` (n, ns), ``Ws`` (n, ns, k, d).
+    (n,) int8, save buffers ``ts_out`` (n, ns), ``Ws`` (n, ns, k, d); ``nwork`` the length of
+    :func:`dynsys.systems.teacher_student.loss_grad`'s scratch (``work_size(k, k*, d)``).
     """
     for b in prange(W0.shape[0]):
         _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, t1, gtol,
                    norm_code, max_steps, div_limit, pl_gtol, save_mode, save_every, save_idx,
-                   W, loss, gnorm, steps, t, status, plateau, ts_out, Ws)
-
-
-@njit(inline="always", **_JIT)
-def _stage(Y, X, h, c1, K1, c2, K2, c3, K3, c4, K4, c5, K5, nst):
-    """``Y = X - h sum_i c_i K_i`` over the first ``nst`` gradients (f = -grad L)."""
-    for j in range(X.shape[0]):
-        for l in range(X.shape[1]):
-            acc = c1 * K1[j, l]
-            if nst > 1:
-                acc += c2 * K2[j, l]
-            if nst > 2:
-                acc += c3 * K3[j, l]
-            if nst > 3:
-                acc += c4 * K4[j, l]
-            if nst > 4:
-                acc += c5 * K5[j, l]
-            Y[j, l] = X[j, l] - h * acc
+                   W, loss, gnorm, steps, t, status, plateau, ts_out, Ws, nwork)
 
 
 @njit(**_JIT)
-def _dense(Ws, ts_out, b, slot, X, Y, h, th, K1, K3, K4, K5, K6, K7, tt):
+def _dense(Ws, ts_out, b, slot, X, Y, h, th, K, tt):
     """Hairer's 4th-order continuous extension of the accepted step X -> Y at ``t + th h``."""
     th1 = 1.0 - th
     for j in range(X.shape[0]):
         for l in range(X.shape[1]):
-            r1 = X[j, l]
             r2 = Y[j, l] - X[j, l]
-            r3 = -h * K1[j, l] - r2
-            r4 = r2 + h * K7[j, l] - r3
-            r5 = -h * (_D1 * K1[j, l] + _D3 * K3[j, l] + _D4 * K4[j, l] + _D5 * K5[j, l]
-                       + _D6 * K6[j, l] + _D7 * K7[j, l])
-            Ws[b, slot, j, l] = r1 + th * (r2 + th1 * (r3 + th * (r4 + th1 * r5)))
+            r3 = -h * K[0, j, l] - r2
+            r4 = r2 + h * K[6, j, l] - r3
+            acc = 0.0
+            for s_ in range(7):
+                acc += _DP_D[s_] * K[s_, j, l]
+            r5 = -h * acc
+            Ws[b, slot, j, l] = X[j, l] + th * (r2 + th1 * (r3 + th * (r4 + th1 * r5)))
     ts_out[b, slot] = tt
+
+
+@njit(**_JIT)
+def _combo(Y, X, h, K, s_):
+    """Stage ``s_`` point ``Y = X + h sum_q a_{s_ q} f_q`` with ``f_q = -K[q]`` (-grad L).
+
+    One pass per stage gradient (inner loop over coordinates, which the compiler vectorises).
+    """
+    Y[:, :] = X
+    for q in range(s_):
+        c = h * _DP_A[s_, q]
+        if c == 0.0:
+            continue
+        for j in range(X.shape[0]):
+            for l in range(X.shape[1]):
+                Y[j, l] -= c * K[q, j, l]
+
+
+@njit(**_JIT)
+def _error_norm(X, Y, h, K, E, rtol, atol):
+    """Hairer's RMS error of the embedded 4th-order solution, scaled by ``atol + rtol max(|X|, |Y|)``."""
+    E[:, :] = 0.0
+    for q in range(7):
+        c = h * _DP_E[q]
+        if c == 0.0:
+            continue
+        for j in range(X.shape[0]):
+            for l in range(X.shape[1]):
+                E[j, l] += c * K[q, j, l]
+    acc = 0.0
+    for j in range(X.shape[0]):
+        for l in range(X.shape[1]):
+            e = E[j, l] / (atol + rtol * max(abs(X[j, l]), abs(Y[j, l])))
+            acc += e * e
+    return math.sqrt(acc / (X.shape[0] * X.shape[1]))
 
 
 @njit(**_JIT)
 def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, norm_code,
                 max_steps, div_limit, pl_gtol, rtol, atol, adaptive, polish, floor_factor,
                 save_mode, save_every, save_times, W, loss, gnorm, steps, t, status, plateau,
-                extra, ts_out, Ws):
+                extra, ts_out, Ws, nwork):
     k, d = W0.shape[1], W0.shape[2]
-    m = max(k, d)
     X = W[b]
     X[:, :] = W0[b]
     V = np.empty((k, d))
     Y = np.empty((k, d))
-    Z = np.empty((k, d))
-    K1 = np.empty((k, d))
-    K2 = np.empty((k, d))
-    K3 = np.empty((k, d))
-    K4 = np.empty((k, d))
-    K5 = np.empty((k, d))
-    K6 = np.empty((k, d))
-    K7 = np.empty((k, d))
-    nrm = np.empty(m)
-    sc = np.empty(m)
+    K = np.empty((7, k, d))  # stage gradients; K[0] at X, K[6] at the new state (FSAL)
+    E = np.empty((k, d))
+    nrm = np.empty(k)
+    work = np.empty(nwork)
     ns = Ws.shape[1]
     slot = 0
     last_rec = -1
@@ -371,17 +443,79 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
     ep = 0.0
     plat = 0.0
     h = step
-    facold = 1e-4
     last_rejected = False
+    clipped = False
     polishing = False
     h_pol = 0.0
-    L, st = _eval(X, U, V, T, tn, a, a_star, alpha, const, tol, K1, nrm, sc)
-    g = _norm(K1, norm_code) if st == 0 else math.nan
-    if save_mode == 2:
-        while slot < save_times.shape[0] and save_times[slot] <= 0.0:
-            _record(Ws, ts_out, b, slot, X, 0.0)
-            slot += 1
+    L = math.nan
+    g = math.nan
+    st = _CONVERGED
+    s_ = 0  # 0: evaluate at X (the start, or after a polish step); 1..6: dopri5 stage s_ at Y
     while True:
+        # the only call of the field in this kernel: each call site costs seconds of compile time
+        Ls, st_s = _eval(X if s_ == 0 else Y, U, V, T, tn, a, a_star, alpha, const, tol, K[s_], work)
+        if s_ == 0:
+            L = Ls
+            st = st_s
+            g = _norm(K[0], norm_code) if st == 0 else math.nan
+            if save_mode == 2:
+                while slot < save_times.shape[0] and save_times[slot] <= tt:
+                    _record(Ws, ts_out, b, slot, X, tt)
+                    slot += 1
+        else:
+            if st_s == 0 and s_ < 6:
+                s_ += 1
+                _combo(Y, X, h, K, s_)
+                continue
+            err = math.inf
+            if st_s == 0:
+                err = _error_norm(X, Y, h, K, E, rtol, atol) if adaptive else 0.0
+            if not err <= 1.0:
+                # rejected (error too large, or a stage left the field's domain)
+                n_rej += 1
+                if err < math.inf:
+                    h = h * max(_FAC_MIN, _SAFE * err ** -_EXPO)
+                else:
+                    h = h * _FAC_MIN
+                last_rejected = True
+                if not (h > 1e-14 * max(1.0, tt)):
+                    # the step size underflowed: report the last good state (X, L, g)
+                    st = st_s if st_s != 0 else _NONFINITE
+                    break
+                clipped = tt + h >= t1
+                if clipped:
+                    h = t1 - tt
+                s_ = 1
+                _combo(Y, X, h, K, 1)
+                continue
+            # accepted step X -> Y over [tt, tt + h]
+            if g < pl_gtol:
+                ep += h
+            elif ep > 0.0:
+                plat += ep
+                ep = 0.0
+            t_new = t1 if clipped else tt + h
+            if save_mode == 2:
+                while slot < save_times.shape[0] and save_times[slot] <= t_new:
+                    _dense(Ws, ts_out, b, slot, X, Y, h, (save_times[slot] - tt) / h, K,
+                           save_times[slot])
+                    slot += 1
+            for j in range(k):
+                for l in range(d):
+                    X[j, l] = Y[j, l]
+                    K[0, j, l] = K[6, j, l]
+            tt = t_new
+            n += 1
+            L = Ls
+            st = 0
+            g = _norm(K[0], norm_code)
+            if adaptive:
+                fac = _FAC_MAX if err == 0.0 else min(_FAC_MAX, max(_FAC_MIN, _SAFE * err ** -_EXPO))
+                if last_rejected and fac > 1.0:
+                    fac = 1.0
+                h = h * fac
+            last_rejected = False
+        # a new state X with loss L, gradient K[0], norm g, status st
         if save_mode == 1 and n % save_every == 0 and last_rec != n and slot < ns:
             _record(Ws, ts_out, b, slot, X, tt)
             slot += 1
@@ -409,9 +543,8 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
             scale = 0.0
             for j in range(k):
                 for l in range(d):
-                    s_ = abs(X[j, l])
-                    if s_ > scale:
-                        scale = s_
+                    if abs(X[j, l]) > scale:
+                        scale = abs(X[j, l])
             if g < floor_factor * B * (rtol * scale + atol):
                 polishing = True
                 h_pol = 1.0 / B
@@ -424,101 +557,17 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
                 ep = 0.0
             for j in range(k):
                 for l in range(d):
-                    X[j, l] -= hp * K1[j, l]
+                    X[j, l] -= hp * K[0, j, l]
             tt = t1 if hp < h_pol else tt + hp
             n += 1
             n_pol += 1
-            L, st = _eval(X, U, V, T, tn, a, a_star, alpha, const, tol, K1, nrm, sc)
-            g = _norm(K1, norm_code) if st == 0 else math.nan
-            if save_mode == 2:
-                while slot < save_times.shape[0] and save_times[slot] <= tt:
-                    _record(Ws, ts_out, b, slot, X, tt)
-                    slot += 1
+            s_ = 0
             continue
-        # one accepted dopri5 step (after any number of rejections)
-        stage_st = 0
-        while True:
-            clipped = False
-            if tt + h >= t1:
-                h = t1 - tt
-                clipped = True
-            _stage(Y, X, h, _A21, K1, 0.0, K1, 0.0, K1, 0.0, K1, 0.0, K1, 1)
-            _, stage_st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K2, nrm, sc)
-            if stage_st == 0:
-                _stage(Y, X, h, _A31, K1, _A32, K2, 0.0, K1, 0.0, K1, 0.0, K1, 2)
-                _, stage_st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K3, nrm, sc)
-            if stage_st == 0:
-                _stage(Y, X, h, _A41, K1, _A42, K2, _A43, K3, 0.0, K1, 0.0, K1, 3)
-                _, stage_st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K4, nrm, sc)
-            if stage_st == 0:
-                _stage(Y, X, h, _A51, K1, _A52, K2, _A53, K3, _A54, K4, 0.0, K1, 4)
-                _, stage_st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K5, nrm, sc)
-            if stage_st == 0:
-                _stage(Y, X, h, _A61, K1, _A62, K2, _A63, K3, _A64, K4, _A65, K5, 5)
-                _, stage_st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K6, nrm, sc)
-            L7 = math.nan
-            if stage_st == 0:
-                # 5th-order solution (a72 = 0), then the FSAL stage at it
-                _stage(Y, X, h, _A71, K1, _A73, K3, _A74, K4, _A75, K5, _A76, K6, 5)
-                L7, stage_st = _eval(Y, U, V, T, tn, a, a_star, alpha, const, tol, K7, nrm, sc)
-            err = math.inf
-            if stage_st == 0:
-                acc = 0.0
-                for j in range(k):
-                    for l in range(d):
-                        e = h * (_E1 * K1[j, l] + _E3 * K3[j, l] + _E4 * K4[j, l] + _E5 * K5[j, l]
-                                 + _E6 * K6[j, l] + _E7 * K7[j, l])
-                        sk = atol + rtol * max(abs(X[j, l]), abs(Y[j, l]))
-                        acc += (e / sk) * (e / sk)
-                err = math.sqrt(acc / (k * d))
-                if not adaptive:
-                    err = 0.0
-            if err <= 1.0:
-                break
-            # rejected (error too large, or a stage left the field's domain)
-            n_rej += 1
-            if err < math.inf:
-                fac11 = err ** _EXPO1
-                h = h / min(1.0 / _FAC_MIN, fac11 / _SAFE)
-            else:
-                h = h * _FAC_MIN
-            last_rejected = True
-            if not (h > 1e-14 * max(1.0, abs(tt))):
-                break
-        if err > 1.0:
-            # the step size underflowed: report the last good state
-            st = stage_st if stage_st != 0 else _NONFINITE
-            break
-        # accepted step X -> Y over [tt, tt + h]
-        if g < pl_gtol:
-            ep += h
-        elif ep > 0.0:
-            plat += ep
-            ep = 0.0
-        t_new = t1 if clipped else tt + h
-        if save_mode == 2:
-            while slot < save_times.shape[0] and save_times[slot] <= t_new:
-                _dense(Ws, ts_out, b, slot, X, Y, h, (save_times[slot] - tt) / h,
-                       K1, K3, K4, K5, K6, K7, save_times[slot])
-                slot += 1
-        for j in range(k):
-            for l in range(d):
-                X[j, l] = Y[j, l]
-                K1[j, l] = K7[j, l]
-        tt = t_new
-        n += 1
-        L = L7
-        g = _norm(K1, norm_code)
-        if adaptive:
-            fac11 = err ** _EXPO1
-            fac = fac11 / facold ** _BETA
-            fac = max(1.0 / _FAC_MAX, min(1.0 / _FAC_MIN, fac / _SAFE))
-            h_next = h / fac
-            if last_rejected and h_next > h:
-                h_next = h
-            facold = max(err, 1e-4)
-            h = h_next
-        last_rejected = False
+        clipped = tt + h >= t1
+        if clipped:
+            h = t1 - tt
+        s_ = 1
+        _combo(Y, X, h, K, 1)
     if save_mode == 1 and last_rec != n and slot < ns:
         _record(Ws, ts_out, b, slot, X, tt)
     loss[b] = L
@@ -535,7 +584,7 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
 def _dopri5_batch(W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, norm_code,
                   max_steps, div_limit, pl_gtol, rtol, atol, adaptive, polish, floor_factor,
                   save_mode, save_every, save_times, W, loss, gnorm, steps, t, status, plateau,
-                  extra, ts_out, Ws):
+                  extra, ts_out, Ws, nwork):
     """Adaptive Dormand-Prince 5(4) for a batch ``W0`` (n, k, d); see the module docstring.
 
     ``step`` is each trajectory's initial dt; ``adaptive=False`` accepts every step at the fixed
@@ -548,7 +597,7 @@ def _dopri5_batch(W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, no
         _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, norm_code,
                     max_steps, div_limit, pl_gtol, rtol, atol, adaptive, polish, floor_factor,
                     save_mode, save_every, save_times, W, loss, gnorm, steps, t, status, plateau,
-                    extra, ts_out, Ws)
+                    extra, ts_out, Ws, nwork)
 
 
 def run_chunk(parallel_chunksize, kernel, *args):

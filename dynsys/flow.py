@@ -1,0 +1,369 @@
+"""Integrate or descend a batch of initial states: gradient descent and gradient-flow integrators.
+
+:func:`flow` runs each trajectory of a batch to its own stop inside one compiled kernel
+(:mod:`dynsys.kernels.integrators`), chunk by chunk, with progress between chunks and a partial
+result on ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from . import _validate as v
+from . import backends, config
+from . import progress as _progress
+from .results import FlowResult, Status
+
+METHODS = ("gd", "euler", "rk4", "dopri5")
+NORMS = ("row_max", "fro")
+_FIXED_CODE = {"gd": 0, "euler": 1, "rk4": 2}
+_NORM_CODE = {"row_max": 0, "fro": 1}
+_NEVER = np.iinfo(np.int64).max // 2
+
+
+def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gtol=1e-9,
+         norm="row_max", max_steps=10**6, save=None, backend="parallel", chunk_size=None,
+         progress=None, throw=False, polish=False, plateau_gtol=None):
+    """Run gradient descent, or integrate the gradient flow, from each initial state to its own stop.
+
+    Parameters
+    ----------
+    model : TeacherStudent
+        The field (``dynsys.TeacherStudent``).
+    W0 : array_like, shape (k, d) or (n, k, d)
+        Initial state or batch of initial states (finite).
+    method : {"gd", "euler", "rk4", "dopri5"}
+        ``"gd"``: the papers' gradient descent map ``W <- W - step grad L(W)``, an object of study in
+        its own right: any ``step > 0`` is run as given (above about ``2 / lambda_max`` it diverges
+        and is reported DIVERGED, not rescued). ``"euler"``, ``"rk4"``: fixed-step integration of
+        the flow ``dW/dt = -grad L`` with ``dt = step`` (euler is the same map as gd; it lands on
+        ``t1`` with a shortened last step). ``"dopri5"``: adaptive Dormand-Prince 5(4) with a step
+        size per trajectory (``step`` the initial dt) and error control ``rtol``, ``atol``.
+    step : float
+        Step size / dt (> 0).
+    t1 : float, optional
+        Final time (> 0): a trajectory that reaches it stops with T1_REACHED. gd takes whole steps,
+        so it stops at ``ceil(t1 / step) * step``. Default: no time limit.
+    rtol, atol : float
+        dopri5's relative and absolute error tolerances (> 0).
+    gtol : float
+        Stop (CONVERGED) when the gradient norm, in ``norm``, is below ``gtol`` (> 0).
+    norm : {"row_max", "fro"}
+        Stopping norm: ``"row_max"`` is the largest per-row norm ``max_j |dL/dw_j|`` (the census
+        rule, up to its 2 pi factor), ``"fro"`` the Frobenius norm. ``grad_norm`` is reported in it,
+        and the divergence test uses it too.
+    max_steps : int
+        Stop (MAX_STEPS) after this many steps (>= 1).
+    save : None, int or array_like of float
+        ``None`` (default, fastest): final states only. An int ``s``: every ``s``-th step, plus the
+        initial and the final state. An increasing array of times in ``[0, t1]``: dopri5 evaluates
+        its 4th-order continuous extension at each time; gd, euler and rk4 record the state at the
+        nearest step (``ts`` holds the step's own time). The buffers (n, n_saves, k, d) are
+        allocated up front and limited to ``config.FLOW_SAVE_MAX_BYTES``; slots a trajectory never
+        reaches (it stopped earlier) hold NaN.
+    backend : {"parallel", "cpu", "cuda"}
+        ``"parallel"``: all cores; ``"cpu"``: one thread (bitwise the same results); ``"cuda"``:
+        the CUDA integrators (final states only: no ``save``, ``polish`` or plateau time).
+    chunk_size : int, optional
+        Trajectories per kernel call (default ``config.FLOW_CHUNK_SIZE``); results do not depend on it.
+    progress : None, bool or reporter
+        Progress bar between chunks (see :mod:`dynsys.progress`; ``None`` shows one for long calls
+        when stderr is a terminal).
+    throw : bool
+        Raise ``ValueError`` naming the first trajectory that ended other than CONVERGED or
+        T1_REACHED (and re-raise ``KeyboardInterrupt``) instead of returning statuses.
+    polish : bool
+        dopri5 only: once a trajectory's gradient is within ``config.FLOW_POLISH_FLOOR_FACTOR`` of
+        its error-control floor, finish with gd steps of length ``1 / B`` (``B`` an upper bound on the
+        Hessian's spectral norm at that state, so the steps are stable) until ``gtol``.
+    plateau_gtol : float, optional
+        Gradient-norm threshold of the plateau time (default ``config.FLOW_PLATEAU_GTOL``).
+
+    Returns
+    -------
+    FlowResult
+        ``W``, ``loss``, ``grad_norm``, ``steps``, ``t``, ``status``, ``plateau_time`` (and ``ts``,
+        ``Ws`` when saved; ``n_rejected``, ``n_polish`` for dopri5). Scalar-shaped fields for a
+        single state.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad arguments (each message names the argument); with ``throw=True``, a trajectory that
+        failed.
+
+    Warns
+    -----
+    RuntimeWarning
+        dopri5 with ``gtol`` below the estimated floor ``lambda (rtol max|W*+U| + atol)`` (see
+        ``_floor_estimate``), no ``polish`` and no ``t1``: an adaptive integrator cannot push the
+        gradient below about ``lambda_max`` times its error tolerance, so such trajectories would
+        crawl to ``max_steps``. (Measured at k = d = 10, W* = I, rtol 1e-8: every trajectory
+        reached gtol = 1e-8, and 7 of 20 stalled at gtol = 1e-9; the estimate there is 5e-8.)
+
+    Notes
+    -----
+    Each trajectory stops at the first of: a singular or non-finite state (SINGULAR, NONFINITE),
+    gradient norm below ``gtol`` (CONVERGED), state norm above ``config.FLOW_DIVERGENCE_FACTOR *
+    (1 + |W* + U|)`` in the stopping norm (DIVERGED), ``t1`` (T1_REACHED), ``max_steps`` (MAX_STEPS).
+    One failing trajectory never stops the batch. gd and euler use one gradient evaluation per step,
+    rk4 four, dopri5 six per accepted step (FSAL).
+    """
+    return _flow(model, W0, method=method, step=step, t1=t1, rtol=rtol, atol=atol, gtol=gtol,
+                 norm=norm, max_steps=max_steps, save=save, backend=backend, chunk_size=chunk_size,
+                 progress=progress, throw=throw, polish=polish, plateau_gtol=plateau_gtol)
+
+
+def _flow(model, W0, *, method, step, t1, rtol, atol, gtol, norm, max_steps, save, backend,
+          chunk_size, progress, throw, polish, plateau_gtol, adaptive=True):
+    """:func:`flow`; ``adaptive=False`` runs dopri5 at the fixed step ``step`` (order tests)."""
+    if not hasattr(model, "arrays") or not hasattr(model, "W_star"):
+        raise TypeError(f"model must be a dynsys.TeacherStudent; got {type(model).__name__}")
+    method = v.choice(method, "method", METHODS)
+    norm = v.choice(norm, "norm", NORMS)
+    backend = backends.check(backend)
+    step = v.real_scalar(step, "step", lo=0.0, lo_open=True)
+    if t1 is not None:
+        t1 = v.real_scalar(t1, "t1", lo=0.0, lo_open=True)
+    rtol = v.real_scalar(rtol, "rtol", lo=0.0, lo_open=True)
+    atol = v.real_scalar(atol, "atol", lo=0.0, lo_open=True)
+    gtol = v.real_scalar(gtol, "gtol", lo=0.0, lo_open=True)
+    plateau_gtol = v.real_scalar(config.FLOW_PLATEAU_GTOL if plateau_gtol is None else plateau_gtol,
+                                 "plateau_gtol", lo=0.0, lo_open=True)
+    max_steps = v.positive_int(max_steps, "max_steps")
+    chunk_size = v.positive_int(config.FLOW_CHUNK_SIZE if chunk_size is None else chunk_size,
+                                "chunk_size")
+    _progress.check(progress)
+    for name, flag in (("throw", throw), ("polish", polish)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False; got {flag!r}")
+    if polish and method != "dopri5":
+        raise ValueError(f"polish=True applies to method='dopri5' only (got method={method!r}); "
+                         f"gd, euler and rk4 reach gtol without it")
+    W0b, single = _states(model, W0)
+    n, k, d = W0b.shape
+    arr = _kernel_arrays(model)
+    norm_code = _NORM_CODE[norm]
+    T_net = arr.T
+    t_norm = (np.sqrt((T_net * T_net).sum(axis=1)).max() if norm == "row_max"
+              else np.sqrt((T_net * T_net).sum()))
+    div_limit = config.FLOW_DIVERGENCE_FACTOR * (1.0 + float(t_norm))
+
+    if method == "dopri5" and not polish and t1 is None and adaptive:
+        floor = _floor_estimate(arr, rtol, atol)
+        if gtol < floor:
+            warnings.warn(f"gtol = {gtol:.3g} is below the error-control floor of dopri5, about "
+                          f"lambda_max (rtol |W| + atol) = {floor:.3g} here: trajectories may not reach "
+                          f"gtol before max_steps. Pass polish=True to finish with stable gd steps, or "
+                          f"tighten rtol/atol, or raise gtol.", RuntimeWarning, stacklevel=3)
+
+    if backend == "cuda":
+        return _flow_cuda(model, W0b, single, method, step, t1, gtol, norm, norm_code, max_steps,
+                          div_limit, rtol, atol, save, polish, throw)
+
+    n1 = _NEVER if t1 is None else max(1, math.ceil(t1 / step * (1.0 - 4.0 * np.finfo(float).eps)))
+    t1f = math.inf if t1 is None else t1
+    save_mode, save_every, save_times, save_idx, ns = _save_plan(save, method, step, t1, n1,
+                                                                 max_steps, n, k, d)
+
+    W = np.empty_like(W0b)
+    loss = np.empty(n)
+    gnorm = np.empty(n)
+    steps = np.zeros(n, dtype=np.int64)
+    t = np.zeros(n)
+    status = np.empty(n, dtype=np.int8)
+    plateau = np.zeros(n)
+    extra = np.zeros((n, 2), dtype=np.int64)
+    ts_out = np.full((n, ns), np.nan)
+    Ws = np.full((n, ns, k, d), np.nan)
+
+    from .kernels import integrators as ig
+    from .systems.teacher_student import work_size
+
+    nwork = work_size(k, arr.T.shape[0], d)
+
+    def chunk(lo, hi):
+        outs = (W[lo:hi], loss[lo:hi], gnorm[lo:hi], steps[lo:hi], t[lo:hi], status[lo:hi],
+                plateau[lo:hi])
+        if method == "dopri5":
+            ig.run_chunk(1, ig._dopri5_batch, W0b[lo:hi], arr.U, arr.T, arr.tn, arr.a, arr.a_star,
+                         arr.alpha, arr.const, arr.tol, step, t1f, gtol, norm_code, max_steps,
+                         div_limit, plateau_gtol, rtol, atol, bool(adaptive), bool(polish),
+                         config.FLOW_POLISH_FLOOR_FACTOR, save_mode, save_every, save_times, *outs,
+                         extra[lo:hi], ts_out[lo:hi], Ws[lo:hi], nwork)
+        else:
+            ig.run_chunk(1, ig._fixed_batch, _FIXED_CODE[method], W0b[lo:hi], arr.U, arr.T, arr.tn,
+                         arr.a, arr.a_star, arr.alpha, arr.const, arr.tol, step, n1, t1f, gtol,
+                         norm_code, max_steps, div_limit, plateau_gtol, save_mode, save_every,
+                         save_idx, *outs, ts_out[lo:hi], Ws[lo:hi], nwork)
+
+    done = _run_chunks(chunk, n, chunk_size, backend, progress, f"flow ({method})")
+    if done < n:
+        W[done:] = W0b[done:]
+        loss[done:] = np.nan
+        gnorm[done:] = np.nan
+        steps[done:] = 0
+        t[done:] = 0.0
+        status[done:] = Status.INTERRUPTED
+        plateau[done:] = 0.0
+        extra[done:] = 0
+        ts_out[done:] = np.nan
+        Ws[done:] = np.nan
+        if throw:
+            raise KeyboardInterrupt
+    if throw:
+        _raise_first_bad(status, single)
+    dop = method == "dopri5"
+    return _package(single, W, loss, gnorm, steps, t, status, plateau,
+                    ts_out if save_mode else None, Ws if save_mode else None, method, step, norm,
+                    extra[:, 0].copy() if dop else None, extra[:, 1].copy() if dop and polish else None)
+
+
+def _states(model, W0):
+    W0 = v.real_array(W0, "W0")
+    k, d = model.k, model.d
+    if W0.ndim not in (2, 3) or W0.shape[-2:] != (k, d):
+        raise ValueError(f"W0 must have shape (k, d) = ({k}, {d}) or a batch (n, {k}, {d}); "
+                         f"got shape {W0.shape}")
+    if W0.ndim == 3 and W0.shape[0] == 0:
+        raise ValueError(f"W0 is an empty batch (shape {W0.shape}); pass at least one state")
+    v.finite(W0, "W0")
+    single = W0.ndim == 2
+    return np.ascontiguousarray(W0[None] if single else W0), single
+
+
+def _kernel_arrays(model):
+    """The model's arrays as fresh writable copies: Numba types read-only arrays apart, and a
+    model's arrays are read-only or not depending on its residual, which would compile every
+    integrator twice."""
+    arr = model.arrays
+    return arr._replace(U=np.array(arr.U), T=np.array(arr.T), tn=np.array(arr.tn),
+                        a=np.array(arr.a), a_star=np.array(arr.a_star), alpha=float(arr.alpha),
+                        const=float(arr.const), tol=float(arr.tol))
+
+
+def _floor_estimate(arr, rtol, atol) -> float:
+    """Gradient norm below which dopri5's error control stalls: ``lambda (rtol |W| + atol)``.
+
+    ``lambda = (1 + alpha^2)/2 max_j |a_j| sum_i |a_i|`` estimates the Hessian's largest eigenvalue
+    near a minimum (the diagonal block ``a_j^2 (1+alpha^2)/2`` plus the off-diagonal ``h2`` blocks,
+    about ``(1+alpha^2)/2`` each near coincident or matched rows; MATH.md section 2), and
+    ``|W| ~ max_k |w*_k + u_k|`` the scale of the state there. An order-of-magnitude estimate.
+    """
+    a = np.abs(arr.a)
+    lam = 0.5 * (1.0 + arr.alpha ** 2) * float(a.max() * a.sum())
+    scale = float(arr.tn.max()) if arr.tn.size else 1.0
+    return lam * (rtol * scale + atol)
+
+
+def _save_plan(save, method, step, t1, n1, max_steps, n, k, d):
+    """``(mode, every, times, idx, n_saves)`` for the kernels; checks memory against the limit."""
+    empty_f = np.zeros(0)
+    empty_i = np.zeros(0, dtype=np.int64)
+    if save is None:
+        return 0, 1, empty_f, empty_i, 0
+    if isinstance(save, (bool, np.bool_)):
+        raise TypeError("save must be None, an int s (every s-th step) or an array of times; got a bool")
+    if isinstance(save, numbers.Integral):
+        every = v.positive_int(save, "save")
+        reach = max_steps if method == "dopri5" else min(max_steps, n1)
+        ns = reach // every + 2
+        mode, times, idx = 1, empty_f, empty_i
+    else:
+        times = v.finite(v.real_array(save, "save"), "save")
+        if times.ndim != 1 or times.size == 0:
+            raise ValueError(f"save times must be a non-empty 1-d array; got shape {times.shape}")
+        if times[0] < 0.0 or np.any(np.diff(times) <= 0.0):
+            raise ValueError("save times must be >= 0 and strictly increasing")
+        if t1 is not None and times[-1] > t1:
+            raise ValueError(f"save times must lie in [0, t1] = [0, {t1}]; the last is {times[-1]}")
+        every, ns, mode = 1, times.size, 2
+        idx = empty_i
+        if method != "dopri5":
+            idx = np.minimum(np.rint(times / step), min(n1, _NEVER)).astype(np.int64)
+    need = n * ns * (k * d + 1) * 8
+    if need > config.FLOW_SAVE_MAX_BYTES:
+        raise ValueError(f"save={_short(save)} needs {need / 2**30:.2f} GiB for {n} trajectories x "
+                         f"{ns} saves of ({k}, {d}) states, above config.FLOW_SAVE_MAX_BYTES = "
+                         f"{config.FLOW_SAVE_MAX_BYTES / 2**30:.2f} GiB: save less often (a larger s "
+                         f"or fewer times), lower max_steps or t1, or pass fewer trajectories per call")
+    return mode, every, times, idx, ns
+
+
+def _short(save):
+    return repr(save) if isinstance(save, numbers.Integral) else f"<{np.size(save)} times>"
+
+
+def _run_chunks(chunk, n, chunk_size, backend, progress, desc) -> int:
+    """Call ``chunk(lo, hi)`` over the batch; return how many trajectories finished."""
+    bar = _progress.reporter(progress, n, desc, "traj")
+    done = 0
+    try:
+        # one trajectory runs on one thread: waking the pool would be its only parallel work
+        with backends.threads("cpu" if n == 1 else backend):
+            for lo in range(0, n, chunk_size):
+                hi = min(n, lo + chunk_size)
+                chunk(lo, hi)
+                done = hi
+                bar.update(hi - lo)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bar.close()
+    return done
+
+
+def _raise_first_bad(status, single):
+    bad = np.flatnonzero((status != Status.CONVERGED) & (status != Status.T1_REACHED))
+    if bad.size:
+        b = int(bad[0])
+        s = Status(int(status[b]))
+        where = "the trajectory" if single else f"trajectory {b}"
+        raise ValueError(f"{where} ended with status {s.name}: {s.message}. Fix: {s.fix}. "
+                         f"({bad.size} of {status.size} trajectories failed; pass throw=False for "
+                         f"per-trajectory statuses.)")
+
+
+def _package(single, W, loss, gnorm, steps, t, status, plateau, ts, Ws, method, step, norm,
+             n_rej, n_pol):
+    arrays = [W, loss, gnorm, steps, t, status, plateau, ts, Ws, n_rej, n_pol]
+    for x in arrays:
+        if x is not None:
+            x.setflags(write=False)
+    if single:
+        W, ts, Ws = W[0], (None if ts is None else ts[0]), (None if Ws is None else Ws[0])
+        loss, gnorm, t, plateau = float(loss[0]), float(gnorm[0]), float(t[0]), float(plateau[0])
+        steps, status = int(steps[0]), Status(int(status[0]))
+        n_rej = None if n_rej is None else int(n_rej[0])
+        n_pol = None if n_pol is None else int(n_pol[0])
+    return FlowResult(W=W, loss=loss, grad_norm=gnorm, steps=steps, t=t, status=status,
+                      plateau_time=plateau, ts=ts, Ws=Ws, method=method, step=step, norm=norm,
+                      n_rejected=n_rej, n_polish=n_pol)
+
+
+def _flow_cuda(model, W0b, single, method, step, t1, gtol, norm, norm_code, max_steps, div_limit,
+               rtol, atol, save, polish, throw):
+    if save is not None or polish:
+        raise ValueError("backend='cuda' returns final states only: use save=None and polish=False, "
+                         "or backend='parallel'")
+    backends.cuda_kernels()  # a clear ValueError without a usable GPU
+    try:
+        from .kernels import integrators_cuda
+    except ImportError:
+        raise ValueError("backend='cuda' has no flow integrators in this version "
+                         "(dynsys.kernels.integrators_cuda is missing); use backend='parallel'") from None
+    arr = _kernel_arrays(model)
+    W, loss, gnorm, steps, t, status = integrators_cuda.run(
+        method, W0b, arr.U, arr.T, arr.tn, arr.a, arr.a_star, arr.alpha, arr.const, arr.tol, step,
+        math.inf if t1 is None else t1, gtol, norm_code, max_steps, div_limit, rtol, atol)
+    W, loss, gnorm = np.asarray(W), np.asarray(loss), np.asarray(gnorm)
+    steps, t = np.asarray(steps, dtype=np.int64), np.asarray(t)
+    status = np.asarray(status, dtype=np.int8)
+    if throw:
+        _raise_first_bad(status, single)
+    return _package(single, W, loss, gnorm, steps, t, status, np.full(status.shape, np.nan),
+                    None, None, method, step, norm, None, None)
