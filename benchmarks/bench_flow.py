@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import time
 import warnings
 
@@ -45,6 +43,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 import dynsys as ds
+from _common import machine
 from dynsys.flow import flow
 from dynsys.systems import teacher_student as ts
 
@@ -53,17 +52,6 @@ RTOL, ATOL, GTOL_ODE, GTOL_GD, GD_STEP, DT0 = 1e-8, 1e-10, 1e-6, 1e-9, 0.1, 0.1
 T_MAX = 1e7  # a horizon no run reaches: the gradient-norm event stops every solver
 
 
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}; {os.cpu_count()} cores; numba {numba.__version__} with {numba.get_num_threads()} "
-            f"threads; numpy {np.__version__}; OPENBLAS_CORETYPE="
-            f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, OPENBLAS_L2_SIZE="
-            f"{os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
 
 
 def timed(fn):
