@@ -174,8 +174,12 @@ def _patch_for_ptx_without_nvrtc():
     search; both are supplied here. Returns the libdevice path used, or None (numba's own search).
     """
     import glob
+    import importlib.metadata
     import os
 
+    # numba's own deprecated CUDA target (what `numba.cuda` is without the numba-cuda package)
+    # needs a device even to lower a kernel: raise so the callers report a skip
+    importlib.metadata.version("numba-cuda")
     from numba.cuda.cudadrv import nvrtc, nvvm
 
     home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or ""
