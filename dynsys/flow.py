@@ -144,7 +144,7 @@ def _flow(model, W0, *, method, step, t1, rtol, atol, gtol, norm, max_steps, sav
     if polish and method != "dopri5":
         raise ValueError(f"polish=True applies to method='dopri5' only (got method={method!r}); "
                          f"gd, euler and rk4 reach gtol without it")
-    W0b, single = _states(model, W0)
+    W0b, single = _states(model, W0, allow_float32=backend == "cuda")
     n, k, d = W0b.shape
     arr = _kernel_arrays(model)
     norm_code = _NORM_CODE[norm]
@@ -223,8 +223,8 @@ def _flow(model, W0, *, method, step, t1, rtol, atol, gtol, norm, max_steps, sav
                     extra[:, 0].copy() if dop else None, extra[:, 1].copy() if dop and polish else None)
 
 
-def _states(model, W0):
-    W0 = v.real_array(W0, "W0")
+def _states(model, W0, allow_float32=False):
+    W0 = v.real_array(W0, "W0", allow_float32=allow_float32)
     k, d = model.k, model.d
     if W0.ndim not in (2, 3) or W0.shape[-2:] != (k, d):
         raise ValueError(f"W0 must have shape (k, d) = ({k}, {d}) or a batch (n, {k}, {d}); "
