@@ -46,6 +46,7 @@ from numba import njit, prange
 import numpy as np
 
 from ..systems import teacher_student as ts
+from .network import rows
 
 _JIT = dict(cache=True)
 
@@ -146,42 +147,16 @@ def _norm2(X, U, code):
 
 @njit(**_JIT)
 def _gd_update(X, G, h, U, code):
-    """``X -= h G``; returns the squared norm of the new ``X + U`` (one pass for step and test)."""
-    acc = 0.0
-    best = 0.0
-    for j in range(X.shape[0]):
-        r = 0.0
-        if U.shape[0] == 0:
-            for l in range(X.shape[1]):
-                x = X[j, l] - h * G[j, l]
-                X[j, l] = x
-                r += x * x
-        else:
-            for l in range(X.shape[1]):
-                x = X[j, l] - h * G[j, l]
-                X[j, l] = x
-                v = x + U[j, l]
-                r += v * v
-        acc += r
-        if not r <= best:
-            best = r
-    return acc if code == 1 else best
-
-
-@njit(**_JIT)
-def _net(X, U, V):
-    """Network rows ``X + U`` (into V) or X itself when there is no residual."""
-    if U.shape[0] == 0:
-        return X
+    """``X -= h G``; returns :func:`_norm2` of the new ``X + U`` (the divergence test's square)."""
     for j in range(X.shape[0]):
         for l in range(X.shape[1]):
-            V[j, l] = X[j, l] + U[j, l]
-    return V
+            X[j, l] -= h * G[j, l]
+    return _norm2(X, U, code)
 
 
 @njit(**_JIT)
 def _eval(X, U, V, T, tn, a, a_star, alpha, const, tol, G, work):
-    return ts.loss_grad(_net(X, U, V), T, tn, a, a_star, alpha, const, tol, True, G, work)
+    return ts.loss_grad(rows(X, U, V), T, tn, a, a_star, alpha, const, tol, True, G, work)
 
 
 @njit(**_JIT)
@@ -225,6 +200,18 @@ def hessian_bound(V, T, tn, a, a_star, alpha, nrm):
         if bj > best:
             best = bj
     return best
+
+
+@njit(**_JIT)
+def _plateau(low, h, ep, plat):
+    """Plateau bookkeeping for a step of length ``h`` from a state whose gradient is ``low`` (below
+    ``pl_gtol``) or not: the open episode ``ep`` grows, or, once the gradient has risen, is added to
+    the total ``plat``. Returns the new ``(ep, plat)``."""
+    if low:
+        return ep + h, plat
+    if ep > 0.0:
+        return 0.0, plat + ep
+    return ep, plat
 
 
 @njit(**_JIT)
@@ -324,11 +311,7 @@ def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, 
         h = step
         if method != GD and n + 1 == n1:
             h = t1 - n * step  # euler/rk4 land on t1 exactly
-        if g2 < pl2:
-            ep += h
-        elif ep > 0.0:
-            plat += ep
-            ep = 0.0
+        ep, plat = _plateau(g2 < pl2, h, ep, plat)
         if method == RK4:
             for j in range(k):
                 for l in range(d):
@@ -489,11 +472,7 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
                 _combo(Y, X, h, K, 1)
                 continue
             # accepted step X -> Y over [tt, tt + h]
-            if g < pl_gtol:
-                ep += h
-            elif ep > 0.0:
-                plat += ep
-                ep = 0.0
+            ep, plat = _plateau(g < pl_gtol, h, ep, plat)
             t_new = t1 if clipped else tt + h
             if save_mode == 2:
                 while slot < save_times.shape[0] and save_times[slot] <= t_new:
@@ -529,7 +508,7 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
         if not g == g:
             st = _NONFINITE
             break
-        if _norm(_net(X, U, V), norm_code) > div_limit:
+        if _norm(rows(X, U, V), norm_code) > div_limit:
             st = _DIVERGED
             break
         if tt >= t1:
@@ -539,7 +518,7 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
             st = _MAX_STEPS
             break
         if polish and not polishing:
-            B = hessian_bound(_net(X, U, V), T, tn, a, a_star, alpha, nrm)
+            B = hessian_bound(rows(X, U, V), T, tn, a, a_star, alpha, nrm)
             scale = 0.0
             for j in range(k):
                 for l in range(d):
@@ -550,11 +529,7 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
                 h_pol = 1.0 / B
         if polishing:
             hp = min(h_pol, t1 - tt)
-            if g < pl_gtol:
-                ep += hp
-            elif ep > 0.0:
-                plat += ep
-                ep = 0.0
+            ep, plat = _plateau(g < pl_gtol, hp, ep, plat)
             for j in range(k):
                 for l in range(d):
                     X[j, l] -= hp * K[0, j, l]

@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from . import rng
+from .network import act, output
 
 _JIT = dict(cache=True)
 
@@ -130,15 +131,20 @@ def _draw(mode, seed, i, X, r, x):
 
 
 @njit(inline="always", **_JIT)
+def _open_block(mb, vb, blk0, b, B, n_total):
+    """Zero the summary (``mb``, ``vb``) of block ``b`` of the chunk starting at block ``blk0``; returns
+    the block's sample range ``[i0, i1)`` and the chunk's first sample index."""
+    mb[:] = 0.0
+    vb[:] = 0.0
+    i0 = (blk0 + b) * B
+    return i0, min(i0 + B, n_total), blk0 * B
+
+
+@njit(inline="always", **_JIT)
 def _welford(mean, m2, q, value, inv_n):
     delta = value - mean[q]
     mean[q] += delta * inv_n
     m2[q] += delta * (value - mean[q])
-
-
-@njit(inline="always", **_JIT)
-def _act(z, alpha):
-    return z if z > 0.0 else alpha * z
 
 
 @njit(nogil=True, **_JIT)
@@ -158,14 +164,9 @@ def model_blocks(lo, hi, mode, X, seed, blk0, n_total, B, V, T, a, a_star, alpha
 @njit(inline="always", **_JIT)
 def _model_block(mode, X, seed, blk0, b, n_total, B, V, T, a, a_star, alpha, mb, vb):
     k, d = V.shape
-    ks = T.shape[0]
     x = np.empty(d)
     s = np.empty(k)
-    mb[:] = 0.0
-    vb[:] = 0.0
-    i0 = (blk0 + b) * B
-    i1 = min(i0 + B, n_total)
-    base = blk0 * B
+    i0, i1, base = _open_block(mb, vb, blk0, b, B, n_total)
     for i in range(i0, i1):
         _draw(mode, seed, i, X, i - base, x)
         g = 0.0
@@ -173,15 +174,9 @@ def _model_block(mode, X, seed, blk0, b, n_total, B, V, T, a, a_star, alpha, mb,
             h = 0.0
             for l in range(d):
                 h += V[j, l] * x[l]
-            g += a[j] * _act(h, alpha)
+            g += a[j] * act(h, alpha)
             s[j] = a[j] * (1.0 if h > 0.0 else alpha)
-        gs = 0.0
-        for q in range(ks):
-            h = 0.0
-            for l in range(d):
-                h += T[q, l] * x[l]
-            gs += a_star[q] * _act(h, alpha)
-        r = gs - g
+        r = output(T, a_star, alpha, x) - g
         inv_n = 1.0 / (i - i0 + 1)
         _welford(mb, vb, 0, 0.5 * r * r, inv_n)
         for j in range(k):
@@ -208,11 +203,7 @@ def gating_blocks(lo, hi, mode, X, seed, blk0, n_total, B, E, Wg, mean, m2, cnt)
 def _gating_block(mode, X, seed, blk0, b, n_total, B, E, Wg, mb, vb):
     npair, d = E.shape
     x = np.empty(d)
-    mb[:] = 0.0
-    vb[:] = 0.0
-    i0 = (blk0 + b) * B
-    i1 = min(i0 + B, n_total)
-    base = blk0 * B
+    i0, i1, base = _open_block(mb, vb, blk0, b, B, n_total)
     for i in range(i0, i1):
         _draw(mode, seed, i, X, i - base, x)
         inv_n = 1.0 / (i - i0 + 1)

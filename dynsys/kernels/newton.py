@@ -34,9 +34,9 @@ Every loop is bounded (``max_steps``, ``ls_max`` halvings, ``mu`` up to ``MU_MAX
 1 MAX_STEPS, 3 SINGULAR (the seed itself is on the field's singular set; trial points there are
 rejected like any failed trial), 4 NONFINITE, 7 STALLED.
 
-The dense solvers are written out (Cholesky, LDL^T and a Crout LU whose inner loops are contiguous
-dot products, so they vectorise) rather than called through ``np.linalg``: no allocation per iteration,
-no nested BLAS threads inside the worker threads, and results independent of the thread count.
+The dense factorisations and solves are those of :mod:`.linalg` (written out: no allocation per
+iteration, no nested BLAS threads inside the worker threads, and results independent of the thread
+count).
 """
 
 import math
@@ -46,6 +46,8 @@ from numba import njit
 
 from ..systems import teacher_student as ts
 from ..systems import toys
+from .linalg import cholesky, cholesky_solve, dot, ldlt, ldlt_solve, lu, lu_solve
+from .network import rows
 
 CONVERGED = 0
 MAX_STEPS = 1
@@ -64,172 +66,14 @@ N_IPAR = 4
 
 
 # ------------------------------------------------------------------------------------------------
-# Dense linear algebra on preallocated buffers
-# ------------------------------------------------------------------------------------------------
-
-@njit(**_JIT)
-def _dot(x, y, m):
-    s = 0.0
-    for q in range(m):
-        s += x[q] * y[q]
-    return s
-
-
-@njit(**_JIT)
-def _cholesky(H, F, n):
-    """Cholesky factor of ``H`` into ``F`` (L in the lower triangle, L^T in the upper); returns the
-    smallest squared pivot, or -1 if ``H`` is not positive definite (to working precision). Reads
-    only the lower triangle of ``H``."""
-    pmin = math.inf
-    for j in range(n):
-        fj = F[j]
-        s = H[j, j] - _dot(fj, fj, j)
-        if not s > 0.0:
-            return -1.0
-        pmin = min(pmin, s)
-        r = math.sqrt(s)
-        fj[j] = r
-        inv = 1.0 / r
-        for i in range(j + 1, n):
-            lij = (H[i, j] - _dot(F[i], fj, j)) * inv
-            F[i, j] = lij
-            fj[i] = lij  # L^T in the upper triangle: the backward solve then reads rows
-    return pmin
-
-
-@njit(**_JIT)
-def _cholesky_solve(F, b, n):
-    """Solve ``L L^T x = b`` in place (``F`` from :func:`_cholesky`: L below, L^T above the diagonal)."""
-    for i in range(n):
-        b[i] = (b[i] - _dot(F[i], b, i)) / F[i, i]
-    for i in range(n - 1, -1, -1):
-        fi = F[i]
-        s = 0.0
-        for j in range(i + 1, n):
-            s += fi[j] * b[j]
-        b[i] = (b[i] - s) / fi[i]
-
-
-@njit(**_JIT)
-def _lu(H, A, Ut, piv, n):
-    """Crout LU with partial pivoting, ``P H = L U``: unit-lower L in ``A``, U transposed in ``Ut``.
-
-    Returns the smallest ``|U_kk|`` (0 if exactly singular). Storing U by columns makes every inner
-    loop a contiguous dot product.
-    """
-    for i in range(n):
-        for j in range(n):
-            A[i, j] = H[i, j]
-    pmin = math.inf
-    for k in range(n):
-        uk = Ut[k]
-        for i in range(k, n):
-            A[i, k] -= _dot(A[i], uk, k)
-        big = abs(A[k, k])
-        ip = k
-        for i in range(k + 1, n):
-            val = abs(A[i, k])
-            if val > big:
-                big = val
-                ip = i
-        piv[k] = ip
-        pmin = min(pmin, big)
-        if big == 0.0:
-            return 0.0
-        if ip != k:
-            for j in range(n):
-                tmp = A[k, j]
-                A[k, j] = A[ip, j]
-                A[ip, j] = tmp
-        ukk = A[k, k]
-        Ut[k, k] = ukk
-        ak = A[k]
-        for j in range(k + 1, n):
-            Ut[j, k] = A[k, j] - _dot(ak, Ut[j], k)
-        inv = 1.0 / ukk
-        for i in range(k + 1, n):
-            A[i, k] *= inv
-    return pmin
-
-
-@njit(**_JIT)
-def _lu_solve(A, Ut, piv, b, n):
-    """Solve ``H x = b`` in place from the factors of :func:`_lu`."""
-    for k in range(n):
-        ip = piv[k]
-        if ip != k:
-            tmp = b[k]
-            b[k] = b[ip]
-            b[ip] = tmp
-    for i in range(n):
-        b[i] -= _dot(A[i], b, i)
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for j in range(i + 1, n):
-            s -= Ut[j, i] * b[j]
-        b[i] = s / Ut[i, i]
-
-
-@njit(**_JIT)
-def _ldlt(H, F, E, n, piv_min):
-    """``H = L D L^T`` without pivoting (symmetric indefinite): unit L below the diagonal of ``F``,
-    D on it, L^T above; ``E`` scratch (rows of L D). Half the work of :func:`_lu`.
-
-    Without pivoting it can break down or grow; returns False when a pivot has ``|D_jj| <= piv_min``
-    (the caller then uses LU, and checks the solve's residual in any case).
-    """
-    for j in range(n):
-        fj = F[j]
-        ej = E[j]
-        for i in range(j):
-            c = H[j, i] - _dot(fj, E[i], i)
-            ej[i] = c
-            fj[i] = c * E[i, i]  # E's diagonal holds 1 / D: no division in the O(n^2) loop
-        dj = H[j, j] - _dot(fj, ej, j)
-        if not abs(dj) > piv_min:
-            return False
-        fj[j] = dj
-        ej[j] = 1.0 / dj
-        for i in range(j):
-            F[i, j] = fj[i]
-    return True
-
-
-@njit(**_JIT)
-def _ldlt_solve(F, b, n):
-    """Solve ``L D L^T x = b`` in place from :func:`_ldlt`."""
-    for i in range(n):
-        b[i] -= _dot(F[i], b, i)
-    for i in range(n):
-        b[i] /= F[i, i]
-    for i in range(n - 1, -1, -1):
-        fi = F[i]
-        s = 0.0
-        for j in range(i + 1, n):
-            s += fi[j] * b[j]
-        b[i] -= s
-
-
-# ------------------------------------------------------------------------------------------------
 # Field access by system code
 # ------------------------------------------------------------------------------------------------
-
-@njit(**_JIT)
-def _rows(X, U, V):
-    """Network rows: ``X`` itself, or ``X + U`` copied into ``V`` when there is a residual."""
-    if U.shape[0] == 0:
-        return X
-    for j in range(X.shape[0]):
-        for l in range(X.shape[1]):
-            V[j, l] = X[j, l] + U[j, l]
-    return V
-
 
 @njit(**_JIT)
 def grad_at(system, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work):
     """Gradient of system ``system`` at state ``X`` (k, d) into ``G``; returns the status."""
     if system == toys.TEACHER_STUDENT:
-        Vb = _rows(X, U, V)
+        Vb = rows(X, U, V)
         _, st = ts.loss_grad(Vb, T, tn, a, a_star, alpha, const, tol, True, G, work)
         return st
     return toys.grad_hess(system, X, G, H, False)
@@ -239,7 +83,7 @@ def grad_at(system, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work):
 def hess_at(system, X, U, V, T, tn, a, a_star, alpha, tol, H, G, u, p, nrm):
     """Exact Hessian (n, n) at ``X`` into ``H`` (``G`` is scratch for the toys); returns the status."""
     if system == toys.TEACHER_STUDENT:
-        Vb = _rows(X, U, V)
+        Vb = rows(X, U, V)
         return ts.hessian(Vb, T, tn, a, a_star, alpha, tol, H, u, p, nrm)
     return toys.grad_hess(system, X, G, H, True)
 
@@ -286,11 +130,11 @@ def _accept(x, xt, G, Gt):
 def _solve(kind, F, Ut, piv, b, n):
     """Solve with the factor of kind 1 (Cholesky), 2 (LU) or 3 (LDL^T)."""
     if kind == 1:
-        _cholesky_solve(F, b, n)
+        cholesky_solve(F, b, n)
     elif kind == 3:
-        _ldlt_solve(F, b, n)
+        ldlt_solve(F, b, n)
     else:
-        _lu_solve(F, Ut, piv, b, n)
+        lu_solve(F, Ut, piv, b, n)
 
 
 @njit(**_JIT)
@@ -308,25 +152,25 @@ def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, try_chol, hmax, g_rel, fpar)
     kind = 0
     failed = False
     if try_chol:
-        pm = _cholesky(H, F, n)
+        pm = cholesky(H, F, n)
         if pm > 0.0:
             kind = 1 if math.sqrt(pm) > pivot_rtol * hmax else -1
         else:
             failed = True
-    if kind == 0 and _ldlt(H, F, Ut, n, fpar[F_LDLT_PIVOT] * hmax):
+    if kind == 0 and ldlt(H, F, Ut, n, fpar[F_LDLT_PIVOT] * hmax):
         # indefinite: LDL^T without pivoting, kept only if its solve is accurate (no growth)
         for i in range(n):
             dx[i] = -g[i]
-        _ldlt_solve(F, dx, n)
+        ldlt_solve(F, dx, n)
         rmax = 0.0
         gmax = 0.0
         for i in range(n):
-            rmax = max(rmax, abs(_dot(H[i], dx, n) + g[i]))
+            rmax = max(rmax, abs(dot(H[i], dx, n) + g[i]))
             gmax = max(gmax, abs(g[i]))
         if rmax <= fpar[F_LDLT_RESID] * gmax:
             kind = 3
     if kind == 0:
-        pm = _lu(H, F, Ut, piv, n)
+        pm = lu(H, F, Ut, piv, n)
         kind = 2 if pm > pivot_rtol * hmax else -1
     if kind < 0:
         return kind, failed
@@ -334,11 +178,11 @@ def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, try_chol, hmax, g_rel, fpar)
         dx[i] = -g[i]
     _solve(kind, F, Ut, piv, dx, n)
     if g_rel <= fpar[F_LOCAL]:
-        nd = math.sqrt(_dot(dx, dx, n))
+        nd = math.sqrt(dot(dx, dx, n))
         for i in range(n):
             rhs[i] = dx[i] / nd
         _solve(kind, F, Ut, piv, rhs, n)
-        sig = 1.0 / math.sqrt(_dot(rhs, rhs, n))
+        sig = 1.0 / math.sqrt(dot(rhs, rhs, n))
         if not sig > fpar[F_NEWTON_SWITCH] * hmax * g_rel:
             kind = -1
     return kind, failed
@@ -377,11 +221,11 @@ def _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
     for i in range(n):
         hi = H[i]
         for j in range(i + 1):
-            s = _dot(hi, H[j], n)  # H symmetric: (H H)_ij = H_i . H_j
+            s = dot(hi, H[j], n)  # H symmetric: (H H)_ij = H_i . H_j
             B[i, j] = s
             B[j, i] = s
         bmax = max(bmax, B[i, i])
-        rhs[i] = -_dot(hi, g, n)
+        rhs[i] = -dot(hi, g, n)
     if not bmax > 0.0:
         return False, 0.0, gg
     c_arm = fpar[F_ARMIJO]
@@ -390,17 +234,17 @@ def _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
         mu = mu_rel * bmax
         for i in range(n):
             B[i, i] += mu
-        pm = _cholesky(B, F, n)
+        pm = cholesky(B, F, n)
         for i in range(n):
             B[i, i] -= mu
         if pm > 0.0:
             for i in range(n):
                 dx[i] = rhs[i]
-            _cholesky_solve(F, dx, n)
+            cholesky_solve(F, dx, n)
             # decrease of |g|^2 that the linear model predicts: |g|^2 - |g + H dx|^2
             pred = 0.0
             for i in range(n):
-                e = g[i] + _dot(H[i], dx, n)
+                e = g[i] + dot(H[i], dx, n)
                 pred += e * e
             pred = gg - pred
             if pred > 0.0:
@@ -431,7 +275,7 @@ def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n,
     nh = hist.shape[0]
     for i in range(n):
         Sb[0, i] = s0[i]
-    sn[0] = _dot(s0, s0, n)
+    sn[0] = dot(s0, s0, n)
     m = 0
     for _ in range(max_broyden):
         if _row_max(G) <= gtol or steps >= max_steps or not sn[m] > 0.0:
@@ -440,10 +284,10 @@ def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n,
             z[i] = -g[i]
         _solve(kind, F, Ut, piv, z, n)
         for j in range(m):
-            c = _dot(Sb[j], z, n) / sn[j]
+            c = dot(Sb[j], z, n) / sn[j]
             for i in range(n):
                 z[i] += c * Sb[j + 1, i]
-        den = 1.0 - _dot(Sb[m], z, n) / sn[m]
+        den = 1.0 - dot(Sb[m], z, n) / sn[m]
         if not abs(den) > 1e-8:
             break
         for i in range(n):
@@ -462,7 +306,7 @@ def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n,
         m += 1
         for i in range(n):
             Sb[m, i] = z[i]
-        sn[m] = _dot(z, z, n)
+        sn[m] = dot(z, z, n)
     return steps, gg
 
 

@@ -22,6 +22,7 @@ from numba import njit
 
 from ..systems import teacher_student as ts
 from . import rng
+from .network import act, output, rows
 
 _JIT = dict(cache=True)
 
@@ -32,23 +33,6 @@ PROJECT_FRO = 2
 OK = 0
 DIVERGED = 2
 NONFINITE = 4
-
-
-@njit(inline="always", **_JIT)
-def _act(z, alpha):
-    return z if z > 0.0 else alpha * z
-
-
-@njit(**_JIT)
-def _out(M, c, alpha, x):
-    """``sum_q c_q sigma_alpha(M_q . x)``: a network's output."""
-    g = 0.0
-    for q in range(M.shape[0]):
-        h = 0.0
-        for l in range(M.shape[1]):
-            h += M[q, l] * x[l]
-        g += c[q] * _act(h, alpha)
-    return g
 
 
 @njit(**_JIT)
@@ -115,16 +99,6 @@ def assignment_cost(C, u, v, p, way, minv, used):
 
 
 @njit(inline="always", **_JIT)
-def _network_rows(Wr, U, V):
-    if U.shape[0] == 0:
-        V[:, :] = Wr
-    else:
-        for j in range(V.shape[0]):
-            for l in range(V.shape[1]):
-                V[j, l] = Wr[j, l] + U[j, l]
-
-
-@njit(inline="always", **_JIT)
 def _project(Wr, kind, radius):
     k, d = Wr.shape
     if kind == PROJECT_ROW:
@@ -179,7 +153,7 @@ def _accumulate(V, a, alpha, x, y, G, s):
         h = 0.0
         for l in range(d):
             h += V[j, l] * x[l]
-        g += a[j] * _act(h, alpha)
+        g += a[j] * act(h, alpha)
         s[j] = a[j] * (1.0 if h > 0.0 else alpha)
     e = y - g
     for j in range(k):
@@ -205,7 +179,7 @@ def _shuffle(perm, seed, stream, epoch):
 def _half_mse(V, a, alpha, X, y):
     acc = 0.0
     for i in range(X.shape[0]):
-        e = y[i] - _out(V, a, alpha, X[i])
+        e = y[i] - output(V, a, alpha, X[i])
         acc += e * e
     return 0.5 * acc / X.shape[0]
 
@@ -284,7 +258,7 @@ def _run(Wr, stream, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_sam
     X = np.empty((n_samples, d))
     y = np.empty(n_samples)
     perm = np.empty(n_samples, dtype=np.int64)
-    V = np.empty((k, d))
+    Vb = np.empty((k, d))
     G = np.empty((k, d))
     s = np.empty(k)
     x = np.empty(d)
@@ -301,7 +275,7 @@ def _run(Wr, stream, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_sam
     hused = np.empty(k + 1, dtype=np.bool_)
     fill_dataset(seed, stream, X)
     for i in range(n_samples):
-        y[i] = _out(T, a_star, alpha, X[i])
+        y[i] = output(T, a_star, alpha, X[i])
     train_loss[:] = np.nan
     pop_loss[:] = np.nan
     dist[:] = np.nan
@@ -311,7 +285,7 @@ def _run(Wr, stream, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_sam
     ri = 0
     while True:
         if ri < n_rec and rec_steps[ri] == done:
-            _network_rows(Wr, U, V)
+            V = rows(Wr, U, Vb)
             train_loss[ri] = _half_mse(V, a, alpha, X, y)
             pop_loss[ri] = _pop_loss(V, T, tn, a, a_star, alpha, const, tol, Vs, As, Gd, work)
             if matched:
@@ -322,14 +296,14 @@ def _run(Wr, stream, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_sam
             break
         ep = done // spe
         pos = done - ep * spe
-        _network_rows(Wr, U, V)
+        V = rows(Wr, U, Vb)
         G[:, :] = 0.0
         if fresh:
             nb = batch_size
             c0 = np.uint64(done) * np.uint64(batch_size)
             for b in range(batch_size):
                 rng.normal_row(seed, stream, c0 + np.uint64(b), rng.TAG_FRESH, x)
-                _accumulate(V, a, alpha, x, _out(T, a_star, alpha, x), G, s)
+                _accumulate(V, a, alpha, x, output(T, a_star, alpha, x), G, s)
         else:
             if pos == 0:
                 _shuffle(perm, seed, stream, ep)

@@ -1,0 +1,132 @@
+"""Index-1 saddles from a minimum by eigenvector following.
+
+:func:`eigenvector_following` climbs out of a minimum along each of its softest Hessian eigenvectors by
+partitioned rational-function optimisation (P-RFO: Baker, J. Comput. Chem. 7, 385 (1986); Cerjan and
+Miller, J. Chem. Phys. 75, 2800 (1981)): at each step maximise along the followed mode and minimise
+along all others, which converges to an index-1 saddle; the saddles found are refined, classified and
+deduplicated. It diagonalises the dense Hessian at every step: meant for ``k d`` up to a few hundred.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ... import _validate as v
+from ...config import EIG_RTOL, SADDLE_EF_DEDUP_RTOL, SADDLE_EF_GTOL, SADDLE_EF_MAX_ITER, SADDLE_EF_TRUST
+from ...results import Status
+from .refine import batch_loss_grad, checked_state, dense_hessian, refine_saddle, row_max, spectrum
+
+
+def _prfo_step(eig, U, g, f, trust):
+    """P-RFO step: maximise along mode ``f``, minimise along the others (Baker 1986, Eqn 12-15)."""
+    gt = U.T @ g
+    b, gf = eig[f], gt[f]
+    mu_max = 0.5 * b + math.sqrt(0.25 * b * b + gf * gf)
+    h = np.zeros_like(gt)
+    den = b - mu_max
+    h[f] = -gf / den if den != 0.0 else trust
+    others = np.ones(len(eig), bool)
+    others[f] = False
+    lo, go = eig[others], gt[others]
+    # mu_min: the lowest eigenvalue of the augmented Hessian [[diag(lo), go], [go^T, 0]].
+    A = np.zeros((lo.size + 1, lo.size + 1))
+    A[np.arange(lo.size), np.arange(lo.size)] = lo
+    A[:-1, -1] = go
+    A[-1, :-1] = go
+    mu_min = float(np.linalg.eigvalsh(A)[0])
+    den = lo - mu_min
+    safe = np.abs(den) > 1e-300
+    h[others] = np.where(safe, -go / np.where(safe, den, 1.0), 0.0)
+    step = U @ h
+    n = np.linalg.norm(step)
+    if n > trust:
+        step *= trust / n
+    return step
+
+
+def eigenvector_following(model, W_min, *, n_directions=4, both_signs=True, trust=SADDLE_EF_TRUST,
+                          gtol=SADDLE_EF_GTOL, max_iter=SADDLE_EF_MAX_ITER, index=1,
+                          dedup_rtol=SADDLE_EF_DEDUP_RTOL):
+    """Climb from a minimum along its softest Hessian eigenvectors to index-1 saddles.
+
+    Parameters
+    ----------
+    model : TeacherStudent or an object with batched ``loss_and_grad`` and ``hessian``
+    W_min : array_like, shape (k, d)
+        A minimum (refine it first; a non-minimum still works as a start).
+    n_directions : int
+        How many of the softest modes to follow (eigenvalues counted as zero, the symmetry's null
+        directions, are skipped: moving along them does not leave the minimum's level).
+    both_signs : bool
+        Follow each mode in both directions (``+v`` and ``-v``).
+    trust : float
+        Largest step (Frobenius norm); the first step is exactly ``trust`` along the mode.
+    gtol : float
+        Stopping norm of the gradient (row max) with exactly one negative eigenvalue, after which Newton
+        refines.
+    max_iter : int
+        Steps per followed direction.
+    index : int or None
+        Keep saddles of this Morse index only (``None`` keeps every refined critical point).
+    dedup_rtol : float
+        Two saddles are the same when their losses and spectra agree to this relative tolerance.
+
+    Returns
+    -------
+    tuple of SaddlePoint
+        Distinct saddles found, by increasing loss; each carries ``direction`` (the mode number, 0 the
+        softest) and ``sign`` of the search that found it first, and ``iterations``.
+    """
+    W0 = checked_state(model, W_min, "W_min")
+    n_directions = v.positive_int(n_directions, "n_directions")
+    trust = v.real_scalar(trust, "trust", lo=0.0, lo_open=True)
+    gtol = v.real_scalar(gtol, "gtol", lo=0.0, lo_open=True)
+    max_iter = v.positive_int(max_iter, "max_iter")
+    if index is not None:
+        index = v.positive_int(index, "index", minimum=0)
+    shape = W0.shape
+    eig0, U0 = np.linalg.eigh(dense_hessian(model, W0))
+    scale = float(np.max(np.abs(eig0)))
+    modes = [j for j in range(len(eig0)) if abs(eig0[j]) > EIG_RTOL * scale][:n_directions]
+    found: list = []
+    for r, j in enumerate(modes):
+        for sign in ((1.0, -1.0) if both_signs else (1.0,)):
+            W = W0 + sign * trust * U0[:, j].reshape(shape)
+            follow = sign * U0[:, j]
+            status = int(Status.MAX_STEPS)
+            for it in range(1, max_iter + 1):
+                _, G, st = batch_loss_grad(model, W[None])
+                if st[0]:
+                    status = int(st[0])
+                    break
+                eig, U = np.linalg.eigh(dense_hessian(model, W))
+                # Mode tracking: follow the eigenvector closest to the previous direction.
+                f = int(np.argmax(np.abs(U.T @ follow)))
+                follow = U[:, f] * np.sign(U[:, f] @ follow or 1.0)
+                n_neg, _ = spectrum(eig)
+                if row_max(G[0]) <= gtol and n_neg == 1 and eig[f] < 0:
+                    status = int(Status.CONVERGED)
+                    break
+                W = W + _prfo_step(eig, U, G[0].ravel(), f, trust).reshape(shape)
+            if status in (Status.SINGULAR, Status.NONFINITE):
+                continue
+            sp = refine_saddle(model, W)
+            if sp.status != Status.CONVERGED or (index is not None and sp.index != index):
+                continue
+            sp = dataclasses.replace(sp, direction=r, sign=int(sign), iterations=it)
+            if not any(_same_saddle(sp, q, dedup_rtol) for q in found):
+                found.append(sp)
+    return tuple(sorted(found, key=lambda q: q.loss))
+
+
+def _same_saddle(p, q, rtol) -> bool:
+    """Same critical point up to symmetry: equal losses and equal spectra (both invariants of every
+    symmetry of the loss), to ``rtol`` relative to the scale of each."""
+    ls = max(abs(p.loss), abs(q.loss), 1e-300)
+    if abs(p.loss - q.loss) > rtol * ls + 1e-15:
+        return False
+    es = max(float(np.max(np.abs(p.eigvals))), 1e-300)
+    return p.eigvals.shape == q.eigvals.shape and bool(np.all(np.abs(p.eigvals - q.eigvals) <= rtol * es))

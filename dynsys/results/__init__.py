@@ -1,0 +1,18 @@
+"""The one status table and the frozen result types of dynsys.
+
+Every batch algorithm (field evaluation, flows, Newton, census) gives each element an ``int8``
+status from :class:`Status`; results are frozen dataclasses holding plain arrays. Submodules, by what
+they hold: :mod:`.status` (:class:`Status`, :func:`status_counts`), :mod:`.flow` (:class:`FlowResult`),
+:mod:`.critical` (critical points and saddles), :mod:`.census` (censuses of minima), :mod:`.sampling`
+(Monte Carlo estimates and SGD runs).
+"""
+
+from .census import Census, CensusClass, CensusSweep
+from .critical import CRITICAL_KINDS, CriticalPoint, CriticalSet, SaddlePath, SaddlePoint
+from .flow import FlowResult
+from .sampling import GatingEstimate, MonteCarloEstimate, SGDResult
+from .status import OK, Status, status_counts
+
+__all__ = ["CRITICAL_KINDS", "Census", "CensusClass", "CensusSweep", "CriticalPoint", "CriticalSet",
+           "FlowResult", "GatingEstimate", "MonteCarloEstimate", "OK", "SGDResult", "SaddlePath",
+           "SaddlePoint", "Status", "status_counts"]

@@ -1,0 +1,155 @@
+"""Results from sampled inputs: Monte Carlo estimates (:mod:`dynsys.montecarlo`) and SGD runs (:mod:`dynsys.sgd`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .status import status_counts
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MonteCarloEstimate:
+    """Sample estimate of the population loss and gradient (:func:`dynsys.monte_carlo`).
+
+    Attributes
+    ----------
+    loss : float
+        Mean over the samples of ``1/2 (g(x; W*) - g(x; W))^2``.
+    loss_se : float
+        Its standard error: sample standard deviation (ddof 1) over ``sqrt(n_samples)``
+        (NaN for one sample).
+    grad : ndarray, shape (k, d)
+        Mean of the per-sample gradient ``-(g* - g) a_j sigma'((w_j + u_j) . x) x``.
+    grad_se : ndarray, shape (k, d)
+        Entrywise standard errors of ``grad``.
+    n_samples : int
+    sampler : str
+        ``"gaussian"``, ``"uniform"`` or ``"callable"``.
+    seed : int
+    """
+
+    loss: float
+    loss_se: float
+    grad: np.ndarray
+    grad_se: np.ndarray
+    n_samples: int
+    sampler: str
+    seed: int
+
+    def z_scores(self, loss, grad):
+        """``(estimate - exact) / se`` for a reference loss (float) and gradient (k, d)."""
+        return ((self.loss - loss) / self.loss_se,
+                (self.grad - np.asarray(grad)) / self.grad_se)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GatingEstimate:
+    """Sample estimate of paper 000's population gating function (:func:`dynsys.monte_carlo_gating`).
+
+    ``F`` estimates ``E[x 1{e . x > 0} relu(w . x)]`` (Theorem 1's ``E[F(e, w)] / N``); ``closed_form``
+    is ``((pi - theta) w + |w| sin(theta) e / |e|) / (2 pi)``, exact for Gaussian inputs. For one pair
+    the leading axis is dropped.
+
+    Attributes
+    ----------
+    F, F_se : ndarray, shape (n, d)
+        Sample mean and its entrywise standard error.
+    closed_form : ndarray, shape (n, d)
+    theta : ndarray, shape (n,)
+        ``angle(e, w)`` in [0, pi].
+    n_samples : int
+    sampler : str
+    seed : int
+    """
+
+    F: np.ndarray
+    F_se: np.ndarray
+    closed_form: np.ndarray
+    theta: np.ndarray
+    n_samples: int
+    sampler: str
+    seed: int
+
+    @property
+    def fitted_scale(self) -> float:
+        """The one global scale c minimising ``sum |c closed_form - F|^2`` over all pairs.
+
+        About 1 for Gaussian inputs, about 1/12 (the coordinate variance) for uniform [-1/2, 1/2]^d.
+        """
+        C = np.asarray(self.closed_form)
+        return float(np.sum(C * self.F) / np.sum(C * C))
+
+    def relative_error(self, scale=1.0):
+        """Paper 000 Sec 7.1's error ``|scale * closed_form - F| / |F|`` per pair.
+
+        ``scale="fit"`` uses :attr:`fitted_scale` (the paper's "up to a global scale" for
+        non-Gaussian inputs).
+        """
+        c = self.fitted_scale if isinstance(scale, str) and scale == "fit" else float(scale)
+        F = np.asarray(self.F)
+        return np.linalg.norm(c * np.asarray(self.closed_form) - F, axis=-1) / np.linalg.norm(F, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SGDResult:
+    """Outcome of :func:`dynsys.sgd`: final weights and learning curves of a batch of SGD runs.
+
+    For a batch ``W0`` (runs, k, d) every per-run field has the run axis first; for one run
+    ``W0`` (k, d) the run axis is dropped.
+
+    Attributes
+    ----------
+    W : ndarray, shape (runs, k, d)
+        Final weights (for a run that went bad: the last finite state, see ``status``).
+    steps : ndarray of int64, shape (runs,)
+        Updates made by each run (``epochs * steps_per_epoch`` unless it stopped early).
+    record_steps : ndarray of int64, shape (n_rec,)
+        Step counts at which the curves are recorded (0 = the start, the last = the end).
+    train_loss : ndarray, shape (runs, n_rec)
+        Mean of ``1/2 (g* - g)^2`` over the run's fixed set of ``n_samples`` inputs (with
+        ``fresh=True`` that set is never trained on: a held-out estimate of the population loss).
+    pop_loss : ndarray, shape (runs, n_rec)
+        Population loss ``L(W)`` (closed form).
+    dist : ndarray, shape (runs, n_rec)
+        ``min_P |A (W + U) - P A* (W* + U)|_F`` over permutations P of the teacher rows (rows scaled by
+        their top weights; without residual and with ``a = a* = 1`` this is ``min_P |W - P W*|_F``);
+        NaN when ``k != k_star``.
+    dist_raw : ndarray, shape (runs, n_rec)
+        ``|W - W*|_F`` without matching (paper 002's ``|W - W*|``); NaN when ``k != k_star``.
+    status : ndarray of int8, shape (runs,)
+        0 (CONVERGED: all epochs done), DIVERGED or NONFINITE. Records after a run stopped are NaN.
+    n_samples, batch_size, lr, epochs, seed, fresh, project, record_every, steps_per_epoch
+        The call's arguments (``record_every`` resolved to a number of steps).
+    run_ids : ndarray of uint64, shape (runs,)
+        Random stream of each run (run r draws from stream ``(seed, run_ids[r])``).
+    """
+
+    W: np.ndarray
+    steps: np.ndarray
+    record_steps: np.ndarray
+    train_loss: np.ndarray
+    pop_loss: np.ndarray
+    dist: np.ndarray
+    dist_raw: np.ndarray
+    status: np.ndarray
+    n_samples: int
+    batch_size: int
+    lr: float
+    epochs: int
+    seed: int
+    fresh: bool
+    project: tuple | None
+    record_every: int
+    steps_per_epoch: int
+    run_ids: np.ndarray
+
+    @property
+    def record_epochs(self) -> np.ndarray:
+        """``record_steps`` in epochs (floats)."""
+        return self.record_steps / self.steps_per_epoch
+
+    def status_counts(self) -> dict[str, int]:
+        """How many runs ended in each status, by name."""
+        return status_counts(np.atleast_1d(np.asarray(self.status)))

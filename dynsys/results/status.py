@@ -1,0 +1,56 @@
+"""The one status table of dynsys: every batch algorithm gives each element an ``int8`` :class:`Status`."""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+
+class Status(enum.IntEnum):
+    """Per-element outcome of a batch computation (stored as ``int8``)."""
+
+    CONVERGED = 0
+    MAX_STEPS = 1
+    DIVERGED = 2
+    SINGULAR = 3
+    NONFINITE = 4
+    T1_REACHED = 5
+    INTERRUPTED = 6
+    STALLED = 7
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self][0]
+
+    @property
+    def fix(self) -> str:
+        return _MESSAGES[self][1]
+
+
+#: Status 0 means "done without trouble"; for a plain field evaluation it reads "ok".
+OK = Status.CONVERGED
+
+_MESSAGES = {
+    Status.CONVERGED: ("converged (or evaluated without trouble)", "nothing to fix"),
+    Status.MAX_STEPS: ("max_steps reached before the stopping criterion",
+                       "raise max_steps, or loosen gtol"),
+    Status.DIVERGED: ("the state's norm grew past the divergence limit",
+                      "lower the step size (gradient descent is unstable above about 2 / lambda_max)"),
+    Status.SINGULAR: ("a row of W (+ residual) has norm at or below the singular tolerance: "
+                      "the field is undefined there",
+                      "start away from zero rows, or use alpha = 1 (the linear model is smooth)"),
+    Status.NONFINITE: ("a non-finite value (NaN or Inf) appeared",
+                       "check the input, or lower the step size"),
+    Status.T1_REACHED: ("the final time t1 was reached", "raise t1 to integrate further"),
+    Status.INTERRUPTED: ("interrupted before finishing (KeyboardInterrupt)",
+                         "call again from the returned states to continue"),
+    Status.STALLED: ("Newton made no progress (degenerate or non-smooth point)",
+                     "classify the point as it is, or start elsewhere"),
+}
+
+
+def status_counts(status: np.ndarray) -> dict[str, int]:
+    """Count how many elements ended in each status, by name (statuses with no element omitted)."""
+    values, counts = np.unique(np.asarray(status), return_counts=True)
+    return {Status(int(v)).name: int(c) for v, c in zip(values, counts)}
