@@ -384,23 +384,23 @@ def hessian(V, T, tn, a, a_star, alpha, tol, H, u, p, nrm):
         return status
     inv2pi = 1.0 / _TWO_PI
     for j in range(k):
-        rj = j * d
         for l in range(d):
-            H[rj + l, rj + l] = 0.5 * a[j] * a[j] * opa
-        for i in range(k):
-            if i == j:
-                continue
+            H[j * d + l, j * d + l] = 0.5 * a[j] * a[j] * opa
+    for j in range(k):
+        rj = j * d
+        # One frame per student pair: the (i, j) block is the transpose of the (j, i) block (R is
+        # symmetric), and h1(v_i, v_j) is h1's formula in the frame seen from v_i (_add_h1_swapped).
+        for i in range(j):
             theta, c, s = _frame(V, j, nrm[j], V, i, nrm[i], u, p)
             P = opa * (math.pi - theta) + 2.0 * alpha * theta
             aa = a[j] * a[i]
-            # diagonal block: (1-alpha)^2 a_j a_i h1(v_j, v_i)
-            if om2 != 0.0:
-                f = om2 * aa * nrm[i] / nrm[j] * inv2pi
-                _add_h1(H, rj, rj, u, p, s, f, d)
-            # off-diagonal block (j, i)
             ri = i * d
+            if om2 != 0.0:
+                _add_h1(H, rj, rj, u, p, s, om2 * aa * nrm[i] / nrm[j] * inv2pi, d)
+                _add_h1_swapped(H, ri, u, p, c, s, om2 * aa * nrm[j] / nrm[i] * inv2pi, d)
             for l in range(d):
                 H[rj + l, ri + l] += aa * P * inv2pi
+                H[ri + l, rj + l] += aa * P * inv2pi
             if om2 != 0.0:
                 _add_r(H, rj, ri, u, p, c, s, om2 * aa * inv2pi, d)
         if om2 != 0.0:
@@ -426,15 +426,35 @@ def _add_h1(H, r0, c0, u, p, s, f, d):
 
 
 @njit(inline="always", **_JIT)
+def _add_h1_swapped(H, r0, u, p, c, s, f, d):
+    """:func:`_add_h1` for the partner: with ``u' = v~_i = p + c u`` and ``p' = v~_j - c u' =
+    s^2 u - c p``, ``H[block] += f (s (I - u' u'^T) + p' p'^T / s)`` (no second angle)."""
+    if s == 0.0:
+        return
+    q = 1.0 / s
+    s2 = s * s
+    for l in range(d):
+        H[r0 + l, r0 + l] += f * s
+        ul = p[l] + c * u[l]
+        pl = s2 * u[l] - c * p[l]
+        for m in range(d):
+            um = p[m] + c * u[m]
+            pm = s2 * u[m] - c * p[m]
+            H[r0 + l, r0 + m] += f * (pl * pm * q - s * ul * um)
+
+
+@njit(inline="always", **_JIT)
 def _add_r(H, r0, c0, u, p, c, s, f, d):
-    """``H[block] += f (s c u u^T - (c / s) p p^T + s (p u^T + u p^T))``."""
+    """``f (s c u u^T - (c / s) p p^T + s (p u^T + u p^T))`` added to the (r0, c0) block and, the
+    matrix being symmetric, to the mirrored (c0, r0) block."""
     if s == 0.0:
         return
     cs = c / s
     for l in range(d):
         for m in range(d):
-            H[r0 + l, c0 + m] += f * (s * c * u[l] * u[m] - cs * p[l] * p[m]
-                                      + s * (p[l] * u[m] + u[l] * p[m]))
+            x = f * (s * c * u[l] * u[m] - cs * p[l] * p[m] + s * (p[l] * u[m] + u[l] * p[m]))
+            H[r0 + l, c0 + m] += x
+            H[c0 + l, r0 + m] += x
 
 
 @njit(inline="always", **_JIT)
