@@ -37,6 +37,7 @@ from _common import machine
 from dynsys.critical import find_critical_points, refine
 from dynsys.critical.newton import kernel_args, row_max
 from dynsys.kernels.newton import grad_at, hess_at
+from dynsys.systems import teacher_student as ts
 
 #: A state is a root when its row-max gradient norm is at most this (both solvers).
 ROOT_TOL = 1e-10
@@ -78,7 +79,7 @@ def _ts_hess(x, U, T, tn, a, a_star, alpha, tol):
     m = max(k, d)
     H = np.empty((n, n))
     hess_at(0, X, U, np.empty((k, d)), T, tn, a, a_star, alpha, tol, H, np.empty((k, d)),
-            np.empty(m), np.empty(m), np.empty(m))
+            np.empty((ts.HESS_SCRATCH_ROWS, m)), np.empty(m))
     return H
 
 

@@ -158,7 +158,7 @@ def main(argv=None):
                     cuda.synchronize()
                     t_compile = time.perf_counter() - t0
 
-                    def run(kw=kw):
+                    def run(kw=kw, dW=dW):
                         out = fc.loss_grad_device(dW, field, True, **kw)
                         cuda.synchronize()
                         return out

@@ -310,7 +310,7 @@ def test_dedup_merges_permuted_copies_and_counts_seeds(crit, ds):
     m = ds.TeacherStudent(np.eye(3))
     _, saddle = symmetric_saddle(3, 3)
     rng = np.random.default_rng(11)
-    seeds, kinds = [], []
+    seeds = []
     for i in range(8):
         P = np.eye(3)[rng.permutation(3)]
         Q = np.eye(3)[rng.permutation(3)]

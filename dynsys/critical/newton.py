@@ -1,7 +1,7 @@
 """Newton refinement of many seeds at once, and deflation (several roots from one seed).
 
 :func:`refine` validates the seeds, hands them to the batched kernel
-(:func:`dynsys.kernels.newton._newton_batch`: damped Newton with Cholesky/LU, chord steps, a
+(:func:`dynsys.kernels.newton.newton_batch`: damped Newton with LDL^T/LU, Broyden steps, a
 Levenberg-Marquardt fallback, stall detection; see that module) and returns a :class:`NewtonResult`.
 It works on a :class:`~dynsys.TeacherStudent` and on the toy systems of :mod:`dynsys.systems.toys`.
 

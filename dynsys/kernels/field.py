@@ -55,12 +55,11 @@ def _hessian_batch(W, U, T, tn, a, a_star, alpha, tol, H, status, nb):
         hi = (blk + 1) * n // nb
         V = np.empty((k, d))
         m = max(k, d)
-        u = np.empty(m)
-        p = np.empty(m)
+        S = np.empty((ts.HESS_SCRATCH_ROWS, m))
         nrm = np.empty(m)
         for b in range(lo, hi):
             Vb = _rows(W, b, U, V)
-            status[b] = ts.hessian(Vb, T, tn, a, a_star, alpha, tol, H[b], u, p, nrm)
+            status[b] = ts.hessian(Vb, T, tn, a, a_star, alpha, tol, H[b], S, nrm)
 
 
 @njit(parallel=True, **_JIT)
