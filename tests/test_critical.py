@@ -401,6 +401,25 @@ def test_singular_and_hopeless_seeds_get_statuses(crit, ds):
     assert cp.kind == "singular" and cp.status == ds.Status.SINGULAR and cp.morse_index == -1
 
 
+def test_nonmonotone_search_finds_more_roots_from_random_seeds(crit, ds):
+    # dynsys.config.NEWTON_NONMONOTONE: the monotone Armijo rule crawls along curved valleys of
+    # |grad|^2 and gives up (STALLED); memory 2 reaches about twice as many roots here (88 against
+    # 45 when written; 2.7x roots per second over 400 other seeds).
+    k = 8
+    m = ds.TeacherStudent(np.eye(k))
+    S = np.random.default_rng(7).standard_normal((120, k, k)) / math.sqrt(k)
+    mono = crit.refine(m, S, nonmonotone=0)
+    nonmono = crit.refine(m, S)
+    n_mono = int(np.sum(mono.status == ds.Status.CONVERGED))
+    n_non = int(np.sum(nonmono.status == ds.Status.CONVERGED))
+    assert n_non >= 1.5 * n_mono > 0
+    for r in (mono, nonmono):
+        ok = r.status == ds.Status.CONVERGED
+        G = m.grad(r.W[ok])
+        assert np.sqrt(np.max(np.sum(G * G, axis=-1), axis=-1)).max() <= r.gtol  # every one a root
+        assert set(np.unique(r.status)) <= {ds.Status.CONVERGED, ds.Status.STALLED, ds.Status.MAX_STEPS}
+
+
 def test_deflation_finds_more_roots_from_one_seed(crit, toys):
     dw = toys.DoubleWell()
     plain = crit.find_critical_points(dw, np.array([[0.9, 0.1]]))
@@ -437,6 +456,8 @@ def test_bad_input_errors_name_the_argument(crit, ds):
         (lambda: crit.refine(m, W, gtol=-1.0), ValueError, "gtol"),
         (lambda: crit.refine(m, W, max_steps=-1), ValueError, "max_steps"),
         (lambda: crit.refine(m, W, stall_factor=1.5), ValueError, "stall_factor"),
+        (lambda: crit.refine(m, W, nonmonotone=-1), ValueError, "nonmonotone"),
+        (lambda: crit.refine(m, W, nonmonotone=31, stall_window=30), ValueError, "nonmonotone"),
         (lambda: crit.refine(m, W, backend="cuda"), ValueError, "backend"),
         (lambda: crit.find_critical_points(m, W[None], method="bisection"), ValueError, "method"),
         (lambda: crit.find_critical_points(m, W[None], dedup_tol=0.0), ValueError, "dedup_tol"),

@@ -26,7 +26,7 @@ from .. import _validate as v
 from .. import backends
 from ..config import (DEFLATION_HANDOVER_GTOL, DEFLATION_POWER, DEFLATION_SHIFT, NEWTON_ARMIJO,
                       NEWTON_CHORD_RATIO, NEWTON_CHORD_STEPS, NEWTON_GTOL, NEWTON_LM_SCALE_MIN,
-                      NEWTON_LS_MAX, NEWTON_MAX_STEPS, NEWTON_MU_MAX, NEWTON_MU_MIN, NEWTON_PIVOT_RTOL,
+                      NEWTON_LS_MAX, NEWTON_MAX_STEPS, NEWTON_MU_MAX, NEWTON_NONMONOTONE, NEWTON_MU_MIN, NEWTON_PIVOT_RTOL,
                       NEWTON_STALL_FACTOR, NEWTON_STALL_WINDOW, NEWTON_SWITCH)
 from ..results import Status
 from ..systems.toys import ToySystem
@@ -126,7 +126,8 @@ def resolve_gtol(system, gtol, name="gtol", default=NEWTON_GTOL) -> float:
     return v.real_scalar(gtol, name, lo=0.0, lo_open=True)
 
 
-def _params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps, local=None):
+def _params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps, local=None,
+            nonmonotone=NEWTON_NONMONOTONE):
     from ..config import (NEWTON_BROYDEN_GATE, NEWTON_LDLT_PIVOT_RTOL, NEWTON_LDLT_RESID_RTOL,
                           NEWTON_LOCAL)
 
@@ -153,11 +154,13 @@ def _params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps, lo
     ipar[kn.I_STALL_WINDOW] = stall_window
     ipar[kn.I_CHORD_MAX] = chord_steps
     ipar[kn.I_LS_MAX] = NEWTON_LS_MAX
+    ipar[kn.I_NONMONOTONE] = nonmonotone
     return fpar, ipar
 
 
 def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window=NEWTON_STALL_WINDOW,
-           stall_factor=NEWTON_STALL_FACTOR, chord_steps=NEWTON_CHORD_STEPS, backend="parallel"):
+           stall_factor=NEWTON_STALL_FACTOR, chord_steps=NEWTON_CHORD_STEPS, nonmonotone=NEWTON_NONMONOTONE,
+           backend="parallel"):
     """Refine seeds to roots of the gradient (critical points of any index) by damped Newton.
 
     Parameters
@@ -177,6 +180,10 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     chord_steps : int
         Chord steps (reusing a factorisation) allowed after each full Newton step; 0 gives plain
         Newton (quadratic convergence visible step by step).
+    nonmonotone : int
+        Memory of the nonmonotone line search (``dynsys.config.NEWTON_NONMONOTONE``): a Newton step
+        must lower ``|grad|^2`` below its largest value over the current and the last
+        ``nonmonotone`` iterates; 0 is the classical monotone rule. At most ``stall_window``.
     backend : {"parallel", "cpu"}
         All cores, or one thread (the same compiled loop: bitwise-equal results).
 
@@ -196,10 +203,14 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     stall_window = v.positive_int(stall_window, "stall_window")
     stall_factor = v.real_scalar(stall_factor, "stall_factor", lo=0.0, hi=1.0, lo_open=True)
     chord_steps = v.positive_int(chord_steps, "chord_steps", minimum=0)
+    nonmonotone = v.positive_int(nonmonotone, "nonmonotone", minimum=0)
+    if nonmonotone > stall_window:
+        raise ValueError(f"nonmonotone must be at most stall_window ({stall_window}); got {nonmonotone}")
     from ..kernels import newton as kn
 
     code, U, T, tn, a, a_star, alpha, const, tol, nwork = kernel_args(system)
-    fpar, ipar = _params(gtol, grad_scale(system), max_steps, stall_window, stall_factor, chord_steps)
+    fpar, ipar = _params(gtol, grad_scale(system), max_steps, stall_window, stall_factor, chord_steps,
+                         nonmonotone=nonmonotone)
     n = X0.shape[0]
     X = np.empty_like(X0)
     res0 = np.empty(n)

@@ -14,8 +14,9 @@ Per seed (``x`` the flattened state, ``g = grad f(x)``, ``H`` its exact Hessian;
 2. Newton step ``H dx = -g``: LDL^T without pivoting first (the cost of a Cholesky factor, and its
    pivots' signs tell whether H is definite, where it is as stable as Cholesky); for an indefinite H
    it is kept if its pivots stay away from 0 and its solve's residual is small, else LU with partial
-   pivoting. Backtracking (halving ``t``) until ``|g(x + t dx)|^2 <= (1 - 2 c t) |g|^2``
-   (Armijo on ``phi``, whose slope along the Newton step is ``-|g|^2``). A factor whose smallest pivot
+   pivoting. Backtracking (halving ``t``) until ``|g(x + t dx)|^2 <= ref - 2 c t |g|^2`` (Armijo on
+   ``phi``, whose slope along the Newton step is ``-|g|^2``), nonmonotone: ``ref`` is the largest
+   ``|g|^2`` over this and the last ``nonmonotone`` iterates (``dynsys.config.NEWTON_NONMONOTONE``). A factor whose smallest pivot
    is at most ``pivot_rtol`` times the largest entry of ``H`` counts as singular.
 3. After a full Newton step, Broyden steps reuse its factor (``O(n^2)`` each instead of ``O(n^3)``
    and a Hessian; superlinear, where reusing the factor unchanged would be linear) while each
@@ -62,8 +63,8 @@ _JIT = dict(cache=True, fastmath={"reassoc", "contract"})
 (F_GTOL, F_GSCALE, F_STALL_FACTOR, F_PIVOT_RTOL, F_CHORD_RATIO, F_ARMIJO, F_NEWTON_SWITCH,
  F_MU_MIN, F_MU_MAX, F_LM_SCALE_MIN, F_LOCAL, F_BROYDEN_GATE, F_LDLT_PIVOT, F_LDLT_RESID) = range(14)
 N_FPAR = 14
-I_MAX_STEPS, I_STALL_WINDOW, I_CHORD_MAX, I_LS_MAX = range(4)
-N_IPAR = 4
+I_MAX_STEPS, I_STALL_WINDOW, I_CHORD_MAX, I_LS_MAX, I_NONMONOTONE = range(5)
+N_IPAR = 5
 
 
 # ------------------------------------------------------------------------------------------------
@@ -191,9 +192,11 @@ def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar):
 
 
 @njit(**_JIT)
-def _line_search(system, x, dx, xt, Gt, gg, U, V, T, tn, a, a_star, alpha, const, tol, H, work,
+def _line_search(system, x, dx, xt, Gt, gg, gref, U, V, T, tn, a, a_star, alpha, const, tol, H, work,
                  c_arm, ls_max):
-    """Backtracking along the Newton step: Armijo on ``|g|^2`` (slope ``-2 |g|^2`` per unit t).
+    """Backtracking (halving ``t``) along the Newton step until
+    ``|g(x + t dx)|^2 <= gref - 2 c t |g|^2`` (Armijo on ``|g|^2``, whose slope along the Newton
+    step is ``-2 |g|^2``, against the reference ``gref >= |g|^2`` of the nonmonotone rule).
 
     Returns ``(t, |g(x + t dx)|^2)`` with t = 0 when no trial was accepted.
     """
@@ -203,7 +206,7 @@ def _line_search(system, x, dx, xt, Gt, gg, U, V, T, tn, a, a_star, alpha, const
         st = grad_at(system, xt, U, V, T, tn, a, a_star, alpha, const, tol, Gt, H, work)
         if st == 0:
             ggt = _sq(Gt)
-            if ggt <= (1.0 - 2.0 * c_arm * t) * gg:
+            if ggt <= gref - 2.0 * c_arm * t * gg:
                 return t, ggt
         t *= 0.5
     return 0.0, gg
@@ -368,6 +371,7 @@ def newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
     chord_ratio2 = fpar[F_CHORD_RATIO] * fpar[F_CHORD_RATIO]
     max_steps = ipar[I_MAX_STEPS]
     window = ipar[I_STALL_WINDOW]
+    memory = ipar[I_NONMONOTONE]
     nh = window + 1
 
     st = grad_at(system, x, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work)
@@ -400,8 +404,12 @@ def newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
         g_rel = math.sqrt(gg) / fpar[F_GSCALE]
         kind = _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar)
         if kind > 0:
-            t, ggt = _line_search(system, x, dx, xt, Gt, gg, U, V, T, tn, a, a_star, alpha, const, tol,
-                                  H, work, fpar[F_ARMIJO], ipar[I_LS_MAX])
+            # nonmonotone reference: the largest |g|^2 of this and the last ``memory`` iterates
+            gref = gg
+            for q in range(1, min(memory, steps) + 1):
+                gref = max(gref, hist[(steps - q) % nh] ** 2)
+            t, ggt = _line_search(system, x, dx, xt, Gt, gg, gref, U, V, T, tn, a, a_star, alpha, const,
+                                  tol, H, work, fpar[F_ARMIJO], ipar[I_LS_MAX])
             if t > 0.0:
                 # Broyden steps on the same factor (O(n^2) each, no Hessian) only after a full Newton
                 # step that contracted |g| well: a sign of the quadratic basin. Further out a step
