@@ -26,8 +26,8 @@ from .. import _validate as v
 from .. import backends
 from ..config import (DEFLATION_HANDOVER_GTOL, DEFLATION_POWER, DEFLATION_SHIFT, NEWTON_ARMIJO,
                       NEWTON_CHORD_RATIO, NEWTON_CHORD_STEPS, NEWTON_GTOL, NEWTON_LM_SCALE_MIN,
-                      NEWTON_LS_MAX, NEWTON_MAX_STEPS, NEWTON_MU_MAX, NEWTON_NONMONOTONE, NEWTON_MU_MIN, NEWTON_PIVOT_RTOL,
-                      NEWTON_STALL_FACTOR, NEWTON_STALL_WINDOW, NEWTON_SWITCH)
+                      NEWTON_LS_MAX, NEWTON_MAX_STEPS, NEWTON_MU_MAX, NEWTON_MU_MIN, NEWTON_NONMONOTONE,
+                      NEWTON_PIVOT_RTOL, NEWTON_STALL_FACTOR, NEWTON_STALL_WINDOW, NEWTON_SWITCH)
 from ..results import Status
 from ..systems.toys import ToySystem
 
@@ -159,8 +159,8 @@ def _params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps, lo
 
 
 def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window=NEWTON_STALL_WINDOW,
-           stall_factor=NEWTON_STALL_FACTOR, chord_steps=NEWTON_CHORD_STEPS, nonmonotone=NEWTON_NONMONOTONE,
-           backend="parallel"):
+           stall_factor=NEWTON_STALL_FACTOR, chord_steps=NEWTON_CHORD_STEPS,
+           nonmonotone=NEWTON_NONMONOTONE, backend="parallel"):
     """Refine seeds to roots of the gradient (critical points of any index) by damped Newton.
 
     Parameters

@@ -14,10 +14,11 @@ Per seed (``x`` the flattened state, ``g = grad f(x)``, ``H`` its exact Hessian;
 2. Newton step ``H dx = -g``: LDL^T without pivoting first (the cost of a Cholesky factor, and its
    pivots' signs tell whether H is definite, where it is as stable as Cholesky); for an indefinite H
    it is kept if its pivots stay away from 0 and its solve's residual is small, else LU with partial
-   pivoting. Backtracking (halving ``t``) until ``|g(x + t dx)|^2 <= ref - 2 c t |g|^2`` (Armijo on
-   ``phi``, whose slope along the Newton step is ``-|g|^2``), nonmonotone: ``ref`` is the largest
-   ``|g|^2`` over this and the last ``nonmonotone`` iterates (``dynsys.config.NEWTON_NONMONOTONE``). A factor whose smallest pivot
-   is at most ``pivot_rtol`` times the largest entry of ``H`` counts as singular.
+   pivoting. A factor whose smallest pivot is at most ``pivot_rtol`` times the largest entry of ``H``
+   counts as singular. Backtracking (halving ``t``) until ``|g(x + t dx)|^2 <= ref - 2 c t |g|^2``
+   (Armijo on ``phi``, whose slope along the Newton step is ``-|g|^2``), nonmonotone: ``ref`` is the
+   largest ``|g|^2`` over this and the last ``nonmonotone`` iterates (Grippo, Lampariello and Lucidi
+   1986; ``dynsys.config.NEWTON_NONMONOTONE`` and ``docs/newton.md``).
 3. After a full Newton step, Broyden steps reuse its factor (``O(n^2)`` each instead of ``O(n^3)``
    and a Hessian; superlinear, where reusing the factor unchanged would be linear) while each
    shrinks ``|g|`` by at least ``chord_ratio``.

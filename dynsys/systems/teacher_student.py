@@ -410,7 +410,7 @@ def hessian(V, T, tn, a, a_star, alpha, tol, H, S, nrm):
             aa = a[j] * a[i]
             ri = i * d
             diag = aa * (opa * (math.pi - theta) + 2.0 * alpha * theta) * inv2pi
-            if om2 != 0.0 and s > 0.0:
+            if s > 0.0:  # (om2 > 0: alpha = 1 returned above)
                 # h1 of row j (frame u, p) and of row i (frame v~_i = p + c u, p' = s^2 u - c p)
                 fj = om2 * aa * nrm[i] / nrm[j] * inv2pi
                 fi = om2 * aa * nrm[j] / nrm[i] * inv2pi
@@ -442,15 +442,14 @@ def hessian(V, T, tn, a, a_star, alpha, tol, H, S, nrm):
                 for l in range(d):
                     H[rj + l, ri + l] = diag
                     H[ri + l, rj + l] = diag
-        if om2 != 0.0:
-            for t in range(T.shape[0]):
-                if tn[t] == 0.0:
-                    continue
-                theta, c, s = _frame(V, j, nrm[j], T, t, tn[t], u, p)
-                if s > 0.0:
-                    f = -om2 * a[j] * a_star[t] * tn[t] / nrm[j] * inv2pi
-                    sig[j] += f * s
-                    _gram_add(H, rj, p, f / s, d)
+        for t in range(T.shape[0]):
+            if tn[t] == 0.0:
+                continue
+            theta, c, s = _frame(V, j, nrm[j], T, t, tn[t], u, p)
+            if s > 0.0:
+                f = -om2 * a[j] * a_star[t] * tn[t] / nrm[j] * inv2pi
+                sig[j] += f * s
+                _gram_add(H, rj, p, f / s, d)
     # diagonal blocks: sig_j (I - u u^T), the constant 1/2 a_j^2 (1 + alpha^2) I, lower -> upper
     for j in range(k):
         rj = j * d
