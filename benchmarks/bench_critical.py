@@ -18,7 +18,8 @@ run time, wall and CPU time, roots/s of each and the ratio, separately for near 
 then classifies the distinct points found and checks that every reported minimum has gradient norm
 <= 1e-10, printing its smallest Hessian eigenvalue.
 
-The census engineer's benchmark sections are added to ``main()`` beside ``bench_newton()``.
+``bench_census()``: the census of k = 6..12 x 1000 runs, wall time per k (``bench_census.py``).
+Design notes and the measurements behind the Newton kernel's choices: ``docs/newton.md``.
 """
 
 from __future__ import annotations
