@@ -49,7 +49,7 @@ from numba import njit
 
 from ..systems import teacher_student as ts
 from ..systems import toys
-from .linalg import cholesky, cholesky_solve, dot, dot4, ldlt, ldlt_solve, lu, lu_solve
+from .linalg import cholesky, cholesky_solve, dot, dot4, ldlt, ldlt_solve, lu, lu_solve, maxabs
 from .network import rows
 
 CONVERGED = 0
@@ -324,34 +324,6 @@ def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n,
     return steps, gg
 
 
-@njit(**_JIT)
-def _maxabs(H, n):
-    """``max |H_ij|`` (NaN if an entry is NaN, inf if one is infinite).
-
-    On the bit patterns: for doubles with the sign bit cleared, the order of the patterns as int64
-    is the order of |x|, with NaN above inf. LLVM vectorises an integer max, not a float one (whose
-    NaN rules forbid reordering), and the scan runs about 7 times faster (1.5 against 10 us at
-    n = 100).
-    """
-    B = H.view(np.int64)
-    mask = 0x7FFFFFFFFFFFFFFF
-    best = -1
-    row = 0
-    for i in range(n):
-        bi = B[i]
-        h = 0
-        for j in range(n):
-            x = bi[j] & mask
-            h = x if x > h else h
-        if h > best:
-            best = h
-            row = i
-    for j in range(n):
-        if B[row, j] & mask == best:
-            return abs(H[row, j])
-    return 0.0
-
-
 # ------------------------------------------------------------------------------------------------
 # One seed, and a range of seeds
 # ------------------------------------------------------------------------------------------------
@@ -399,7 +371,7 @@ def newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
         nhe += 1
         if st != 0:
             return st, r0, r, steps, nhe
-        hmax = _maxabs(H, n)
+        hmax = maxabs(H, n)
         if not math.isfinite(hmax):
             return NONFINITE, r0, r, steps, nhe
         g_rel = math.sqrt(gg) / fpar[F_GSCALE]
