@@ -48,7 +48,8 @@ def main():
         _fail("no CUDA GPU found: this benchmark needs one (the CPU flows: benchmarks/bench_flow.py)")
 
     from dynsys import TeacherStudent
-    from dynsys.flow import _NORM_CODE, _kernel_arrays, flow
+    from dynsys._codes import NORM_CODES
+    from dynsys.flow import _kernel_arrays, flow
     from dynsys import config
     from dynsys.kernels import integrators_cuda
 
@@ -74,7 +75,7 @@ def main():
                     return r.W, r.steps, r.status
                 out = integrators_cuda.run(method, W.astype(np.float32), arr.U, arr.T, arr.tn, arr.a,
                                            arr.a_star, arr.alpha, arr.const, arr.tol, kw["step"], math.inf,
-                                           kw["gtol"], _NORM_CODE["row_max"], kw["max_steps"], div,
+                                           kw["gtol"], NORM_CODES["row_max"], kw["max_steps"], div,
                                            kw.get("rtol", 1e-8), kw.get("atol", 1e-10))
                 return out[0], out[3], out[5]
 

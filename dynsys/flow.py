@@ -16,12 +16,11 @@ import numpy as np
 from . import _validate as v
 from . import backends, config
 from . import progress as _progress
+from ._codes import METHOD_CODES, NORM_CODES
 from .results import FlowResult, Status
 
 METHODS = ("gd", "euler", "rk4", "dopri5")
 NORMS = ("row_max", "fro")
-_FIXED_CODE = {"gd": 0, "euler": 1, "rk4": 2}
-_NORM_CODE = {"row_max": 0, "fro": 1}
 _NEVER = np.iinfo(np.int64).max // 2
 
 
@@ -147,7 +146,7 @@ def _flow(model, W0, *, method, step, t1, rtol, atol, gtol, norm, max_steps, sav
     W0b, single = _states(model, W0, allow_float32=backend == "cuda")
     n, k, d = W0b.shape
     arr = _kernel_arrays(model)
-    norm_code = _NORM_CODE[norm]
+    norm_code = NORM_CODES[norm]
     T_net = arr.T
     t_norm = (np.sqrt((T_net * T_net).sum(axis=1)).max() if norm == "row_max"
               else np.sqrt((T_net * T_net).sum()))
@@ -196,7 +195,7 @@ def _flow(model, W0, *, method, step, t1, rtol, atol, gtol, norm, max_steps, sav
                          config.FLOW_POLISH_FLOOR_FACTOR, save_mode, save_every, save_times, *outs,
                          extra[lo:hi], ts_out[lo:hi], Ws[lo:hi], nwork)
         else:
-            ig.run_chunk(1, ig._fixed_batch, _FIXED_CODE[method], W0b[lo:hi], arr.U, arr.T, arr.tn,
+            ig.run_chunk(1, ig._fixed_batch, METHOD_CODES[method], W0b[lo:hi], arr.U, arr.T, arr.tn,
                          arr.a, arr.a_star, arr.alpha, arr.const, arr.tol, step, n1, t1f, gtol,
                          norm_code, max_steps, div_limit, plateau_gtol, save_mode, save_every,
                          save_idx, *outs, ts_out[lo:hi], Ws[lo:hi], nwork)

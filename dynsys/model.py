@@ -12,35 +12,17 @@ its loss is ``PAPER_002_LOSS_FACTOR * L`` and its learning rate ``eta`` is the s
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from . import _validate as v
 from . import backends
 from .config import SINGULAR_RTOL
 from .results import Status
+from .systems.base import FieldArrays
 from .systems.teacher_student import teacher_energy
 
 #: Paper ``002``'s loss is ``E[(g* - g)^2]`` without the 1/2: ``L_002 = 2 L``.
 PAPER_002_LOSS_FACTOR = 2.0
-
-
-class FieldArrays(NamedTuple):
-    """What the kernels need of a model, as plain arrays (kernels never take a model object).
-
-    Pass them, in this order, to :func:`dynsys.systems.teacher_student.loss_grad` (after forming the
-    network rows ``V = W + U`` when ``U`` is not empty) or to the batch drivers.
-    """
-
-    U: np.ndarray        #: residual offset (k, d), or an empty (0, 0) array when there is none
-    T: np.ndarray        #: teacher network rows W* + U, (k_star, d)
-    tn: np.ndarray       #: their norms, (k_star,)
-    a: np.ndarray        #: student top weights, (k,)
-    a_star: np.ndarray   #: teacher top weights, (k_star,)
-    alpha: float         #: leaky slope
-    const: float         #: teacher energy, the constant term of the loss
-    tol: float           #: singular tolerance on the row norms of W + U
 
 
 class TeacherStudent:

@@ -31,7 +31,8 @@ import numpy as np
 RTOL = {"fixed": 1e-12, "dopri5": 1e-8, "float32": 1e-4}
 
 METHODS = ("gd", "euler", "rk4", "dopri5")
-_CONVERGED, _MAX_STEPS, _DIVERGED, _SINGULAR, _T1_REACHED = 0, 1, 2, 3, 5
+from dynsys._codes import (CONVERGED as _CONVERGED, MAX_STEPS as _MAX_STEPS,
+                            DIVERGED as _DIVERGED, SINGULAR as _SINGULAR, T1_REACHED as _T1_REACHED)
 
 
 def _err(x, y):
@@ -137,7 +138,8 @@ def _rounded32(model):
 def compare32(name, model, W0, method, kw):
     """float32 kernels (``integrators_cuda.run`` on a float32 batch) against the float64 CPU flow of
     the rounded model and states."""
-    from dynsys.flow import _NORM_CODE, _kernel_arrays
+    from dynsys._codes import NORM_CODES
+    from dynsys.flow import _kernel_arrays
     from dynsys.kernels import integrators_cuda
 
     ref = _rounded32(model)
@@ -151,7 +153,7 @@ def compare32(name, model, W0, method, kw):
     div = config.FLOW_DIVERGENCE_FACTOR * (1.0 + float(tnorm))
     W, L, g, steps, t, st = integrators_cuda.run(
         method, W32, arr.U, arr.T, arr.tn, arr.a, arr.a_star, arr.alpha, arr.const, arr.tol, kw["step"],
-        kw.get("t1", math.inf), kw["gtol"], _NORM_CODE[norm], kw["max_steps"], div, kw.get("rtol", 1e-8),
+        kw.get("t1", math.inf), kw["gtol"], NORM_CODES[norm], kw["max_steps"], div, kw.get("rtol", 1e-8),
         kw.get("atol", 1e-10))
     return dict(case=name, method=method, dtype="float32",
                 status=[int(s) for s in st], status_cpu=[int(s) for s in rp.status],

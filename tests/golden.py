@@ -15,7 +15,9 @@ Use::
 ``tests/data/golden.npz`` is the committed reference; ``tests/test_golden.py`` compares this tree
 with it to ``1e-12`` relative (fastmath bits depend on the CPU). A refactoring slice is checked
 bitwise: ``save`` from the old commit (a ``git worktree``) and from the new tree, on one machine,
-then ``diff`` without ``--rtol``.
+then ``diff`` without ``--rtol``. Run ``save`` twice in each tree and keep the second: a fastmath
+kernel compiled in-process can round differently from the same kernel loaded from Numba's cache
+(measured here: up to 1e-15 in census losses), so compare cache loads with cache loads.
 """
 
 from __future__ import annotations
@@ -227,11 +229,22 @@ def collect(with_cuda=True) -> dict:
 
 
 # ----------------------------------------------------------------------------- comparison
+#: Outputs that are not isolated, with the tolerance ``compare`` allows them when ``rtol > 0``: the
+#: K = 2 index-1 saddles lie on one-parameter families (``MATH.md`` section 4), so where along the
+#: family a search ends moves with the last bit of any earlier step (measured: 2.5e-8 between a
+#: kernel compiled in-process and the same kernel loaded from Numba's cache).
+LOOSE = {"eigenvector_following[": 1e-6, "saddle_between.": 1e-6}
+#: Absolute floor of the ``rtol`` comparison: losses and gradient norms at converged points are
+#: rounding noise of about 1e-16 (a global minimum's loss is a constant minus pair sums), which no
+#: relative tolerance of their own scale can hold.
+ATOL = 1e-13
+
+
 def compare(new: dict, ref: dict, rtol: float = 0.0) -> list:
     """Differences as readable lines (empty when equal). ``rtol = 0``: bitwise (NaN equals NaN).
 
-    With ``rtol > 0`` a float array may differ by ``rtol * max(|ref|)`` entrywise: relative to the
-    array's scale, since fastmath may move the last bits of values that cancel to near zero.
+    With ``rtol > 0`` a float array may differ by ``rtol * max(|ref|) + ATOL`` entrywise: relative
+    to the array's scale, since fastmath may move the last bits of values that cancel to near zero.
     """
     problems = []
     for key in sorted(set(new) | set(ref)):
@@ -243,12 +256,13 @@ def compare(new: dict, ref: dict, rtol: float = 0.0) -> list:
             problems.append(f"{key}: shape/dtype {a.shape} {a.dtype} vs reference {b.shape} {b.dtype}")
             continue
         if a.dtype.kind in "fc" and rtol > 0:
+            tol = max([rtol] + [t for p, t in LOOSE.items() if key.startswith(p)])
             nan_a, nan_b = np.isnan(a), np.isnan(b)
             scale = float(np.max(np.abs(b[~nan_b]), initial=0.0))
-            bad = (nan_a != nan_b) | (~nan_b & (np.abs(a - b) > rtol * scale))
+            bad = (nan_a != nan_b) | (~nan_b & (np.abs(a - b) > tol * scale + ATOL))
             if np.any(bad):
                 err = np.max(np.abs(a - b)[~nan_b], initial=0.0)
-                problems.append(f"{key}: max |diff| {err:.3g} > {rtol:g} x scale {scale:.3g}")
+                problems.append(f"{key}: max |diff| {err:.3g} > {tol:g} x scale {scale:.3g}")
         elif a.dtype.kind in "fc":
             if a.tobytes() != b.tobytes():
                 err = float(np.nanmax(np.abs(a - b), initial=0.0)) if a.size else 0.0
@@ -280,4 +294,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(HERE))  # this tree's dynsys, whatever is installed
     sys.exit(main(sys.argv[1:]))

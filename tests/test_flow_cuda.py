@@ -26,7 +26,8 @@ from cuda_flow_sim_check import METHODS, RTOL
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-_MAX_STEPS, _DIVERGED, _SINGULAR, _T1_REACHED = 1, 2, 3, 5
+from dynsys._codes import (MAX_STEPS as _MAX_STEPS,
+                            DIVERGED as _DIVERGED, SINGULAR as _SINGULAR, T1_REACHED as _T1_REACHED)
 
 
 def _run_helper(*args, simulator):

@@ -47,11 +47,7 @@ from ..results import Census, CensusClass, CensusSweep, Status
 INITS = ("xavier", "xavier_uniform")
 MINIMUM_KINDS = ("global_minimum", "spurious_minimum", "minimum", "degenerate")
 
-# Basin-label convention of DESIGN.md.
-LABEL_DIVERGED = -1
-LABEL_UNCONVERGED = -2
-LABEL_SINGULAR = -3
-LABEL_SADDLE = -4
+from .._codes import LABEL_DIVERGED, LABEL_SADDLE, LABEL_SINGULAR, LABEL_UNCONVERGED
 
 
 def wilson_interval(count, n, z=CENSUS_Z):

@@ -28,6 +28,7 @@ from ..config import (DEFLATION_HANDOVER_GTOL, DEFLATION_POWER, DEFLATION_SHIFT,
                       NEWTON_CHORD_RATIO, NEWTON_CHORD_STEPS, NEWTON_GTOL, NEWTON_LM_SCALE_MIN,
                       NEWTON_LS_MAX, NEWTON_MAX_STEPS, NEWTON_MU_MAX, NEWTON_MU_MIN, NEWTON_NONMONOTONE,
                       NEWTON_PIVOT_RTOL, NEWTON_STALL_FACTOR, NEWTON_STALL_WINDOW, NEWTON_SWITCH)
+from .._codes import SYSTEM_TEACHER_STUDENT
 from ..results import Status
 from ..systems.toys import ToySystem
 
@@ -75,7 +76,6 @@ def grad_scale(system) -> float:
 def kernel_args(system):
     """``(code, U, T, tn, a, a_star, alpha, const, tol, nwork)``: the kernel's view of ``system``."""
     from ..systems import teacher_student as ts
-    from ..systems import toys
 
     # Fresh writable C arrays every time: numba types read-only arrays apart, and one signature
     # means one compilation of the kernel for every model and toy.
@@ -88,7 +88,7 @@ def kernel_args(system):
     def c(x):
         return np.array(x, dtype=np.float64, order="C")
 
-    return (int(toys.TEACHER_STUDENT), c(A.U), c(A.T), c(A.tn), c(A.a), c(A.a_star), float(A.alpha),
+    return (SYSTEM_TEACHER_STUDENT, c(A.U), c(A.T), c(A.tn), c(A.a), c(A.a_star), float(A.alpha),
             float(A.const), float(A.tol), nwork)
 
 

@@ -10,9 +10,7 @@ import numpy as np
 
 from ..config import ACOS_SWITCH
 
-OK = 0
-SINGULAR = 3
-NONFINITE = 4
+from .._codes import NONFINITE, OK, SINGULAR  # noqa: F401  (re-exported to the kernel factories)
 
 
 def _consts(dtype):

@@ -50,17 +50,13 @@ from .network import rows
 
 _JIT = dict(cache=True)
 
-# status codes (dynsys.results.Status)
-_CONVERGED = 0
-_MAX_STEPS = 1
-_DIVERGED = 2
-_SINGULAR = 3
-_NONFINITE = 4
-_T1_REACHED = 5
-
-GD = 0
-EULER = 1
-RK4 = 2
+from .._codes import CONVERGED as _CONVERGED
+from .._codes import DIVERGED as _DIVERGED
+from .._codes import EULER, GD, RK4
+from .._codes import MAX_STEPS as _MAX_STEPS
+from .._codes import NONFINITE as _NONFINITE
+from .._codes import SINGULAR as _SINGULAR
+from .._codes import T1_REACHED as _T1_REACHED
 
 # Dormand-Prince 5(4) tableau (Dormand & Prince 1980; Hairer-Norsett-Wanner Table II.5.2).
 # nodes c_i = 1/5, 3/10, 4/5, 8/9, 1, 1 are not needed: the field is autonomous

@@ -58,17 +58,20 @@ import numpy as np
 from numba import cuda
 
 from ..config import CUDA_CHUNK_BYTES, CUDA_KERNEL_UNROLL, CUDA_THREADS_PER_BLOCK
+from .._codes import CONVERGED as _CONVERGED
+from .._codes import DIVERGED as _DIVERGED
+from .._codes import DOPRI5 as _DOPRI5
+from .._codes import GD, METHOD_CODES, RK4
+from .._codes import MAX_STEPS as _MAX_STEPS
+from .._codes import T1_REACHED as _T1_REACHED
 from . import integrators as _cpu
 from .cuda_constants import NONFINITE, OK, _consts
 from .cuda_state import _norms, _state_field
 from .field_cuda import _transpose, device_field
 
-METHODS = {"gd": _cpu.GD, "euler": _cpu.EULER, "rk4": _cpu.RK4, "dopri5": 3}
-_DOPRI5 = 3
+METHODS = METHOD_CODES
 _NEVER = np.iinfo(np.int64).max // 2  # n1 without t1 (dynsys.flow's value)
 
-_CONVERGED, _MAX_STEPS, _DIVERGED, _T1_REACHED = (_cpu._CONVERGED, _cpu._MAX_STEPS, _cpu._DIVERGED,
-                                                  _cpu._T1_REACHED)
 # dopri5 stops when a rejected step shrinks below this fraction of max(1, t) (the CPU kernel's value)
 _H_UNDERFLOW = 1e-14
 # CUDA's limit on a thread's local memory (compute capability 2.0 and later)
@@ -101,7 +104,6 @@ def _fixed_kernel(method: int, k: int, d: int, ks: int, dtype_name: str, has_u: 
     c = _typed(dtype_name)
     ZERO, HALF, TWO, SIX, NAN = c["ZERO"], c["HALF"], c["TWO"], c["SIX"], c["NAN"]
     K, D, UNROLL, METHOD = k, d, unroll, method
-    RK4, GD = _cpu.RK4, _cpu.GD
     NS = 4 if method == RK4 else 1
     NR = max(k, d)
     field = _state_field(k, d, ks, dtype_name, has_u, linear, unroll)

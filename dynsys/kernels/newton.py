@@ -52,11 +52,8 @@ from ..systems import toys
 from .linalg import cholesky, cholesky_solve, dot, dot4, ldlt, ldlt_solve, lu, lu_solve, maxabs
 from .network import rows
 
-CONVERGED = 0
-MAX_STEPS = 1
-SINGULAR = 3
-NONFINITE = 4
-STALLED = 7
+from .._codes import (CONVERGED, FACTOR_LDLT_DEFINITE, FACTOR_LDLT_INDEFINITE, FACTOR_LU, FACTOR_NONE,
+                      MAX_STEPS, NONFINITE, SINGULAR, STALLED, SYSTEM_TEACHER_STUDENT)
 
 _JIT = dict(cache=True, fastmath={"reassoc", "contract"})
 
@@ -75,7 +72,7 @@ N_IPAR = 5
 @njit(**_JIT)
 def grad_at(system, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work):
     """Gradient of system ``system`` at state ``X`` (k, d) into ``G``; returns the status."""
-    if system == toys.TEACHER_STUDENT:
+    if system == SYSTEM_TEACHER_STUDENT:
         Vb = rows(X, U, V)
         _, st = ts.loss_grad(Vb, T, tn, a, a_star, alpha, const, tol, True, G, work)
         return st
@@ -86,7 +83,7 @@ def grad_at(system, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work):
 def hess_at(system, X, U, V, T, tn, a, a_star, alpha, tol, H, G, S, nrm):
     """Exact Hessian (n, n) at ``X`` into ``H`` (``G`` is scratch for the toys, ``S`` and ``nrm`` for
     :func:`~dynsys.systems.teacher_student.hessian`); returns the status."""
-    if system == toys.TEACHER_STUDENT:
+    if system == SYSTEM_TEACHER_STUDENT:
         Vb = rows(X, U, V)
         return ts.hessian(Vb, T, tn, a, a_star, alpha, tol, H, S, nrm)
     return toys.grad_hess(system, X, G, H, True)
@@ -133,7 +130,7 @@ def _accept(x, xt, G, Gt):
 @njit(**_JIT)
 def _solve(kind, F, Ut, piv, b, n):
     """Solve with the factor of kind 1 or 3 (LDL^T: definite, indefinite) or 2 (LU)."""
-    if kind == 2:
+    if kind == FACTOR_LU:
         lu_solve(F, Ut, piv, b, n)
     else:
         ldlt_solve(F, b, n)
@@ -159,7 +156,7 @@ def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar):
     floor = pivot_rtol * hmax
     pm, nneg = ldlt(H, F, Ut, n, floor * floor)
     if pm > 0.0 and nneg == 0:
-        kind = 1 if math.sqrt(pm) > floor else -1
+        kind = FACTOR_LDLT_DEFINITE if math.sqrt(pm) > floor else FACTOR_NONE
     elif pm > fpar[F_LDLT_PIVOT] * hmax:
         # indefinite: kept only if its solve is accurate (no growth)
         for i in range(n):
@@ -171,13 +168,13 @@ def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar):
             rmax = max(rmax, abs(dot(H[i], dx, n) + g[i]))
             gmax = max(gmax, abs(g[i]))
         if rmax <= fpar[F_LDLT_RESID] * gmax:
-            kind = 3
+            kind = FACTOR_LDLT_INDEFINITE
     if kind == 0:
         pm = lu(H, F, Ut, piv, n)
-        kind = 2 if pm > floor else -1
+        kind = FACTOR_LU if pm > floor else FACTOR_NONE
     if kind < 0:
         return kind
-    if kind != 3:
+    if kind != FACTOR_LDLT_INDEFINITE:
         for i in range(n):
             dx[i] = -g[i]
         _solve(kind, F, Ut, piv, dx, n)

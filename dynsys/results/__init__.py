@@ -11,7 +11,7 @@ from .census import Census, CensusClass, CensusSweep
 from .critical import CRITICAL_KINDS, CriticalPoint, CriticalSet, SaddlePath, SaddlePoint
 from .flow import FlowResult
 from .sampling import GatingEstimate, MonteCarloEstimate, SGDResult
-from .status import OK, Status, status_counts
+from .status import OK, Label, Status, status_counts
 
 __all__ = ["CRITICAL_KINDS", "Census", "CensusClass", "CensusSweep", "CriticalPoint", "CriticalSet",
            "FlowResult", "GatingEstimate", "MonteCarloEstimate", "OK", "SGDResult", "SaddlePath",

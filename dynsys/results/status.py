@@ -6,18 +6,20 @@ import enum
 
 import numpy as np
 
+from .. import _codes
+
 
 class Status(enum.IntEnum):
     """Per-element outcome of a batch computation (stored as ``int8``)."""
 
-    CONVERGED = 0
-    MAX_STEPS = 1
-    DIVERGED = 2
-    SINGULAR = 3
-    NONFINITE = 4
-    T1_REACHED = 5
-    INTERRUPTED = 6
-    STALLED = 7
+    CONVERGED = _codes.CONVERGED
+    MAX_STEPS = _codes.MAX_STEPS
+    DIVERGED = _codes.DIVERGED
+    SINGULAR = _codes.SINGULAR
+    NONFINITE = _codes.NONFINITE
+    T1_REACHED = _codes.T1_REACHED
+    INTERRUPTED = _codes.INTERRUPTED
+    STALLED = _codes.STALLED
 
     @property
     def message(self) -> str:
@@ -26,6 +28,16 @@ class Status(enum.IntEnum):
     @property
     def fix(self) -> str:
         return _MESSAGES[self][1]
+
+
+class Label(enum.IntEnum):
+    """Reserved labels of a run's end point (census and basin labels; attractors are >= 0)."""
+
+    DIVERGED = _codes.LABEL_DIVERGED          #: diverged or went non-finite
+    UNCONVERGED = _codes.LABEL_UNCONVERGED    #: stopped before the gradient tolerance
+    SINGULAR = _codes.LABEL_SINGULAR          #: reached a zero row of W + U
+    SADDLE = _codes.LABEL_SADDLE              #: ended at a saddle (never an attractor)
+    NOT_COMPUTED = _codes.LABEL_NOT_COMPUTED  #: interrupted, or its chunk is missing
 
 
 #: Status 0 means "done without trouble"; for a plain field evaluation it reads "ok".

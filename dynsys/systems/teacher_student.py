@@ -36,9 +36,7 @@ from numba import njit
 
 from ..config import ACOS_SWITCH
 
-OK = 0
-SINGULAR = 3
-NONFINITE = 4
+from .._codes import NONFINITE, OK, SINGULAR
 
 _TWO_PI = 2.0 * math.pi
 _JIT = dict(cache=True, fastmath={"reassoc", "contract"})

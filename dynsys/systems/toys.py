@@ -28,10 +28,9 @@ from numba import njit
 from .. import _validate as v
 
 #: System codes of the Newton kernel (0 is the teacher-student field).
-TEACHER_STUDENT = 0
-DOUBLE_WELL = 1
-QUADRATIC_SADDLE = 2
-RING_OF_MINIMA = 3
+from .._codes import SYSTEM_DOUBLE_WELL as DOUBLE_WELL
+from .._codes import SYSTEM_QUADRATIC_SADDLE as QUADRATIC_SADDLE
+from .._codes import SYSTEM_RING_OF_MINIMA as RING_OF_MINIMA
 
 OK = 0
 NONFINITE = 4
