@@ -1,6 +1,14 @@
 """Every tunable of dynsys in one place (tolerances, sizes, thread counts).
 
 Change a value here, not in the code that uses it; tests refer to these names.
+
+Most values are read by Python code at call time (Newton's and the integrators' parameters travel
+to the kernels as arguments). One is frozen into the CPU kernels cached on disk, because compiled
+code reads it as a constant: ``ACOS_SWITCH`` (the per-state field of
+``dynsys/systems/teacher_student.py``). After editing it, clear Numba's cache (the ``__pycache__``
+folders' ``*.nbi``/``*.nbc`` files, or ``NUMBA_CACHE_DIR``), or the old value stays in use. The CUDA
+constants are read when a CUDA kernel is built, once per process and shape (those kernels are not
+cached on disk).
 """
 
 import math
@@ -167,11 +175,7 @@ NEWTON_LS_MAX = 12
 #: Nonmonotone line search (Grippo, Lampariello and Lucidi, SIAM J. Numer. Anal. 23 (1986) 707):
 #: the Armijo test compares with the largest ``|grad L|^2`` of the current and the last
 #: ``NEWTON_NONMONOTONE`` iterates, so a step may climb a little out of a curved valley of the
-#: merit instead of crawling along it. Measured from N(0, 1/d) seeds (W* = I, 400-1000 seeds each;
-#: 2026-12-02): roots per second against the monotone rule (memory 0) are 2.7x at k = d = 8, 1.5x
-#: at k = 6, d = 10, 4.9x at k = d = 10 and 12x at k = d = 12; memory 2 was the best in three of
-#: these four cases (3 in the other). From 8 on it collapses (the reference then still holds the
-#: seed's large gradient, and full Newton steps run off), so keep it small.
+#: merit instead of crawling along it. Keep it small (``docs/newton.md`` has the measurements).
 NEWTON_NONMONOTONE = 2
 #: Newton's step is taken only where the smallest |eigenvalue| it sees (one step of inverse
 #: iteration) exceeds ``NEWTON_SWITCH * max|H_ij| * |g| / S``; elsewhere (near-null directions, e.g.

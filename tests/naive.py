@@ -566,3 +566,20 @@ def loss_mpmath(W, W_star, a=None, a_star=None, alpha=0.0, U=None, dps=40):
             for l in range(len(T)):
                 tot += As[k] * As[l] * kapa(T[k], T[l])
         return float(tot / 2)
+
+
+def leader_clusters(X, tol):
+    """Greedy leader clustering, quadratic: each row joins the earliest leader within ``tol`` in the
+    max-norm, else leads a new class. Returns (labels, leaders)."""
+    X = np.asarray(X, dtype=float)
+    leaders = []
+    labels = np.empty(len(X), dtype=np.int64)
+    for i, x in enumerate(X):
+        for c, j in enumerate(leaders):
+            if np.max(np.abs(x - X[j]), initial=0.0) <= tol:
+                labels[i] = c
+                break
+        else:
+            labels[i] = len(leaders)
+            leaders.append(i)
+    return labels, np.array(leaders, dtype=np.int64)

@@ -41,6 +41,7 @@ import numpy as np
 from .. import _validate as v
 from .. import backends
 from .. import progress as _progress
+from ..clustering import leader_clusters
 from ..config import CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL, PARALLEL_ATOL
 from ..results import Census, CensusClass, CensusSweep, Status
 
@@ -122,27 +123,12 @@ class _Member:
 
 def _distinct(points: np.ndarray, rtol: float) -> int:
     """Number of distinct states among ``points`` (m, k, d): two are one when their largest entrywise
-    difference is at most ``rtol (1 + max|W|)``. Sorted by a fixed linear projection, each point is
-    compared only with earlier representatives whose projection is within reach."""
+    difference is at most ``rtol (1 + max|W|)`` (:func:`dynsys.clustering.leader_clusters`)."""
     m = len(points)
     if m == 0:
         return 0
     X = points.reshape(m, -1)
-    tol = rtol * (1.0 + float(np.max(np.abs(X))))
-    w = 1.0 + np.arange(X.shape[1]) / X.shape[1]
-    p = X @ w
-    reach = tol * float(w.sum())
-    order = np.argsort(p, kind="stable")
-    reps: list[int] = []
-    lo = 0
-    for i in order:
-        while lo < len(reps) and p[reps[lo]] < p[i] - reach:
-            lo += 1
-        cand = reps[lo:]
-        if cand and np.any(np.max(np.abs(X[cand] - X[i]), axis=1) <= tol):
-            continue
-        reps.append(int(i))
-    return len(reps)
+    return len(leader_clusters(X, rtol * (1.0 + float(np.max(np.abs(X)))))[1])
 
 
 def _canonical_rows(W: np.ndarray, a: np.ndarray, rtol: float) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import integrate as _integrate
 
 from .. import _validate as v
+from ..clustering import leader_clusters
 from ..config import (REDUCED_DEDUP_TOL, REDUCED_GRID, REDUCED_NEWTON_FTOL, REDUCED_NEWTON_MAXITER,
                       SINGULAR_RTOL)
 from ..results import Status
@@ -509,11 +510,10 @@ class ReducedDynamics:
             Js = np.where(ok[:, None, None], J, np.eye(2))
             step = np.linalg.solve(Js, -np.stack([fx, fy], axis=1)[..., None])[..., 0]
             cand = cand + np.where(ok[:, None], step, 0.0)
-        points = []
-        for p in cand:
-            if any(np.max(np.abs(p - q)) <= REDUCED_DEDUP_TOL * (1.0 + np.max(np.abs(q))) for q in points):
-                continue
-            points.append(p)
+        # one point per fixed point: the tolerance is relative to the largest candidate (they all
+        # lie inside the bounding ellipse, so this scale is O(1))
+        tol = REDUCED_DEDUP_TOL * (1.0 + float(np.max(np.abs(cand), initial=0.0)))
+        points = cand[leader_clusters(cand, tol)[1]]
         out = []
         for p in sorted(points, key=lambda q: (q[0], q[1])):
             x, y = float(p[0]), float(p[1])
