@@ -9,6 +9,11 @@ import dataclasses
 import enum
 import json
 import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 
 import numpy as np
@@ -299,6 +304,35 @@ def test_killed_write_keeps_the_old_file(produced, tmp_path, monkeypatch):
     assert p.read_bytes() == before and os.listdir(tmp_path) == ["f.npz"]
 
 
+def test_sigkill_while_writing_leaves_a_whole_file(tmp_path):
+    """A writer killed at a random moment in a loop of saves: the target always loads whole."""
+    target = tmp_path / "big.npz"
+    code = f"""
+import numpy as np
+from dynsys.results import FlowResult
+n = 3000
+fr = FlowResult(W=np.random.default_rng(0).normal(size=(n, 10, 10)), loss=np.zeros(n),
+                grad_norm=np.zeros(n), steps=np.zeros(n, np.int64), t=np.zeros(n),
+                status=np.zeros(n, np.int8), plateau_time=np.zeros(n))
+while True:
+    fr.save({str(target)!r})
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(pathlib.Path(ds.__file__).parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not target.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(0.05 + 0.1 * np.random.default_rng().random())
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    r = results.FlowResult.load(target)
+    assert r.W.shape == (3000, 10, 10)
+    assert all(p == "big.npz" or p.endswith(".tmp") for p in os.listdir(tmp_path))
+
+
 def test_unsupported_values_are_refused(produced, tmp_path):
     r, _ = produced["flow.gd"]
     with pytest.raises(TypeError, match="cannot save meta/f: a builtin_function"):
@@ -307,6 +341,8 @@ def test_unsupported_values_are_refused(produced, tmp_path):
         r.save(tmp_path / "x", meta={"a": np.array([1, None])})
     with pytest.raises(TypeError, match="save needs a dynsys result"):
         io.save({"W": 1}, tmp_path / "x")
+    with pytest.raises(FileNotFoundError, match=r"no_dir/x\.npz: cannot save, the folder .*no_dir does not exist"):
+        r.save(tmp_path / "no_dir" / "x")
     assert os.listdir(tmp_path) == []
 
 

@@ -292,6 +292,8 @@ def save(result, path, *, model=None, call=None, meta=None, compress=False) -> P
     }
     text = _dumps(doc) + "\n"
     path = _npz_path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: cannot save, the folder {path.parent} does not exist")
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
 
     def write(f):
@@ -319,6 +321,7 @@ def _dumps(x, indent: str = "") -> str:
 
 
 def _atomic_write(path: Path, write) -> None:
+    # A SIGKILL leaves the hidden temporary file behind (nothing can remove it), never a half target.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
