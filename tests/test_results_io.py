@@ -283,6 +283,9 @@ def test_imports_only_inside_dynsys(produced, tmp_path):
     _rewrite_meta(p, lambda m: m["model"].update(module="os", **{"class": "system"}))
     with pytest.raises(ResultFileError, match=r"k\.npz: model class os\.system is outside dynsys"):
         io.load_model(p)
+    _rewrite_meta(p, lambda m: m["model"].update(module="dynsys.cli", **{"class": "main"}))
+    with pytest.raises(ResultFileError, match=r"k\.npz: model class dynsys\.cli\.main is not a object class"):
+        io.load_model(p)
 
 
 def test_killed_write_keeps_the_old_file(produced, tmp_path, monkeypatch):

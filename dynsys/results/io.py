@@ -93,20 +93,26 @@ class Result:
 
 
 # ----------------------------------------------------------------------------------- encoding
-def _dynsys_attr(module: str, name: str, path, what: str):
-    """``module.name`` for a module inside dynsys (files never make dynsys import anything else)."""
+def _dynsys_class(module: str, name: str, path, what: str, base: type = object) -> type:
+    """The class ``module.name`` (a subclass of ``base``) from inside dynsys.
+
+    A file never makes dynsys import a module outside it, nor call anything but a class.
+    """
     if module != "dynsys" and not module.startswith("dynsys."):
         raise ResultFileError(f"{path}: {what} {module}.{name} is outside dynsys; refusing to import it")
     try:
-        return getattr(importlib.import_module(module), name)
+        obj = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
-        pass
-    import dynsys  # a class moved since the file was written: the public namespace still has it
+        import dynsys  # a class moved since the file was written: the public namespace still has it
 
-    if hasattr(dynsys, name):
-        return getattr(dynsys, name)
-    raise ResultFileError(f"{path}: {what} {module}.{name} does not exist in this dynsys "
-                          f"({_version()})")
+        obj = getattr(dynsys, name, None)
+    if obj is None:
+        raise ResultFileError(f"{path}: {what} {module}.{name} does not exist in this dynsys "
+                              f"({_version()})")
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        kind = "a class" if base is object else f"a subclass of {base.__name__}"
+        raise ResultFileError(f"{path}: {what} {module}.{name} is not {kind}")
+    return obj
 
 
 class _Writer:
@@ -207,7 +213,7 @@ class _Reader:
         if tag == "float":
             return float(node["float"])
         if tag == "enum":
-            cls = _dynsys_attr(node["module"], node["enum"], self.path, "enum")
+            cls = _dynsys_class(node["module"], node["enum"], self.path, "enum", enum.Enum)
             return cls[node["name"]]
         if tag == "tuple":
             return tuple(self.decode(v) for v in node["tuple"])
@@ -225,7 +231,7 @@ class _Reader:
 
 def _result_type(name: str, module: str, path) -> type:
     if name not in _TYPES and module:
-        _dynsys_attr(module, name, path, "result type")  # importing the module registers it
+        _dynsys_class(module, name, path, "result type", Result)  # importing the module registers it
     if name not in _TYPES:
         raise ResultFileError(f"{path}: unknown result type {name!r} (this dynsys knows {sorted(_TYPES)})")
     return _TYPES[name]
@@ -410,7 +416,7 @@ def load_model(path):
         spec = doc.get("model")
         if spec is None:
             return None
-        cls = _dynsys_attr(spec["module"], spec["class"], path, "model class")
+        cls = _dynsys_class(spec["module"], spec["class"], path, "model class")
         args = {k: _Reader(zf, path).decode(v) for k, v in spec["args"].items()}
         return cls(**args)
 
