@@ -284,7 +284,7 @@ def test_imports_only_inside_dynsys(produced, tmp_path):
     with pytest.raises(ResultFileError, match=r"k\.npz: model class os\.system is outside dynsys"):
         io.load_model(p)
     _rewrite_meta(p, lambda m: m["model"].update(module="dynsys.cli", **{"class": "main"}))
-    with pytest.raises(ResultFileError, match=r"k\.npz: model class dynsys\.cli\.main is not a object class"):
+    with pytest.raises(ResultFileError, match=r"k\.npz: model class dynsys\.cli\.main is not a class"):
         io.load_model(p)
 
 
