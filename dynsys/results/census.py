@@ -6,13 +6,15 @@ import dataclasses
 
 import numpy as np
 
+from .io import Result
+
 
 def _pct(x) -> str:
     return f"{100.0 * x:.2f}"
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class CensusClass:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class CensusClass(Result):
     """One class of minima, distinct up to the model's symmetry, reached by the runs of a census.
 
     Attributes
@@ -64,9 +66,15 @@ class CensusClass:
     def spurious(self) -> bool:
         return self.kind == "spurious_minimum"
 
+    def _headline(self) -> str:
+        lo, hi = self.interval
+        return (f"{self.kind}, {self.count} runs ({_pct(self.fraction)}% [{_pct(lo)}, {_pct(hi)}]), loss "
+                f"{self.loss:.6e}, lambda_min {self.lambda_min:.3e}, multiplicity {self.multiplicity}, "
+                f"n_functions {self.n_functions}")
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class Census:
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Census(Result):
     """Where gradient descent from random starts ends: classes of minima with fractions and intervals.
 
     Attributes
@@ -123,6 +131,8 @@ class Census:
     flow_time: float = 0.0
     classify_time: float = 0.0
 
+    _call_fields = ("step", "gtol", "norm", "max_steps", "seed", "init")
+
     @property
     def spurious_classes(self) -> tuple:
         return tuple(c for c in self.classes if c.kind == "spurious_minimum")
@@ -153,12 +163,20 @@ class Census:
                         f"{c.grad_norm:>10.1e}{c.multiplicity:>8}{c.n_functions:>7}")
         return "\n".join(rows)
 
-    def __str__(self) -> str:
+    def summary(self) -> str:
+        """The :meth:`table`."""
         return self.table()
 
+    def _headline(self) -> str:
+        lo, hi = self.spurious_interval
+        return (f"k={self.k}, k_star={self.k_star}, d={self.d}, {self.n_runs} runs: {len(self.classes)} "
+                f"classes, spurious {_pct(self.spurious_fraction)}% [{_pct(lo)}, {_pct(hi)}], global "
+                f"{_pct(self.global_fraction)}%, saddle {self.n_saddle}, unconverged {self.n_unconverged}, "
+                f"failed {self.n_failed}")
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class CensusSweep:
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class CensusSweep(Result):
     """Censuses of ``W* = I_k`` with student width ``k + k_extra`` for several k.
 
     Attributes
@@ -172,6 +190,8 @@ class CensusSweep:
     ks: tuple
     k_extra: int
     censuses: tuple
+
+    _call_fields = ("ks", "k_extra")
 
     @property
     def spurious_fractions(self) -> np.ndarray:
@@ -201,25 +221,10 @@ class CensusSweep:
                         f"{c.n_unconverged + c.n_failed:>7}{c.wall_time:>8.2f}  {sp}")
         return "\n".join(rows)
 
-    def __str__(self) -> str:
+    def summary(self) -> str:
+        """The :meth:`table`."""
         return self.table()
 
-    def plot(self, ax=None):
-        """Spurious fraction against k with 95% Wilson intervals (matplotlib, imported here only).
-
-        Returns the matplotlib Axes.
-        """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.5))
-        f = self.spurious_fractions
-        iv = self.spurious_intervals
-        ax.errorbar(self.ks, 100 * f, yerr=100 * np.abs(np.stack([f - iv[:, 0], iv[:, 1] - f])),
-                    fmt="o-", capsize=3)
-        ax.set_xlabel("k (teacher I_k; student width k + %d)" % self.k_extra)
-        ax.set_ylabel("runs ending at a spurious minimum (%)")
-        n = sorted({c.n_runs for c in self.censuses})
-        ax.set_title(f"{'/'.join(map(str, n))} runs per k, 95% Wilson intervals", fontsize=9)
-        ax.set_xticks(list(self.ks))
-        return ax
+    def _headline(self) -> str:
+        return (f"k in {self.ks}, student width k + {self.k_extra}: spurious % "
+                + ", ".join(f"{_pct(f)}" for f in self.spurious_fractions))

@@ -3,11 +3,14 @@ saddles of :func:`dynsys.critical.saddle_between` and :func:`dynsys.critical.eig
 
 from __future__ import annotations
 
+import collections
 import collections.abc as abc
 import dataclasses
 
 import numpy as np
 
+from . import display
+from .io import Result
 from .status import Status, status_counts
 
 #: The kinds of critical point, in MATH.md section 4's order of precedence.
@@ -15,8 +18,8 @@ CRITICAL_KINDS = ("singular", "not_critical", "saddle", "global_minimum", "degen
                   "spurious_minimum", "minimum")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class CriticalPoint:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class CriticalPoint(Result):
     """A classified point of weight space (:func:`dynsys.classify`).
 
     Attributes
@@ -99,12 +102,16 @@ class CriticalPoint:
                 f"lambda_min={self.lambda_min:.3e}")
 
     def __repr__(self) -> str:
-        k, d = np.shape(self.W)
-        return f"CriticalPoint(k={k}, d={d}: {self.summary()})"
+        shape = np.shape(self.W)
+        dims = f"k={shape[0]}, d={shape[1]}" if len(shape) == 2 else f"dim={np.size(self.W)}"
+        return f"CriticalPoint({dims}: {self.summary()})"
+
+    def __str__(self) -> str:
+        return repr(self)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class CriticalSet(abc.Sequence):
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class CriticalSet(Result, abc.Sequence):
     """Distinct critical points found from many seeds (:func:`dynsys.find_critical_points`).
 
     A sequence of :class:`CriticalPoint` (``len``, indexing, iteration), ordered by the first seed
@@ -139,6 +146,8 @@ class CriticalSet(abc.Sequence):
     gtol: float
     dedup_tol: float
 
+    _call_fields = ("gtol", "dedup_tol")
+
     def __len__(self) -> int:
         return len(self.points)
 
@@ -171,12 +180,14 @@ class CriticalSet(abc.Sequence):
                          f"{p.morse_index:>5} {p.nullity:>4} {p.nullity_expected:>6} {p.lambda_min:>11.3e}")
         return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        kinds = collections.Counter(self.kinds)
+        return (f"{len(self)} distinct points from {len(self.labels)} seeds"
+                + "".join(f", {n} {kind}" for kind, n in kinds.most_common()))
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class SaddlePoint:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class SaddlePoint(Result):
     """A refined critical point from a saddle search, with its Morse index read off the Hessian.
 
     Attributes
@@ -212,9 +223,15 @@ class SaddlePoint:
     sign: int = 0
     iterations: int = 0
 
+    def _headline(self) -> str:
+        found = (f", mode {self.direction} sign {self.sign:+d} in {self.iterations} steps"
+                 if self.direction >= 0 else "")
+        return (f"{self.kind}, index {self.index}, nullity {self.nullity}, loss {self.loss:.6e}, "
+                f"|g| {self.grad_norm:.1e}, {Status(int(self.status)).name}{found}")
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class SaddlePath:
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class SaddlePath(Result):
     """A relaxed path between two minima and the refined saddle at its top.
 
     Attributes
@@ -252,6 +269,14 @@ class SaddlePath:
     status: int
     method: str
     restarts: int = 0
+
+    _call_fields = ("method",)
+
+    def _headline(self) -> str:
+        return (f"{self.method}, {len(self.energies)} images, top image {self.climbing_image}: saddle "
+                f"index {self.saddle.index}, loss {self.saddle.loss:.6e}, barriers "
+                f"{display.brief(self.barriers)}, max force {self.max_force:.1e}, {self.iterations} "
+                f"iterations, {self.restarts} restarts, {Status(int(self.status)).name}")
 
     @property
     def index(self) -> int:

@@ -6,11 +6,13 @@ import dataclasses
 
 import numpy as np
 
+from . import display
+from .io import Result
 from .status import Status, status_counts
 
 
-@dataclasses.dataclass(frozen=True)
-class FlowResult:
+@dataclasses.dataclass(frozen=True, repr=False)
+class FlowResult(Result):
     """Outcome of :func:`dynsys.flow`: the final state of each trajectory and why it stopped.
 
     For a batch ``W0`` (n, k, d) every field has the batch axis first; for one state ``W0`` (k, d)
@@ -61,6 +63,8 @@ class FlowResult:
     n_rejected: np.ndarray | None = None
     n_polish: np.ndarray | None = None
 
+    _call_fields = ("method", "step", "norm")
+
     def status_counts(self) -> dict[str, int]:
         """How many trajectories ended in each status, by name (``{"CONVERGED": 998, ...}``)."""
         return status_counts(np.atleast_1d(np.asarray(self.status)))
@@ -69,3 +73,11 @@ class FlowResult:
     def converged(self):
         """Boolean mask (or bool for one state): which trajectories reached ``gtol``."""
         return np.asarray(self.status) == Status.CONVERGED
+
+    def _headline(self) -> str:
+        W = np.asarray(self.W)
+        if W.ndim == 2:
+            return (f"one trajectory, k={W.shape[0]}, d={W.shape[1]}, {self.method} step {self.step:g}: "
+                    f"{display.brief(self.status)}, loss {display.brief(self.loss)}, {self.steps} steps")
+        return (f"{W.shape[0]} trajectories, k={W.shape[1]}, d={W.shape[2]}, {self.method} step "
+                f"{self.step:g}: {display.counts(self.status)}")

@@ -6,11 +6,13 @@ import dataclasses
 
 import numpy as np
 
+from . import display
+from .io import Result
 from .status import status_counts
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class MonteCarloEstimate:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class MonteCarloEstimate(Result):
     """Sample estimate of the population loss and gradient (:func:`dynsys.monte_carlo`).
 
     Attributes
@@ -38,14 +40,21 @@ class MonteCarloEstimate:
     sampler: str
     seed: int
 
+    _call_fields = ("n_samples", "sampler", "seed")
+
+    def _headline(self) -> str:
+        k, d = np.shape(self.grad)
+        return (f"loss {self.loss:.6g} +- {self.loss_se:.2g}, |grad| {np.linalg.norm(self.grad):.4g} "
+                f"(k={k}, d={d}), {self.n_samples} {self.sampler} samples, seed {self.seed}")
+
     def z_scores(self, loss, grad):
         """``(estimate - exact) / se`` for a reference loss (float) and gradient (k, d)."""
         return ((self.loss - loss) / self.loss_se,
                 (self.grad - np.asarray(grad)) / self.grad_se)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class GatingEstimate:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class GatingEstimate(Result):
     """Sample estimate of paper 000's population gating function (:func:`dynsys.monte_carlo_gating`).
 
     ``F`` estimates ``E[x 1{e . x > 0} relu(w . x)]`` (Theorem 1's ``E[F(e, w)] / N``); ``closed_form``
@@ -72,6 +81,14 @@ class GatingEstimate:
     sampler: str
     seed: int
 
+    _call_fields = ("n_samples", "sampler", "seed")
+
+    def _headline(self) -> str:
+        n = 1 if np.ndim(self.theta) == 0 else len(self.theta)
+        return (f"{n} pair{'s' * (n != 1)}, d={np.shape(self.F)[-1]}, {self.n_samples} {self.sampler} "
+                f"samples, seed {self.seed}: relative error of the closed form max "
+                f"{np.max(self.relative_error()):.3g}")
+
     @property
     def fitted_scale(self) -> float:
         """The one global scale c minimising ``sum |c closed_form - F|^2`` over all pairs.
@@ -92,8 +109,8 @@ class GatingEstimate:
         return np.linalg.norm(c * np.asarray(self.closed_form) - F, axis=-1) / np.linalg.norm(F, axis=-1)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class SGDResult:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class SGDResult(Result):
     """Outcome of :func:`dynsys.sgd`: final weights and learning curves of a batch of SGD runs.
 
     For a batch ``W0`` (runs, k, d) every per-run field has the run axis first; for one run
@@ -144,6 +161,16 @@ class SGDResult:
     record_every: int
     steps_per_epoch: int
     run_ids: np.ndarray
+
+    _call_fields = ("n_samples", "batch_size", "lr", "epochs", "seed", "fresh", "project", "record_every")
+
+    def _headline(self) -> str:
+        W = np.asarray(self.W)
+        runs = "one run" if W.ndim == 2 else f"{W.shape[0]} runs"
+        final = np.asarray(self.pop_loss)[..., -1]
+        return (f"{runs}, k={W.shape[-2]}, d={W.shape[-1]}, lr {self.lr:g}, batch {self.batch_size}, "
+                f"{self.epochs} epochs, seed {self.seed}: {display.counts(self.status)}; final "
+                f"population loss {'median ' * (final.ndim > 0)}{np.nanmedian(final):.4g}")
 
     @property
     def record_epochs(self) -> np.ndarray:

@@ -16,13 +16,14 @@ import numpy as np
 from .. import _validate as v
 from ..config import CONJ1_BOUND_SAFETY, CONJ1_EDGE_ATOL, CONJ1_LOCATION_CAP, CONJ1_MAX_MP_POINTS, CONJ1_MP_DPS
 from ..kernels import conjecture as _cj
+from ..results.io import Result
 from .normal_equation import _l12_mp
 
 __all__ = ["Conjecture1Scan", "conjecture1_scan"]
 
 
-@dataclass(frozen=True)
-class Conjecture1Scan:
+@dataclass(frozen=True, repr=False)
+class Conjecture1Scan(Result):
     """Result of :func:`conjecture1_scan`.
 
     Attributes
@@ -92,6 +93,14 @@ class Conjecture1Scan:
     wall_time: float
     kernel_time: float
     mp_time: float
+
+    _call_fields = ("N", "grid", "mp_dps")
+
+    def _headline(self) -> str:
+        confirmed = "not checked" if self.n_confirmed is None else self.n_confirmed
+        return (f"{self.N} x {self.N} {self.grid} grid: {self.n_float64} float64 violations, "
+                f"{self.n_boundary} boundary, {self.n_doubtful} doubtful, confirmed {confirmed}, holds "
+                f"{self.holds}" + ("" if self.complete else " (incomplete)") + f", {self.wall_time:.2f} s")
 
     @property
     def holds(self) -> bool | None:

@@ -13,14 +13,15 @@ from scipy import optimize as _optimize
 
 from .. import _validate as v
 from ..config import K2_ROOT_GRID
+from ..results.io import Result
 from ._common import _PI
 from .normal_equation import h
 
 __all__ = ["K2SaddleFamily", "k2_saddle_families", "k2_equal_norm_threshold"]
 
 
-@dataclass(frozen=True)
-class K2SaddleFamily:
+@dataclass(frozen=True, repr=False)
+class K2SaddleFamily(Result):
     """One family of K = 2 saddles, ``w_1 = c S e``, ``w_2 = (1 - c) S e``, c in (0, 1).
 
     Teacher ``w*_1 = norm1 (1, 0, ...)``, ``w*_2 = norm2 (cos theta12, sin theta12, 0, ...)``; ``e`` is the
@@ -56,6 +57,11 @@ class K2SaddleFamily:
     index_in_plane: int
     margin: float
     tangential: bool = False
+
+    def _headline(self) -> str:
+        return (f"teacher norms ({self.norm1:.4g}, {self.norm2:.4g}), theta12 {self.theta12:.6g}: theta1 "
+                f"{self.theta1:.6g}, theta2 {self.theta2:.6g}, S {self.S:.6g}, index in plane "
+                f"{self.index_in_plane}, margin {self.margin:.3g}" + (", tangential" if self.tangential else ""))
 
     def index(self, d=2) -> int:
         """Predicted Morse index in R^d: the in-plane index plus ``d - 2`` (out-of-plane directions)."""

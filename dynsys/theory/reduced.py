@@ -18,13 +18,14 @@ from ..clustering import leader_clusters
 from ..config import (REDUCED_DEDUP_TOL, REDUCED_GRID, REDUCED_NEWTON_FTOL, REDUCED_NEWTON_MAXITER,
                       SINGULAR_RTOL)
 from ..results import Status
+from ..results.io import Result
 from ._common import _PI, _TWO_PI, _real
 
 __all__ = ["ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory"]
 
 
-@dataclass(frozen=True)
-class ReducedFixedPoint:
+@dataclass(frozen=True, repr=False)
+class ReducedFixedPoint(Result):
     """A fixed point of the reduced 2D field (:meth:`ReducedDynamics.fixed_points`).
 
     Attributes
@@ -51,13 +52,20 @@ class ReducedFixedPoint:
     residual: float
     jacobian: np.ndarray
 
+    _call_fields = ("K",)
+
+    def _headline(self) -> str:
+        ev = ", ".join(f"{e:.4g}" for e in np.asarray(self.eigvals))
+        return (f"K={self.K}, (x, y) = ({self.x:.6g}, {self.y:.6g}): {self.kind}, eigenvalues [{ev}], "
+                f"residual {self.residual:.1e}")
+
     def W(self, d=None):
         """The fixed point as a student ``W`` of shape (K, d) (see :meth:`ReducedDynamics.embed`)."""
         return ReducedDynamics(self.K).embed(self.x, self.y, d)
 
 
-@dataclass(frozen=True)
-class ReducedTrajectory:
+@dataclass(frozen=True, repr=False)
+class ReducedTrajectory(Result):
     """A solution of the reduced field (:meth:`ReducedDynamics.integrate`).
 
     Attributes
@@ -74,6 +82,13 @@ class ReducedTrajectory:
     y: np.ndarray
     status: Status
     message: str
+
+    def _headline(self) -> str:
+        t, x, y = np.asarray(self.t), np.asarray(self.x), np.asarray(self.y)
+        if t.size == 0:
+            return f"no points, {self.status.name}"
+        return (f"{t.size} points, t in [{t[0]:.4g}, {t[-1]:.4g}], from ({x[0]:.4g}, {y[0]:.4g}) to "
+                f"({x[-1]:.6g}, {y[-1]:.6g}), {self.status.name}")
 
 
 @dataclass(frozen=True)

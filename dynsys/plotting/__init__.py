@@ -1,0 +1,9 @@
+"""Figures of dynsys results (matplotlib is imported here only, never by ``import dynsys``).
+
+Each function takes a result (never recomputes it) and an optional matplotlib Axes, and returns the
+Axes it drew on. Without an Axes it makes a figure with constrained layout, so labels are not cut.
+"""
+
+from .census import census_sweep
+
+__all__ = ["census_sweep"]
