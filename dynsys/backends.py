@@ -55,9 +55,9 @@ def cuda_kernels():
     if not cuda.is_available():
         raise ValueError("backend='cuda' needs an NVIDIA GPU with a working driver, and none was found. "
                          "Use backend='parallel' (all CPU cores).")
-    from .kernels import field_cuda
+    from .kernels.cuda import field
 
-    return field_cuda
+    return field
 
 
 def loss_grad(backend, W, U, T, tn, a, a_star, alpha, const, tol, want_grad):

@@ -3,7 +3,7 @@ in a thread's local arrays (:func:`_state_field`) and the squared stopping norms
 
 :func:`_state_field` follows the CPU kernel :func:`dynsys.systems.teacher_student.loss_grad` in source
 order (one angle per pair, arccos or the atan2 form past ``ACOS_SWITCH``, the alpha = 1 branch). It is
-the one-state-per-thread field of :mod:`dynsys.kernels.cuda_thread` recast on local arrays; that kernel
+the one-state-per-thread field of :mod:`dynsys.kernels.cuda.thread` recast on local arrays; that kernel
 still writes its own copy inline (batch-strided), which a later change should replace by a call here.
 """
 
@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from .cuda_constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
+from .constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
 
 
 @functools.cache

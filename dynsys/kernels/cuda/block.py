@@ -1,5 +1,5 @@
 """The one-state-per-block CUDA kernel of the loss and gradient (the ``"block"`` shape of
-:mod:`dynsys.kernels.field_cuda`, which launches it and describes the mathematics and precision), and the
+:mod:`dynsys.kernels.cuda.field`, which launches it and describes the mathematics and precision), and the
 layout of its per-block workspace.
 
 Large ``k * d``: one state per block of ``CUDA_BLOCK_KERNEL_THREADS`` threads, grid-stride
@@ -23,7 +23,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from .cuda_constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
+from .constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
 
 
 class _Layout(NamedTuple):

@@ -1,5 +1,5 @@
 """The one-state-per-thread CUDA kernel of the loss and gradient (the ``"thread"`` shape of
-:mod:`dynsys.kernels.field_cuda`, which launches it and describes the mathematics and precision).
+:mod:`dynsys.kernels.cuda.field`, which launches it and describes the mathematics and precision).
 
 Small ``k * d``: one state per thread, grid-stride loop over states. The batch axis is
 last in device memory (``(k, d, n)``: neighbouring threads read neighbouring addresses), made by a
@@ -19,7 +19,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from .cuda_constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
+from .constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
 
 
 @functools.cache

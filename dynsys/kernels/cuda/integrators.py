@@ -7,8 +7,8 @@ local arrays of compile-time size (``(k, d)`` for the state and the stage point,
 stage gradients, ``S`` = 1 for gd/euler, 4 for rk4, 7 for dopri5), so every kernel is compiled for its
 exact ``(method, k, d, k*, dtype, residual?, alpha == 1?, norm)`` by a cached factory. The batch lies in
 device memory as ``(k * d, n)`` (state ``b`` is column ``b``: a warp's loads and stores of one entry
-are contiguous), made and undone by :mod:`dynsys.kernels.field_cuda`'s tiled transpose; the kernel
-updates it in place. The model goes to the device through :func:`dynsys.kernels.field_cuda.device_field`
+are contiguous), made and undone by :mod:`dynsys.kernels.cuda.field`'s tiled transpose; the kernel
+updates it in place. The model goes to the device through :func:`dynsys.kernels.cuda.field.device_field`
 (cast to the state's dtype: float64, or float32 with every constant typed).
 
 Semantics: those of the CPU kernels :mod:`dynsys.kernels.integrators` (``_fixed_one``,
@@ -17,13 +17,13 @@ norm below ``gtol``, state norm above ``div_limit``, ``t1``, ``max_steps``), the
 ``t`` and ``steps`` count (euler and rk4 land on ``t1``, gd takes whole steps), the Dormand-Prince
 tableau and step-size controller (their constants are imported from the CPU module), the initial step
 ``step``, rejection on a failed stage and the step-size underflow stop. The per-state field
-(:func:`dynsys.kernels.cuda_state._state_field`) is the one-state-per-thread kernel of :mod:`dynsys.kernels.cuda_thread` recast as
+(:func:`dynsys.kernels.cuda.state._state_field`) is the one-state-per-thread kernel of :mod:`dynsys.kernels.cuda.thread` recast as
 a device function on a local array, with the CPU kernel's expressions in its source order
 (:func:`dynsys.systems.teacher_student.loss_grad`: pair terms, then the self terms; the cosine, the
 accurate-angle switch, ``P, Q, K``); the libm (``acos``, ``pow``; the CPU uses a polynomial arccos)
 and the compilers' reassociation and contraction of multiply-adds differ, so float64 results agree with the CPU to roundoff amplified by the trajectory
 (``tests/test_flow_cuda.py`` asserts 1e-12 relative for gd/euler/rk4, 1e-8 for dopri5, equal statuses
-and step counts). As in :mod:`dynsys.kernels.field_cuda`, a state whose loss or gradient comes out
+and step counts). As in :mod:`dynsys.kernels.cuda.field`, a state whose loss or gradient comes out
 non-finite is NONFINITE (the CPU instead carries an infinite loss on; only float32 overflow or states
 beyond 1e150 tell them apart, far beyond the divergence test).
 
@@ -57,17 +57,17 @@ import numba
 import numpy as np
 from numba import cuda
 
-from ..config import CUDA_CHUNK_BYTES, CUDA_KERNEL_UNROLL, CUDA_THREADS_PER_BLOCK
-from .._codes import CONVERGED as _CONVERGED
-from .._codes import DIVERGED as _DIVERGED
-from .._codes import DOPRI5 as _DOPRI5
-from .._codes import GD, METHOD_CODES, RK4
-from .._codes import MAX_STEPS as _MAX_STEPS
-from .._codes import T1_REACHED as _T1_REACHED
-from . import integrators as _cpu
-from .cuda_constants import NONFINITE, OK, _consts
-from .cuda_state import _norms, _state_field
-from .field_cuda import _transpose, device_field
+from ...config import CUDA_CHUNK_BYTES, CUDA_KERNEL_UNROLL, CUDA_THREADS_PER_BLOCK
+from ..._codes import CONVERGED as _CONVERGED
+from ..._codes import DIVERGED as _DIVERGED
+from ..._codes import DOPRI5 as _DOPRI5
+from ..._codes import GD, METHOD_CODES, RK4
+from ..._codes import MAX_STEPS as _MAX_STEPS
+from ..._codes import T1_REACHED as _T1_REACHED
+from .. import integrators as _cpu
+from .constants import NONFINITE, OK, _consts
+from .state import _norms, _state_field
+from .field import _transpose, device_field
 
 METHODS = METHOD_CODES
 _NEVER = np.iinfo(np.int64).max // 2  # n1 without t1 (dynsys.flow's value)
