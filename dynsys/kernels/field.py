@@ -25,13 +25,18 @@ def blocks(n: int) -> int:
     return max(1, min(n, 8 * numba.get_num_threads()))
 
 
+@njit(inline="always", **_JIT)
+def _span(blk, n, nb):
+    """States ``[lo, hi)`` of block ``blk`` of ``nb``."""
+    return blk * n // nb, (blk + 1) * n // nb
+
+
 @njit(parallel=True, **_JIT)
 def _loss_grad_batch(W, A, want_grad, loss, G, status, nb, nwork):
     n, k, d = W.shape
     U, T, tn, a, a_star, alpha, const, tol = A
     for blk in prange(nb):
-        lo = blk * n // nb
-        hi = (blk + 1) * n // nb
+        lo, hi = _span(blk, n, nb)
         V = np.empty((k, d))
         work = np.empty(nwork)
         for b in range(lo, hi):
@@ -45,8 +50,7 @@ def _hessian_batch(W, A, H, status, nb):
     n, k, d = W.shape
     U, T, tn, a, a_star, alpha, const, tol = A
     for blk in prange(nb):
-        lo = blk * n // nb
-        hi = (blk + 1) * n // nb
+        lo, hi = _span(blk, n, nb)
         V = np.empty((k, d))
         m = max(k, d)
         S = np.empty((ts.HESS_SCRATCH_ROWS, m))
@@ -61,8 +65,7 @@ def _hvp_batch(W, X, A, out, status, nb):
     n, k, d = W.shape
     U, T, tn, a, a_star, alpha, const, tol = A
     for blk in prange(nb):
-        lo = blk * n // nb
-        hi = (blk + 1) * n // nb
+        lo, hi = _span(blk, n, nb)
         V = np.empty((k, d))
         m = max(k, d)
         u = np.empty(m)
@@ -78,8 +81,7 @@ def _grad_a_batch(W, A, out, status, nb):
     n, k, d = W.shape
     U, T, tn, a, a_star, alpha, const, tol = A
     for blk in prange(nb):
-        lo = blk * n // nb
-        hi = (blk + 1) * n // nb
+        lo, hi = _span(blk, n, nb)
         V = np.empty((k, d))
         nrm = np.empty(max(k, d))
         for b in range(lo, hi):
