@@ -19,10 +19,10 @@ tableau and step-size controller (their constants are imported from the CPU modu
 ``step``, rejection on a failed stage and the step-size underflow stop. The per-state field
 (:func:`dynsys.kernels.cuda.state._state_field`, which the one-state-per-thread field kernel of
 :mod:`dynsys.kernels.cuda.thread` calls too) is a device function on a local array, with the CPU
-kernel's expressions in its source order
-(:func:`dynsys.systems.teacher_student.loss_grad`: pair terms, then the self terms; the cosine, the
-accurate-angle switch, ``P, Q, K``); the libm (``acos``, ``pow``; the CPU uses a polynomial arccos)
-and the compilers' reassociation and contraction of multiply-adds differ, so float64 results agree with the CPU to roundoff amplified by the trajectory
+kernel's expressions in its source order (:func:`dynsys.systems.teacher_student.loss_grad`: pair
+terms, then the self terms; the cosine, the accurate-angle switch, ``P, Q, K``); the libm (``acos``,
+``pow``; the CPU uses a polynomial arccos) and the compilers' reassociation and contraction of
+multiply-adds differ, so float64 results agree with the CPU to roundoff amplified by the trajectory
 (``tests/test_flow_cuda.py`` asserts 1e-12 relative for gd/euler/rk4, 1e-8 for dopri5, equal statuses
 and step counts). As in :mod:`dynsys.kernels.cuda.field`, a state whose loss or gradient comes out
 non-finite is NONFINITE (the CPU instead carries an infinite loss on; only float32 overflow or states
