@@ -112,7 +112,7 @@ def main(argv=None):
 
     import dynsys as ds
     from dynsys.config import CUDA_BLOCK_KERNEL_MIN_KD
-    from dynsys.kernels import field_cuda as fc
+    from dynsys.kernels.cuda import field as fc
 
     dev = cuda.get_current_device()
     name = getattr(dev, "name", "?")

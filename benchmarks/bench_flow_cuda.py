@@ -7,7 +7,7 @@ Run on a machine with an NVIDIA GPU (without one it stops at once with a message
 For k = d = 10 (``--k``), a batch of 10^5 trajectories (``--n``; ``--quick``: 10^4), W* and W0 with
 N(0, 1/d) entries and alpha = 0: gd (step 0.1) and dopri5 (rtol 1e-6, atol 1e-8), both to gtol 1e-5
 or 2000 steps, in float64 through ``dynsys.flow`` and in float32 through
-``dynsys.kernels.integrators_cuda.run`` (``flow`` takes float64 states). Compile time (the first call,
+``dynsys.kernels.cuda.integrators.run`` (``flow`` takes float64 states). Compile time (the first call,
 on a small batch) is printed apart; run time is one timed call after it (transfers included) and is
 reported as trajectories/s and gradient evaluations/s (gd: one per step, dopri5: six per accepted
 step; its rejected steps, which the CUDA path does not return, are not counted). The first ``--cpu-sample`` trajectories are rerun
@@ -51,7 +51,7 @@ def main():
     from dynsys._codes import NORM_CODES
     from dynsys.flow import _kernel_arrays, flow
     from dynsys import config
-    from dynsys.kernels import integrators_cuda
+    from dynsys.kernels.cuda import integrators as integrators_cuda
 
     n = args.n or (10**4 if args.quick else 10**5)
     k = d = args.k

@@ -24,7 +24,7 @@ LABEL_SINGULAR = -3
 LABEL_SADDLE = -4
 LABEL_NOT_COMPUTED = -5
 
-# --- integrators (dynsys.kernels.integrators, dynsys.kernels.integrators_cuda) -----------------
+# --- integrators (dynsys.kernels.integrators, dynsys.kernels.cuda.integrators) -----------------
 GD = 0
 EULER = 1
 RK4 = 2

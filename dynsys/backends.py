@@ -55,24 +55,27 @@ def cuda_kernels():
     if not cuda.is_available():
         raise ValueError("backend='cuda' needs an NVIDIA GPU with a working driver, and none was found. "
                          "Use backend='parallel' (all CPU cores).")
-    from .kernels import field_cuda
+    from .kernels.cuda import field
 
-    return field_cuda
+    return field
 
 
-def loss_grad(backend, W, U, T, tn, a, a_star, alpha, const, tol, want_grad):
-    """Loss (n,), gradient (n, k, d) (empty unless ``want_grad``) and int8 status (n,) of a batch."""
+def loss_grad(backend, W, A, want_grad):
+    """Loss (n,), gradient (n, k, d) (empty unless ``want_grad``) and int8 status (n,) of a batch.
+
+    ``A`` is the model's :class:`~dynsys.systems.base.FieldArrays` (``model.arrays``).
+    """
     n, k, d = W.shape
     if backend == "cuda":
-        return cuda_kernels().loss_grad(W, U, T, tn, a, a_star, alpha, const, tol, want_grad)
+        return cuda_kernels().loss_grad(W, *A, want_grad)
     from .kernels import field
 
     loss = np.empty(n)
     G = np.empty((n, k, d) if want_grad else (n, 0, 0))
     status = np.empty(n, dtype=np.int8)
     with threads(backend, W.shape[0]):
-        field._loss_grad_batch(W, U, T, tn, a, a_star, alpha, const, tol, want_grad, loss, G, status,
-                               field.blocks(n), work_size(k, T.shape[0], d))
+        field._loss_grad_batch(W, A, want_grad, loss, G, status, field.blocks(n),
+                               work_size(k, A.T.shape[0], d))
     return loss, G, status
 
 
@@ -81,7 +84,7 @@ def _cpu_only(backend: str, what: str):
         raise ValueError(f"{what} has no CUDA kernel; use backend='parallel' (all CPU cores) or 'cpu'")
 
 
-def hessian(backend, W, U, T, tn, a, a_star, alpha, tol):
+def hessian(backend, W, A):
     _cpu_only(backend, "hessian")
     from .kernels import field
 
@@ -89,11 +92,11 @@ def hessian(backend, W, U, T, tn, a, a_star, alpha, tol):
     H = np.empty((n, k * d, k * d))
     status = np.empty(n, dtype=np.int8)
     with threads(backend, W.shape[0]):
-        field._hessian_batch(W, U, T, tn, a, a_star, alpha, tol, H, status, field.blocks(n))
+        field._hessian_batch(W, A, H, status, field.blocks(n))
     return H, status
 
 
-def hvp(backend, W, X, U, T, tn, a, a_star, alpha, tol):
+def hvp(backend, W, X, A):
     _cpu_only(backend, "hvp")
     from .kernels import field
 
@@ -101,11 +104,11 @@ def hvp(backend, W, X, U, T, tn, a, a_star, alpha, tol):
     out = np.empty_like(W)
     status = np.empty(W.shape[0], dtype=np.int8)
     with threads(backend, W.shape[0]):
-        field._hvp_batch(W, X, U, T, tn, a, a_star, alpha, tol, out, status, field.blocks(n))
+        field._hvp_batch(W, X, A, out, status, field.blocks(n))
     return out, status
 
 
-def grad_a(backend, W, U, T, tn, a, a_star, alpha, tol):
+def grad_a(backend, W, A):
     _cpu_only(backend, "grad_a")
     from .kernels import field
 
@@ -113,5 +116,5 @@ def grad_a(backend, W, U, T, tn, a, a_star, alpha, tol):
     out = np.empty(W.shape[:2])
     status = np.empty(W.shape[0], dtype=np.int8)
     with threads(backend, W.shape[0]):
-        field._grad_a_batch(W, U, T, tn, a, a_star, alpha, tol, out, status, field.blocks(n))
+        field._grad_a_batch(W, A, out, status, field.blocks(n))
     return out, status

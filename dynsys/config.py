@@ -131,7 +131,7 @@ MC_BLOCK = 1024
 #: is DIVERGED (it stops; the other runs go on).
 SGD_DIVERGENCE_FACTOR = 1e6
 
-# dynsys.kernels.field_cuda
+# dynsys.kernels.cuda.field
 #: CUDA: threads per block of the one-state-per-block kernels (a power of two: tree reduction).
 CUDA_BLOCK_KERNEL_THREADS = 128
 #: CUDA: a block kernel keeps its workspace (the state's rows, teacher rows, pair coefficients) in

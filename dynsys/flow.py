@@ -351,7 +351,7 @@ def _flow_cuda(model, W0b, single, method, step, t1, gtol, norm, norm_code, max_
                          "or backend='parallel'")
     backends.cuda_kernels()  # a clear ValueError without a usable GPU
     try:
-        from .kernels import integrators_cuda
+        from .kernels.cuda import integrators as integrators_cuda
     except ImportError:
         raise ValueError("backend='cuda' has no flow integrators in this version "
                          "(dynsys.kernels.integrators_cuda is missing); use backend='parallel'") from None

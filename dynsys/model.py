@@ -191,9 +191,6 @@ class TeacherStudent:
             raise ValueError(f"{name} is an empty batch (shape {W.shape}); pass at least one state")
         return (W[None] if W.ndim == 2 else W), W.ndim == 2
 
-    def _args(self):
-        return self._U, self._T, self._tn, self._a, self._a_star, self._alpha
-
     @property
     def arrays(self) -> FieldArrays:
         """The model as plain arrays for jitted code (:class:`FieldArrays`)."""
@@ -237,7 +234,7 @@ class TeacherStudent:
         grad : ndarray, shape (k, d) or (n, k, d)
         """
         Wb, single = self._states(W, backend)
-        loss, G, status = backends.loss_grad(backend, Wb, *self._args(), self._const, self._tol, True)
+        loss, G, status = backends.loss_grad(backend, Wb, self.arrays, True)
         st = self._check(status, Wb, single, return_status)
         out = (float(loss[0]), G[0]) if single else (loss, G)
         return (out, st) if return_status else out
@@ -245,7 +242,7 @@ class TeacherStudent:
     def loss(self, W, *, backend="parallel", return_status=False):
         """Population loss ``L(W)``: a float for one state, shape (n,) for a batch."""
         Wb, single = self._states(W, backend)
-        loss, _, status = backends.loss_grad(backend, Wb, *self._args(), self._const, self._tol, False)
+        loss, _, status = backends.loss_grad(backend, Wb, self.arrays, False)
         st = self._check(status, Wb, single, return_status)
         out = float(loss[0]) if single else loss
         return (out, st) if return_status else out
@@ -258,7 +255,7 @@ class TeacherStudent:
     def hessian(self, W, *, backend="parallel", return_status=False):
         """Exact Hessian, shape (k d, k d) or (n, k d, k d), row-major in (row j, coordinate)."""
         Wb, single = self._states(W, backend)
-        H, status = backends.hessian(backend, Wb, *self._args(), self._tol)
+        H, status = backends.hessian(backend, Wb, self.arrays)
         st = self._check(status, Wb, single, return_status)
         out = H[0] if single else H
         return (out, st) if return_status else out
@@ -269,7 +266,7 @@ class TeacherStudent:
         X = v.finite(v.real_array(V, "V"), "V")
         if X.shape != np.shape(W):
             raise ValueError(f"V must have the shape of W, {np.shape(W)}; got {X.shape}")
-        out, status = backends.hvp(backend, Wb, X[None] if single else X, *self._args(), self._tol)
+        out, status = backends.hvp(backend, Wb, X[None] if single else X, self.arrays)
         st = self._check(status, Wb, single, return_status)
         out = out[0] if single else out
         return (out, st) if return_status else out
@@ -277,7 +274,7 @@ class TeacherStudent:
     def grad_a(self, W, *, backend="parallel", return_status=False):
         """Gradient of the loss in the top weights ``a``: shape (k,) or (n, k)."""
         Wb, single = self._states(W, backend)
-        out, status = backends.grad_a(backend, Wb, *self._args(), self._tol)
+        out, status = backends.grad_a(backend, Wb, self.arrays)
         st = self._check(status, Wb, single, return_status)
         out = out[0] if single else out
         return (out, st) if return_status else out

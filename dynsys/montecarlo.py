@@ -130,10 +130,7 @@ def monte_carlo(model, W, n_samples, *, sampler="gaussian", seed=0, chunk_size=N
         hint = (" monte_carlo takes one state: call it once per state of the batch."
                 if W.ndim == 3 and W.shape[1:] == (k, d) else "")
         raise ValueError(f"W must have shape (k, d) = ({k}, {d}); got {W.shape}.{hint}")
-    fa = model.arrays
-    V = np.ascontiguousarray(W + fa.U if fa.U.shape[0] else W)
-    # writable copies: read-only model arrays would compile a second kernel specialisation
-    args = (V, np.array(fa.T), np.array(fa.a), np.array(fa.a_star), float(fa.alpha))
+    args = (np.ascontiguousarray(W), model.arrays)
     mu, se, name = _estimate(kmc.model_blocks, args, n_samples, d, 1 + k * d, sampler, seed, chunk_size)
     return MonteCarloEstimate(loss=float(mu[0]), loss_se=float(se[0]), grad=mu[1:].reshape(k, d),
                               grad_se=se[1:].reshape(k, d), n_samples=int(n_samples), sampler=name,

@@ -179,11 +179,8 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
     dist_raw = np.empty((runs, n_rec))
     steps = np.empty(runs, dtype=np.int64)
     status = np.empty(runs, dtype=np.int8)
-    # writable copies: read-only model arrays would compile a second kernel specialisation
-    U, T, tn, a, a_star = (np.array(x) for x in (fa.U, fa.T, fa.tn, fa.a, fa.a_star))
-    threaded(ksgd.sgd_block, runs, W, ids, key, U, T, tn, a, a_star, float(fa.alpha), float(fa.const),
-             float(fa.tol), np.array(model.W_star), n_samples, batch_size, lr, n_steps, spe,
-             bool(fresh), proj_kind, proj_r, rec, div_lim, work_size(k, model.k_star, d),
+    threaded(ksgd.sgd_block, runs, W, ids, key, fa, np.array(model.W_star), n_samples, batch_size, lr,
+             n_steps, spe, bool(fresh), proj_kind, proj_r, rec, div_lim, work_size(k, model.k_star, d),
              train_loss, pop_loss, dist, dist_raw, steps, status)
     if single:
         W, steps, status = W[0], int(steps[0]), Status(int(status[0]))

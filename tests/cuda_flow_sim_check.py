@@ -1,4 +1,4 @@
-"""Compare the CUDA flow integrators (``dynsys/kernels/integrators_cuda.py``) with the CPU ones, case by case.
+"""Compare the CUDA flow integrators (``dynsys/kernels/cuda/integrators.py``) with the CPU ones, case by case.
 
 Run by ``tests/test_flow_cuda.py`` in a subprocess with ``NUMBA_ENABLE_CUDASIM=1`` (the simulator must
 be chosen before numba is imported), where it prints one JSON report on its last line; imported by the
@@ -7,7 +7,7 @@ simulator) it instead compiles the real kernels to PTX for sm_90 through NVVM (:
 the simulator runs kernels as Python and never types them.
 
 Every comparison runs ``flow(model, W0, backend="cuda", ...)`` against ``backend="parallel"`` with the
-same arguments; float32 runs call :func:`dynsys.kernels.integrators_cuda.run` directly (``flow`` takes
+same arguments; float32 runs call :func:`dynsys.kernels.cuda.integrators.run` directly (``flow`` takes
 float64 states) and compare with the float64 CPU flow of the float32-rounded model and states.
 
 Error measure: ``|x_cuda - x_cpu| / (1 + |x_cpu|)`` (max over trajectories and entries; NaN against
@@ -140,7 +140,7 @@ def compare32(name, model, W0, method, kw):
     the rounded model and states."""
     from dynsys._codes import NORM_CODES
     from dynsys.flow import _kernel_arrays
-    from dynsys.kernels import integrators_cuda
+    from dynsys.kernels.cuda import integrators as integrators_cuda
 
     ref = _rounded32(model)
     W32 = np.asarray(W0, dtype=np.float32)
@@ -199,7 +199,7 @@ def run_all(size="tiny"):
 def launch_variants():
     """Grid-stride launches (fewer threads than trajectories), loops unrolled, against the default."""
     from dynsys.flow import _kernel_arrays
-    from dynsys.kernels import integrators_cuda
+    from dynsys.kernels.cuda import integrators as integrators_cuda
 
     name, model, W0, kw, _, _ = next(c for c in cases("tiny") if c[0] == "max_steps")
     arr = _kernel_arrays(model)
@@ -220,7 +220,7 @@ def nonfinite_start():
     trajectory stops at once as NONFINITE with NaN loss and gradient norm, its neighbour runs on.
     Every method, the nonlinear and the linear (alpha = 1) field, float64 and float32."""
     from dynsys.flow import _kernel_arrays
-    from dynsys.kernels import integrators_cuda
+    from dynsys.kernels.cuda import integrators as integrators_cuda
 
     out = []
     for name, model, W0, kw, _, _ in cases("tiny"):
@@ -254,7 +254,7 @@ def ptx_check():
             return dict(skipped="libNVVM not found")
     except Exception as exc:  # numba-cuda internals differ: nothing to check with
         return dict(skipped=f"cannot set up PTX compilation: {type(exc).__name__}: {exc}")
-    from dynsys.kernels import integrators_cuda as ic
+    from dynsys.kernels.cuda import integrators as ic
 
     def arr(nf, nd):
         return types.Array(nf, nd, "C")

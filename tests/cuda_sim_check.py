@@ -50,7 +50,7 @@ def compare(model, W, dtype="float64", want_grad=True, **kw):
     tolerance scale), ``status_equal``, ``bad_zeroed`` (bad states have loss 0 and G 0 exactly),
     ``dtype_ok`` (outputs in W's dtype), ``status``.
     """
-    from dynsys.kernels import field_cuda
+    from dynsys.kernels.cuda import field as field_cuda
 
     A = model.arrays
     Wd = np.asarray(W, dtype=dtype)
@@ -220,7 +220,7 @@ def ptx_check():
             return dict(skipped="libNVVM not found")
     except Exception as exc:  # numba-cuda internals differ: nothing to check with
         return dict(skipped=f"cannot set up PTX compilation: {type(exc).__name__}: {exc}")
-    from dynsys.kernels import field_cuda as fc
+    from dynsys.kernels.cuda import field as fc
 
     def arr(nf, nd):
         return types.Array(nf, nd, "C")

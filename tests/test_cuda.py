@@ -1,4 +1,4 @@
-"""The CUDA twins of the loss and gradient (``dynsys/kernels/field_cuda.py``) against the CPU kernels.
+"""The CUDA twins of the loss and gradient (``dynsys/kernels/cuda/field.py``) against the CPU kernels.
 
 Every run: both kernel shapes in the numba-cuda simulator (a subprocess: ``NUMBA_ENABLE_CUDASIM=1``
 must be set before numba is imported), tiny sizes, float64 to 1e-12 and float32 to 1e-4 of the terms'
@@ -95,7 +95,7 @@ def test_kernels_lower_to_ptx_for_sm90():
 
 def test_kernel_shape_threshold():
     from dynsys.config import CUDA_BLOCK_KERNEL_MIN_KD
-    from dynsys.kernels.field_cuda import kernel_shape
+    from dynsys.kernels.cuda.field import kernel_shape
 
     assert kernel_shape(1, CUDA_BLOCK_KERNEL_MIN_KD) == "thread"
     assert kernel_shape(1, CUDA_BLOCK_KERNEL_MIN_KD + 1) == "block"
@@ -126,7 +126,7 @@ def test_gpu_matches_cpu_and_repeats():
         pytest.skip("no GPU")
     import cuda_sim_check as chk
     from dynsys import TeacherStudent
-    from dynsys.kernels import field_cuda
+    from dynsys.kernels.cuda import field as field_cuda
 
     _check_results(chk.run_all("gpu"))
     m = chk.run_model("gpu")

@@ -1,4 +1,4 @@
-"""The CUDA flow integrators (``dynsys/kernels/integrators_cuda.py``) against the CPU integrators.
+"""The CUDA flow integrators (``dynsys/kernels/cuda/integrators.py``) against the CPU integrators.
 
 Every run: ``dynsys.flow(..., backend="cuda")`` against ``backend="parallel"`` in the numba-cuda
 simulator (a subprocess: ``NUMBA_ENABLE_CUDASIM=1`` must be set before numba is imported; tiny sizes)
@@ -145,7 +145,7 @@ def test_cuda_backend_without_gpu_raises():
 
 def test_run_rejects_bad_arguments():
     """Host-side checks come before any device call (no GPU needed)."""
-    from dynsys.kernels import integrators_cuda as ic
+    from dynsys.kernels.cuda import integrators as ic
 
     W = np.ones((2, 2, 2))
     args = (np.zeros((0, 0)), np.eye(2), np.ones(2), np.ones(2), np.ones(2), 0.0, 1.0, 1e-9, 0.1,
@@ -167,7 +167,7 @@ def test_run_rejects_bad_arguments():
 def test_steps_to_t1_matches_flow():
     """The fixed-step methods' t1 step count is dynsys.flow's: ceil(t1 / step), robust to the rounding
     of t1 / step (0.3 / 0.1 = 2.9999999999999996 is 3 steps, not 4)."""
-    from dynsys.kernels.integrators_cuda import _NEVER, steps_to_t1
+    from dynsys.kernels.cuda.integrators import _NEVER, steps_to_t1
 
     assert steps_to_t1(0.3, 0.1) == 3
     assert steps_to_t1(0.95, 0.1) == 10

@@ -24,7 +24,7 @@ from scipy import integrate, optimize
 
 from dynsys import theory as th
 from dynsys.config import CONJ1_LOCATION_CAP
-from dynsys.kernels import conjecture as cj
+from dynsys.theory import conjecture_kernel as cj
 
 PI = math.pi
 

@@ -1,11 +1,13 @@
 """Batched CPU drivers of the teacher-student field: one compiled loop over states.
 
-Each driver takes a batch ``W`` (n, k, d), the model's arrays (``U`` residual or an empty array,
-teacher rows ``T`` with norms ``tn``, ``a``, ``a_star``, ``alpha``, constant, singular tolerance) and
-preallocated outputs and a block count ``nb`` (:func:`blocks`), and writes a status per state. Each is one ``prange`` over blocks of states,
-scratch allocated once per block, so threads write only their own rows. The serial backend runs the
-same compiled loop on one thread (``numba.set_num_threads(1)``): one kernel, so the two backends
-agree bitwise by construction.
+Each driver takes a batch ``W`` (n, k, d), the model's arrays as one
+:class:`~dynsys.systems.base.FieldArrays` ``A`` (residual ``U`` or an empty array, teacher rows ``T``
+with norms ``tn``, ``a``, ``a_star``, ``alpha``, constant, singular tolerance), preallocated outputs and
+a block count ``nb`` (:func:`blocks`), and writes a status per state. Numba types the named tuple by its
+fields, so a model layout is one compiled signature per driver (cached on disk like the others). Each
+driver is one ``prange`` over blocks of states, scratch allocated once per block, so threads write only
+their own rows. The serial backend runs the same compiled loop on one thread
+(``numba.set_num_threads(1)``): one kernel, so the two backends agree bitwise by construction.
 """
 
 import numba
@@ -13,6 +15,7 @@ from numba import njit, prange
 import numpy as np
 
 from ..systems import teacher_student as ts
+from .network import rows
 
 _JIT = dict(cache=True)
 
@@ -23,71 +26,64 @@ def blocks(n: int) -> int:
 
 
 @njit(inline="always", **_JIT)
-def _rows(W, b, U, V):
-    """The network rows of state b: ``W[b]``, or ``W[b] + U`` copied into ``V`` with a residual."""
-    if U.shape[0] == 0:
-        return W[b]
-    for j in range(V.shape[0]):
-        for l in range(V.shape[1]):
-            V[j, l] = W[b, j, l] + U[j, l]
-    return V
+def _span(blk, n, nb):
+    """States ``[lo, hi)`` of block ``blk`` of ``nb``."""
+    return blk * n // nb, (blk + 1) * n // nb
 
 
 @njit(parallel=True, **_JIT)
-def _loss_grad_batch(W, U, T, tn, a, a_star, alpha, const, tol, want_grad, loss, G, status, nb, nwork):
+def _loss_grad_batch(W, A, want_grad, loss, G, status, nb, nwork):
     n, k, d = W.shape
+    U, T, tn, a, a_star, alpha, const, tol = A
     for blk in prange(nb):
-        lo = blk * n // nb
-        hi = (blk + 1) * n // nb
+        lo, hi = _span(blk, n, nb)
         V = np.empty((k, d))
         work = np.empty(nwork)
         for b in range(lo, hi):
-            Vb = _rows(W, b, U, V)
+            Vb = rows(W[b], U, V)
             loss[b], status[b] = ts.loss_grad(Vb, T, tn, a, a_star, alpha, const, tol,
                                               want_grad, G[b], work)
 
 
 @njit(parallel=True, **_JIT)
-def _hessian_batch(W, U, T, tn, a, a_star, alpha, tol, H, status, nb):
+def _hessian_batch(W, A, H, status, nb):
     n, k, d = W.shape
+    U, T, tn, a, a_star, alpha, const, tol = A
     for blk in prange(nb):
-        lo = blk * n // nb
-        hi = (blk + 1) * n // nb
+        lo, hi = _span(blk, n, nb)
         V = np.empty((k, d))
         m = max(k, d)
         S = np.empty((ts.HESS_SCRATCH_ROWS, m))
         nrm = np.empty(m)
         for b in range(lo, hi):
-            Vb = _rows(W, b, U, V)
+            Vb = rows(W[b], U, V)
             status[b] = ts.hessian(Vb, T, tn, a, a_star, alpha, tol, H[b], S, nrm)
 
 
 @njit(parallel=True, **_JIT)
-def _hvp_batch(W, X, U, T, tn, a, a_star, alpha, tol, out, status, nb):
+def _hvp_batch(W, X, A, out, status, nb):
     n, k, d = W.shape
+    U, T, tn, a, a_star, alpha, const, tol = A
     for blk in prange(nb):
-        lo = blk * n // nb
-        hi = (blk + 1) * n // nb
+        lo, hi = _span(blk, n, nb)
         V = np.empty((k, d))
         m = max(k, d)
         u = np.empty(m)
         p = np.empty(m)
         nrm = np.empty(m)
         for b in range(lo, hi):
-            Vb = _rows(W, b, U, V)
+            Vb = rows(W[b], U, V)
             status[b] = ts.hvp(Vb, X[b], T, tn, a, a_star, alpha, tol, out[b], u, p, nrm)
 
 
 @njit(parallel=True, **_JIT)
-def _grad_a_batch(W, U, T, tn, a, a_star, alpha, tol, out, status, nb):
+def _grad_a_batch(W, A, out, status, nb):
     n, k, d = W.shape
+    U, T, tn, a, a_star, alpha, const, tol = A
     for blk in prange(nb):
-        lo = blk * n // nb
-        hi = (blk + 1) * n // nb
+        lo, hi = _span(blk, n, nb)
         V = np.empty((k, d))
         nrm = np.empty(max(k, d))
         for b in range(lo, hi):
-            Vb = _rows(W, b, U, V)
+            Vb = rows(W[b], U, V)
             status[b] = ts.grad_a(Vb, T, tn, a, a_star, alpha, tol, out[b], nrm)
-
-

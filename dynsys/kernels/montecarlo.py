@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from . import rng
-from .network import act, output
+from .network import forward, output, rows
 
 _JIT = dict(cache=True)
 
@@ -148,17 +148,21 @@ def _welford(mean, m2, q, value, inv_n):
 
 
 @njit(nogil=True, **_JIT)
-def model_blocks(lo, hi, mode, X, seed, blk0, n_total, B, V, T, a, a_star, alpha, mean, m2, cnt):
-    """Block summaries of the per-sample loss and gradient for blocks ``blk0 + lo .. blk0 + hi - 1``
-    of the sample sequence, into rows ``lo .. hi - 1`` of ``mean``, ``m2``, ``cnt``.
+def model_blocks(lo, hi, mode, X, seed, blk0, n_total, B, W, A, mean, m2, cnt):
+    """Block summaries of the per-sample loss and gradient at the state ``W`` (k, d) of the model
+    ``A`` (:class:`~dynsys.systems.base.FieldArrays`) for blocks ``blk0 + lo .. blk0 + hi - 1`` of the
+    sample sequence, into rows ``lo .. hi - 1`` of ``mean``, ``m2``, ``cnt``.
 
-    Per sample x (MATH.md sections 1 and 6; paper 000 Eqn 3 divided by N): with ``h_j = v_j . x``,
-    ``r = g(x; T) - g(x; V)``, the quantities are ``r^2 / 2`` (column 0 of ``mean``/``m2``) and
-    ``-r a_j sigma'(h_j) x_l`` (column ``1 + j d + l``), ``sigma'(0) = alpha``. ``X`` holds the chunk's
-    samples in mode 2 (row 0 is sample ``blk0 B``); it is ignored otherwise.
+    Per sample x (MATH.md sections 1 and 6; paper 000 Eqn 3 divided by N): with network rows
+    ``V = W + U``, ``h_j = v_j . x``, ``r = g(x; T) - g(x; V)``, the quantities are ``r^2 / 2``
+    (column 0 of ``mean``/``m2``) and ``-r a_j sigma'(h_j) x_l`` (column ``1 + j d + l``),
+    ``sigma'(0) = alpha``. ``X`` holds the chunk's samples in mode 2 (row 0 is sample ``blk0 B``); it
+    is ignored otherwise.
     """
+    V = rows(W, A.U, np.empty(W.shape))
     for b in range(lo, hi):
-        cnt[b] = _model_block(mode, X, seed, blk0, b, n_total, B, V, T, a, a_star, alpha, mean[b], m2[b])
+        cnt[b] = _model_block(mode, X, seed, blk0, b, n_total, B, V, A.T, A.a, A.a_star, A.alpha,
+                              mean[b], m2[b])
 
 
 @njit(inline="always", **_JIT)
@@ -169,14 +173,7 @@ def _model_block(mode, X, seed, blk0, b, n_total, B, V, T, a, a_star, alpha, mb,
     i0, i1, base = _open_block(mb, vb, blk0, b, B, n_total)
     for i in range(i0, i1):
         _draw(mode, seed, i, X, i - base, x)
-        g = 0.0
-        for j in range(k):
-            h = 0.0
-            for l in range(d):
-                h += V[j, l] * x[l]
-            g += a[j] * act(h, alpha)
-            s[j] = a[j] * (1.0 if h > 0.0 else alpha)
-        r = output(T, a_star, alpha, x) - g
+        r = output(T, a_star, alpha, x) - forward(V, a, alpha, x, s)
         inv_n = 1.0 / (i - i0 + 1)
         _welford(mb, vb, 0, 0.5 * r * r, inv_n)
         for j in range(k):

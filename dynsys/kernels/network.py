@@ -27,14 +27,32 @@ def act(z, alpha):
     return z if z > 0.0 else alpha * z
 
 
+@njit(inline="always", **_JIT)
+def _pre(M, q, x):
+    """``M_q . x``: unit q's pre-activation."""
+    h = 0.0
+    for l in range(M.shape[1]):
+        h += M[q, l] * x[l]
+    return h
+
+
 @njit(**_JIT)
 def output(M, c, alpha, x):
     """``sum_q c_q sigma_alpha(M_q . x)``: a network's output."""
     g = 0.0
     for q in range(M.shape[0]):
-        h = 0.0
-        for l in range(M.shape[1]):
-            h += M[q, l] * x[l]
-        g += c[q] * act(h, alpha)
+        g += c[q] * act(_pre(M, q, x), alpha)
     return g
 
+
+@njit(inline="always", **_JIT)
+def forward(M, c, alpha, x, s):
+    """The forward pass of backpropagation: returns the output ``g(x; M, c)`` and writes
+    ``s_q = c_q sigma_alpha'(M_q . x)`` into ``s`` (``sigma_alpha'(0) = alpha``), so that the gradient
+    of ``g`` in row q is ``s_q x``. Shared by the Monte Carlo and the SGD kernels."""
+    g = 0.0
+    for q in range(M.shape[0]):
+        h = _pre(M, q, x)
+        g += c[q] * act(h, alpha)
+        s[q] = c[q] * (1.0 if h > 0.0 else alpha)
+    return g

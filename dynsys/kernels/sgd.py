@@ -22,7 +22,7 @@ from numba import njit
 
 from ..systems import teacher_student as ts
 from . import rng
-from .network import act, output, rows
+from .network import forward, output, rows
 
 _JIT = dict(cache=True)
 
@@ -148,14 +148,7 @@ def _pop_loss(V, T, tn, a, a_star, alpha, const, tol, Vs, As, Gd, work):
 def _accumulate(V, a, alpha, x, y, G, s):
     """``G += -(y - g(x; V)) a_j sigma'(v_j . x) x`` for one input (``s`` scratch (k,))."""
     k, d = V.shape
-    g = 0.0
-    for j in range(k):
-        h = 0.0
-        for l in range(d):
-            h += V[j, l] * x[l]
-        g += a[j] * act(h, alpha)
-        s[j] = a[j] * (1.0 if h > 0.0 else alpha)
-    e = y - g
+    e = y - forward(V, a, alpha, x, s)
     for j in range(k):
         c = -e * s[j]
         for l in range(d):
@@ -229,10 +222,11 @@ def _update(Wr, G, f, U, proj_kind, proj_r, lim):
 
 
 @njit(nogil=True, **_JIT)
-def sgd_block(lo, hi, W, run_ids, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_samples,
-              batch_size, lr, n_steps, spe, fresh, proj_kind, proj_r, rec_steps, div_lim, work_len,
-              train_loss, pop_loss, dist, dist_raw, steps_done, status):
-    """Runs ``lo .. hi - 1`` of the batch ``W`` (runs, k, d), updated in place; fills their records
+def sgd_block(lo, hi, W, run_ids, seed, A, W_star, n_samples, batch_size, lr, n_steps, spe, fresh,
+              proj_kind, proj_r, rec_steps, div_lim, work_len, train_loss, pop_loss, dist, dist_raw,
+              steps_done, status):
+    """Runs ``lo .. hi - 1`` of the batch ``W`` (runs, k, d), updated in place, for the model ``A``
+    (:class:`~dynsys.systems.base.FieldArrays`; ``W_star`` its teacher weights); fills their records
     (``train_loss`` etc., (runs, n_rec)), ``steps_done`` and ``status`` rows.
 
     ``spe`` steps per epoch (the last batch of an epoch may be short when ``batch_size`` does not
@@ -240,6 +234,7 @@ def sgd_block(lo, hi, W, run_ids, seed, U, T, tn, a, a_star, alpha, const, tol, 
     first step); ``div_lim`` (runs,) divergence limits on ``|W + U|_F``. Releases the GIL: disjoint
     ranges of runs may run on different threads (:func:`dynsys.kernels.montecarlo.threaded`).
     """
+    U, T, tn, a, a_star, alpha, const, tol = A
     for r in range(lo, hi):
         steps_done[r], status[r] = _run(W[r], run_ids[r], seed, U, T, tn, a, a_star, alpha, const, tol,
                                         W_star, n_samples, batch_size, lr, n_steps, spe, fresh,

@@ -72,13 +72,14 @@ def pair_angle(X, i, nx, Y, j, ny, dot):
 
 @njit(inline="always", **_JIT)
 def pair_coefficients(theta, c, s, alpha):
-    """``(P, Q, K)`` of the module docstring for one pair."""
+    """``(P, Q, K)`` of the module docstring for one pair (``K`` is named ``Kc`` in code, apart from
+    the integrators' stage gradients ``K``)."""
     om = 1.0 - alpha
     opa = 1.0 + alpha * alpha
     P = opa * (math.pi - theta) + 2.0 * alpha * theta
     Q = om * om * s
-    K = opa * (s + (math.pi - theta) * c) - 2.0 * alpha * (s - theta * c)
-    return P, Q, K
+    Kc = opa * (s + (math.pi - theta) * c) - 2.0 * alpha * (s - theta * c)
+    return P, Q, Kc
 
 
 @njit(inline="always", **_JIT)
@@ -290,8 +291,8 @@ def teacher_energy(T, tn, a_star, alpha):
             if tn[q] == 0.0:
                 continue
             theta, c, s = pair_angle(T, k, tn[k], T, q, tn[q], _dot(T, k, T, q))
-            P, Q, K = pair_coefficients(theta, c, s, alpha)
-            acc += a_star[k] * a_star[q] * tn[k] * tn[q] * K
+            P, Q, Kc = pair_coefficients(theta, c, s, alpha)
+            acc += a_star[k] * a_star[q] * tn[k] * tn[q] * Kc
     return acc / _TWO_PI
 
 
@@ -321,16 +322,16 @@ def grad_a(V, T, tn, a, a_star, alpha, tol, out, nrm):
     for j in range(k):
         for i in range(j):
             theta, c, s = pair_angle(V, j, nrm[j], V, i, nrm[i], _dot(V, j, V, i))
-            P, Q, K = pair_coefficients(theta, c, s, alpha)
-            kap = nrm[j] * nrm[i] * K / _TWO_PI
+            P, Q, Kc = pair_coefficients(theta, c, s, alpha)
+            kap = nrm[j] * nrm[i] * Kc / _TWO_PI
             out[j] += a[i] * kap
             out[i] += a[j] * kap
         for q in range(T.shape[0]):
             if tn[q] == 0.0:
                 continue
             theta, c, s = pair_angle(V, j, nrm[j], T, q, tn[q], _dot(V, j, T, q))
-            P, Q, K = pair_coefficients(theta, c, s, alpha)
-            out[j] -= a_star[q] * nrm[j] * tn[q] * K / _TWO_PI
+            P, Q, Kc = pair_coefficients(theta, c, s, alpha)
+            out[j] -= a_star[q] * nrm[j] * tn[q] * Kc / _TWO_PI
     return OK
 
 

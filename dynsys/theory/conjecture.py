@@ -1,6 +1,6 @@
 """The exhaustive check of Conjecture 1 (paper ``000`` Sec 7.2, Fig 10): :func:`conjecture1_scan` and its
 result :class:`Conjecture1Scan`. The grid and the float64 evaluations run in the Numba kernels of
-:mod:`dynsys.kernels.conjecture`, with a roundoff bound per evaluation; every doubtful point is
+:mod:`dynsys.theory.conjecture_kernel`, with a roundoff bound per evaluation; every doubtful point is
 re-evaluated in mpmath.
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 
 from .. import _validate as v
 from ..config import CONJ1_BOUND_SAFETY, CONJ1_EDGE_ATOL, CONJ1_LOCATION_CAP, CONJ1_MAX_MP_POINTS, CONJ1_MP_DPS
-from ..kernels import conjecture as _cj
 from ..results.io import Result
+from . import conjecture_kernel as _cj
 from .normal_equation import _l12_mp
 
 __all__ = ["Conjecture1Scan", "conjecture1_scan"]
@@ -139,7 +139,7 @@ def conjecture1_scan(N=10_000, grid="midpoint", high_precision=True, *, mp_dps=C
     For every grid point ``(t_i, phi_j)`` the sign of ``L_12`` (:func:`L12`) is compared with the
     conjecture's: ``> 0`` when ``0 < phi < t`` (e* strictly inside ``Cone(e_1, e_2)``), ``< 0`` for
     ``phi`` in ``(t, 2 pi)``. Each point is evaluated twice in float64 by a Numba kernel
-    (:mod:`dynsys.kernels.conjecture`): naively from Eqn 14 (counted as ``n_float64``) and in a
+    (:mod:`dynsys.theory.conjecture_kernel`): naively from Eqn 14 (counted as ``n_float64``) and in a
     cancellation-free form with a running roundoff bound. Points on the cone's edges (within
     ``CONJ1_EDGE_ATOL``) are counted apart; points whose sign is not certified by the bound, and every
     naive violation, are *doubtful* and are re-evaluated in mpmath at ``mp_dps`` digits (the float64

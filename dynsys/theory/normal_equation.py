@@ -1,6 +1,6 @@
 """The normal equation (paper ``000`` Eqn 9-14), Proposition 1 and Theorem 3: :func:`h`,
 :func:`normal_matrices`, :func:`L_jjp` and, for K = 2, :func:`L12` (float64 from the cancellation-free
-kernel :mod:`dynsys.kernels.conjecture`, or mpmath).
+kernel :mod:`dynsys.theory.conjecture_kernel`, or mpmath).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..config import SINGULAR_RTOL
-from ..kernels import conjecture as _cj
+from . import conjecture_kernel as _cj
 from ._common import _PI, _TWO_PI, _real
 
 __all__ = ["h", "normal_matrices", "L_jjp", "L12"]
@@ -209,7 +209,7 @@ def L12(t, phi, *, dps=None):
     Returns
     -------
     ndarray or float (or mpmath.mpf)
-        In float64, from the cancellation-free form of :mod:`dynsys.kernels.conjecture` (relative error
+        In float64, from the cancellation-free form of :mod:`dynsys.theory.conjecture_kernel` (relative error
         about ``1e-16 / t^3`` for small t, near roundoff elsewhere).
     """
     if dps is not None:

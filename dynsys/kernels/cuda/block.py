@@ -1,5 +1,5 @@
 """The one-state-per-block CUDA kernel of the loss and gradient (the ``"block"`` shape of
-:mod:`dynsys.kernels.field_cuda`, which launches it and describes the mathematics and precision), and the
+:mod:`dynsys.kernels.cuda.field`, which launches it and describes the mathematics and precision), and the
 layout of its per-block workspace.
 
 Large ``k * d``: one state per block of ``CUDA_BLOCK_KERNEL_THREADS`` threads, grid-stride
@@ -23,7 +23,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from .cuda_constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
+from .constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
 
 
 class _Layout(NamedTuple):
@@ -82,7 +82,7 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
     c = _consts(dtype_name)
     ZERO, ONE, TWO, HALF, PI, TWO_PI, INV2PI, SW = (c[x] for x in _CONST_NAMES)
     lay = _layout(k, d, ks, nt, want_grad, linear)
-    K, D, KS, KD, NT, HAS_U, WANT_G, SHARED, UNROLL = k, d, ks, k * d, nt, has_u, want_grad, shared, unroll
+    NK, ND, NKS, KD, NT, HAS_U, WANT_G, SHARED, UNROLL = k, d, ks, k * d, nt, has_u, want_grad, shared, unroll
     DP, OV, OT, ON, OSC, OFV, OFT, OHT, OR, ORED = (lay.DP, lay.V, lay.T, lay.N, lay.SC, lay.FV, lay.FT,
                                                   lay.HT, lay.R, lay.RED)
     NPV = k * (k - 1) // 2
@@ -91,7 +91,7 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
     @cuda.jit(device=True, inline=True)
     def bounds(a, T):
         if UNROLL:
-            return K, D, KS
+            return NK, ND, NKS
         return a.shape[0], T.shape[1], T.shape[0]
 
     @cuda.jit(device=True, inline=True)
@@ -104,8 +104,8 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
     def load_state(ws, W, U, T, b, tid):
         """The state's network rows ``W[b] (+ U)`` into the workspace, rows at stride DP."""
         for e in range(tid, KD, NT):
-            j = e // D
-            l = e - j * D
+            j = e // ND
+            l = e - j * ND
             x = W[b, e]
             if HAS_U:
                 x += U[j, l]
@@ -114,9 +114,9 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
     @cuda.jit(device=True, inline=True)
     def load_teacher(ws, T, tid):
         """The teacher rows, once per block (the states that follow reuse them)."""
-        for e in range(tid, KS * D, NT):
-            q = e // D
-            l = e - q * D
+        for e in range(tid, NKS * ND, NT):
+            q = e // ND
+            l = e - q * ND
             ws[OT + q * DP + l] = T[q, l]
 
     @cuda.jit(device=True, inline=True)
@@ -155,7 +155,7 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
             part = ZERO  # this thread's share of 2 pi (loss - const)
             nonfin = 0
             sing = 0
-            for j in range(tid, K, NT):
+            for j in range(tid, NK, NT):
                 acc = ZERO
                 for l in range(nd):
                     x = ws[OV + j * DP + l]
@@ -185,15 +185,15 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
                     no = ws[ON + i]
                     aa = a[j] * a[i]
                 else:
-                    j = (p - NPV) // KS
-                    i = p - NPV - j * KS  # the teacher row q
+                    j = (p - NPV) // NKS
+                    i = p - NPV - j * NKS  # the teacher row q
                     ro = OT + i * DP
                     no = tn[i]
                     aa = -(a[j] * a_star[i])
                     if no == ZERO:
                         if WANT_G:
-                            ws[OFT + j * KS + i] = ZERO
-                            ws[OHT + j * KS + i] = ZERO
+                            ws[OFT + j * NKS + i] = ZERO
+                            ws[OHT + j * NKS + i] = ZERO
                         continue
                 rj = OV + j * DP
                 nj = ws[ON + j]
@@ -223,35 +223,35 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
                 part += aa * nj * no * Kc
                 if WANT_G:
                     if p < NPV:
-                        ws[OFV + j * K + i] = aa * P
-                        ws[OFV + i * K + j] = aa * Q
+                        ws[OFV + j * NK + i] = aa * P
+                        ws[OFV + i * NK + j] = aa * Q
                     else:
-                        ws[OFT + j * KS + i] = aa * P
-                        ws[OHT + j * KS + i] = aa * Q * no
+                        ws[OFT + j * NKS + i] = aa * P
+                        ws[OHT + j * NKS + i] = aa * Q * no
             L = block_sum(ws, part, tid) / TWO_PI + const
             bad = 0 if math.isfinite(L) else 1
             if WANT_G:
-                for j in range(tid, K, NT):
+                for j in range(tid, NK, NT):
                     t = ZERO
                     for i in range(nk):
                         if i < j:
-                            t += ws[OFV + i * K + j] * ws[ON + i]
+                            t += ws[OFV + i * NK + j] * ws[ON + i]
                         elif i > j:
-                            t += ws[OFV + j * K + i] * ws[ON + i]
+                            t += ws[OFV + j * NK + i] * ws[ON + i]
                     for q in range(nks):
-                        t += ws[OHT + j * KS + q]
+                        t += ws[OHT + j * NKS + q]
                     ws[OSC + j] = PI * a[j] * a[j] * opa + t / ws[ON + j]
                 cuda.syncthreads()
                 for e in range(tid, KD, NT):
-                    j = e // D
-                    l = e - j * D
+                    j = e // ND
+                    l = e - j * ND
                     g = ZERO
                     for i in range(j):
-                        g += ws[OFV + j * K + i] * ws[OV + i * DP + l]
+                        g += ws[OFV + j * NK + i] * ws[OV + i * DP + l]
                     for i in range(j + 1, nk):
-                        g += ws[OFV + i * K + j] * ws[OV + i * DP + l]
+                        g += ws[OFV + i * NK + j] * ws[OV + i * DP + l]
                     for q in range(nks):
-                        g += ws[OFT + j * KS + q] * ws[OT + q * DP + l]
+                        g += ws[OFT + j * NKS + q] * ws[OT + q * DP + l]
                     g = (g + ws[OSC + j] * ws[OV + j * DP + l]) * INV2PI
                     G[b, e] = g
                     if not math.isfinite(g):
@@ -274,15 +274,15 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
             load_state(ws, W, U, T, b, tid)
             nonfin = 0
             for e in range(tid, KD, NT):
-                j = e // D
-                if not math.isfinite(ws[OV + j * DP + e - j * D]):
+                j = e // ND
+                if not math.isfinite(ws[OV + j * DP + e - j * ND]):
                     nonfin = 1
             nonfin = cuda.syncthreads_or(nonfin)
             if nonfin != 0:
                 zero_state(loss, G, status, b, NONFINITE, tid)
                 continue
             part = ZERO
-            for l in range(tid, D, NT):
+            for l in range(tid, ND, NT):
                 acc = ZERO
                 for j in range(nk):
                     acc += a[j] * ws[OV + j * DP + l]
@@ -294,8 +294,8 @@ def _loss_grad_batch_cuda_block(k: int, d: int, ks: int, dtype_name: str, has_u:
             bad = 0 if math.isfinite(L) else 1
             if WANT_G:
                 for e in range(tid, KD, NT):
-                    j = e // D
-                    g = a[j] * ws[OR + e - j * D]
+                    j = e // ND
+                    g = a[j] * ws[OR + e - j * ND]
                     G[b, e] = g
                     if not math.isfinite(g):
                         bad = 1

@@ -1,5 +1,5 @@
-"""Statuses and typed constants shared by the CUDA kernel factories of :mod:`dynsys.kernels.cuda_thread`
-and :mod:`dynsys.kernels.cuda_block` (no numba.cuda import here).
+"""Statuses and typed constants shared by the CUDA kernel factories of :mod:`dynsys.kernels.cuda.thread`
+and :mod:`dynsys.kernels.cuda.block` (no numba.cuda import here).
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
-from ..config import ACOS_SWITCH
+from ...config import ACOS_SWITCH
 
-from .._codes import NONFINITE, OK, SINGULAR  # noqa: F401  (re-exported to the kernel factories)
+from ..._codes import NONFINITE, OK, SINGULAR  # noqa: F401  (re-exported to the kernel factories)
 
 
 def _consts(dtype):

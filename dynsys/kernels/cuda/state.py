@@ -1,10 +1,11 @@
-"""Per-state device functions shared by the CUDA integrators: the loss and gradient of one state held
-in a thread's local arrays (:func:`_state_field`) and the squared stopping norms (:func:`_norms`).
+"""Per-state device functions: the loss and gradient of one state held in a thread's local arrays
+(:func:`_state_field`) and the squared stopping norms (:func:`_norms`).
 
 :func:`_state_field` follows the CPU kernel :func:`dynsys.systems.teacher_student.loss_grad` in source
 order (one angle per pair, arccos or the atan2 form past ``ACOS_SWITCH``, the alpha = 1 branch). It is
-the one-state-per-thread field of :mod:`dynsys.kernels.cuda_thread` recast on local arrays; that kernel
-still writes its own copy inline (batch-strided), which a later change should replace by a call here.
+the one field of the one-state-per-thread code: the field kernel of :mod:`dynsys.kernels.cuda.thread`
+copies each state into local arrays and calls it, and the integrators of
+:mod:`dynsys.kernels.cuda.integrators` call it once per stage.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import math
 import numpy as np
 from numba import cuda
 
-from .cuda_constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
+from .constants import _CONST_NAMES, NONFINITE, OK, SINGULAR, _consts
 
 
 @functools.cache
-def _state_field(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear: bool, unroll: bool):
+def _state_field(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear: bool, unroll: bool,
+                 want_grad: bool):
     """Device function ``field(Z, U, T, tn, a, a_star, alpha, const, tol, G, s, nrm, inv, sc)``.
 
     Loss and gradient at the network rows ``Z + U`` (``Z`` a (k, d) local array; ``U`` ignored without
@@ -27,15 +29,17 @@ def _state_field(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear: 
     (k) are scratch. Returns ``(loss, status)``: 0 ok, 3 singular (a row norm at or below ``tol``),
     4 non-finite (a non-finite row, or a non-finite loss or gradient); on a bad status the loss is 0
     and ``G[s]`` is zero. Formulas and order of the sums: :func:`dynsys.systems.teacher_student.loss_grad`.
+    Without ``want_grad`` the gradient is neither formed nor written (``G`` is untouched) and only the
+    loss decides a non-finite status.
     """
     c = _consts(dtype_name)
     ZERO, ONE, TWO, HALF, PI, TWO_PI, INV2PI, SW = (c[x] for x in _CONST_NAMES)
-    K, D, KS, HAS_U, LINEAR, UNROLL = k, d, ks, has_u, linear, unroll
+    NK, ND, NKS, HAS_U, LINEAR, UNROLL, WANT_G = k, d, ks, has_u, linear, unroll, want_grad
 
     @cuda.jit(device=True, inline=True)
     def bounds(a, T):
         if UNROLL:
-            return K, D, KS
+            return NK, ND, NKS
         return a.shape[0], T.shape[1], T.shape[0]
 
     @cuda.jit(device=True, inline=True)
@@ -70,14 +74,16 @@ def _state_field(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear: 
             L += r[l] * r[l]
         L = HALF * L
         bad = not math.isfinite(L)
-        for j in range(nk):
-            for l in range(nd):
-                g = a[j] * r[l]
-                G[s, j, l] = g
-                if not math.isfinite(g):
-                    bad = True
+        if WANT_G:
+            for j in range(nk):
+                for l in range(nd):
+                    g = a[j] * r[l]
+                    G[s, j, l] = g
+                    if not math.isfinite(g):
+                        bad = True
         if bad:
-            zero_grad(G, s, nk, nd)
+            if WANT_G:
+                zero_grad(G, s, nk, nd)
             return ZERO, NONFINITE
         return L, OK
 
@@ -86,7 +92,7 @@ def _state_field(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear: 
         # half-angle form |x - y| = 2 sin(theta/2), |x + y| = 2 cos(theta/2) of the unit vectors
         dm = ZERO
         dp = ZERO
-        for l in range(D if UNROLL else T.shape[1]):
+        for l in range(ND if UNROLL else T.shape[1]):
             x = v(Z, U, j, l) * ix
             y = (T[q, l] if teacher else v(Z, U, q, l)) * iy
             dm += (x - y) * (x - y)
@@ -96,13 +102,14 @@ def _state_field(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear: 
 
     @cuda.jit(device=True, inline=True)
     def pair_terms(th, cs, sn, aa, alpha, opa, om2):
-        # K (the loss's kernel, times 2 pi / |x||y|), a a' P (other row), a a' Q (own direction)
+        # Kc (the loss's kernel K, times 2 pi / |x||y|), a a' P (other row), a a' Q (own direction)
         Kc = opa * (sn + (PI - th) * cs) - TWO * alpha * (sn - th * cs)
         return Kc, aa * (opa * (PI - th) + TWO * alpha * th), aa * om2 * sn
 
     def field(Z, U, T, tn, a, a_star, alpha, const, tol, G, s, nrm, inv, sc):
         nk, nd, nks = bounds(a, T)
-        zero_grad(G, s, nk, nd)
+        if WANT_G:
+            zero_grad(G, s, nk, nd)
         if LINEAR:
             return linear_field(Z, U, T, a, a_star, G, s, nrm, nk, nd, nks)
         st = OK
@@ -143,11 +150,12 @@ def _state_field(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear: 
                 aa = a[j] * a[i]
                 Kc, f, g = pair_terms(th, cs, sn, aa, alpha, opa, om2)
                 acc += aa * nj * nrm[i] * Kc
-                for l in range(nd):
-                    G[s, j, l] += f * v(Z, U, i, l)
-                    G[s, i, l] += f * v(Z, U, j, l)
-                sc[j] += g * nrm[i] * ij
-                sc[i] += g * nj * inv[i]
+                if WANT_G:
+                    for l in range(nd):
+                        G[s, j, l] += f * v(Z, U, i, l)
+                        G[s, i, l] += f * v(Z, U, j, l)
+                    sc[j] += g * nrm[i] * ij
+                    sc[i] += g * nj * inv[i]
             for q in range(nks):
                 tq = tn[q]
                 if tq == ZERO:  # a zero teacher row contributes nothing
@@ -164,21 +172,24 @@ def _state_field(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear: 
                 aa = -(a[j] * a_star[q])
                 Kc, f, g = pair_terms(th, cs, sn, aa, alpha, opa, om2)
                 acc += aa * nj * tq * Kc
-                for l in range(nd):
-                    G[s, j, l] += f * T[q, l]
-                sc[j] += g * tq * ij
+                if WANT_G:
+                    for l in range(nd):
+                        G[s, j, l] += f * T[q, l]
+                    sc[j] += g * tq * ij
         for j in range(nk):
             acc += HALF * (PI * a[j] * a[j] * opa) * nrm[j] * nrm[j]
         L = acc / TWO_PI + const
         bad = not math.isfinite(L)
-        for j in range(nk):
-            for l in range(nd):
-                gg = (G[s, j, l] + sc[j] * v(Z, U, j, l)) * INV2PI
-                G[s, j, l] = gg
-                if not math.isfinite(gg):
-                    bad = True
+        if WANT_G:
+            for j in range(nk):
+                for l in range(nd):
+                    gg = (G[s, j, l] + sc[j] * v(Z, U, j, l)) * INV2PI
+                    G[s, j, l] = gg
+                    if not math.isfinite(gg):
+                        bad = True
         if bad:
-            zero_grad(G, s, nk, nd)
+            if WANT_G:
+                zero_grad(G, s, nk, nd)
             return ZERO, NONFINITE
         return L, OK
 
@@ -190,12 +201,12 @@ def _norms(k: int, d: int, dtype_name: str, has_u: bool, norm_code: int, unroll:
     """Device functions ``net_norm2(X, U)`` (squared stopping norm of ``X + U``) and
     ``grad_norm2(G, s)`` (of ``G[s]``), as :func:`dynsys.kernels.integrators._norm2`."""
     ZERO = np.dtype(dtype_name).type(0.0)
-    K, D, HAS_U, FRO, UNROLL = k, d, has_u, norm_code == 1, unroll
+    NK, ND, HAS_U, FRO, UNROLL = k, d, has_u, norm_code == 1, unroll
 
     @cuda.jit(device=True, inline=True)
     def net_norm2(X, U, a, T):
-        nk = K if UNROLL else a.shape[0]
-        nd = D if UNROLL else T.shape[1]
+        nk = NK if UNROLL else a.shape[0]
+        nd = ND if UNROLL else T.shape[1]
         acc = ZERO
         best = ZERO
         for j in range(nk):
@@ -212,8 +223,8 @@ def _norms(k: int, d: int, dtype_name: str, has_u: bool, norm_code: int, unroll:
 
     @cuda.jit(device=True, inline=True)
     def grad_norm2(G, s, a, T):
-        nk = K if UNROLL else a.shape[0]
-        nd = D if UNROLL else T.shape[1]
+        nk = NK if UNROLL else a.shape[0]
+        nd = ND if UNROLL else T.shape[1]
         acc = ZERO
         best = ZERO
         for j in range(nk):

@@ -7,8 +7,8 @@ local arrays of compile-time size (``(k, d)`` for the state and the stage point,
 stage gradients, ``S`` = 1 for gd/euler, 4 for rk4, 7 for dopri5), so every kernel is compiled for its
 exact ``(method, k, d, k*, dtype, residual?, alpha == 1?, norm)`` by a cached factory. The batch lies in
 device memory as ``(k * d, n)`` (state ``b`` is column ``b``: a warp's loads and stores of one entry
-are contiguous), made and undone by :mod:`dynsys.kernels.field_cuda`'s tiled transpose; the kernel
-updates it in place. The model goes to the device through :func:`dynsys.kernels.field_cuda.device_field`
+are contiguous), made and undone by :mod:`dynsys.kernels.cuda.field`'s tiled transpose; the kernel
+updates it in place. The model goes to the device through :func:`dynsys.kernels.cuda.field.device_field`
 (cast to the state's dtype: float64, or float32 with every constant typed).
 
 Semantics: those of the CPU kernels :mod:`dynsys.kernels.integrators` (``_fixed_one``,
@@ -17,13 +17,14 @@ norm below ``gtol``, state norm above ``div_limit``, ``t1``, ``max_steps``), the
 ``t`` and ``steps`` count (euler and rk4 land on ``t1``, gd takes whole steps), the Dormand-Prince
 tableau and step-size controller (their constants are imported from the CPU module), the initial step
 ``step``, rejection on a failed stage and the step-size underflow stop. The per-state field
-(:func:`dynsys.kernels.cuda_state._state_field`) is the one-state-per-thread kernel of :mod:`dynsys.kernels.cuda_thread` recast as
-a device function on a local array, with the CPU kernel's expressions in its source order
-(:func:`dynsys.systems.teacher_student.loss_grad`: pair terms, then the self terms; the cosine, the
-accurate-angle switch, ``P, Q, K``); the libm (``acos``, ``pow``; the CPU uses a polynomial arccos)
-and the compilers' reassociation and contraction of multiply-adds differ, so float64 results agree with the CPU to roundoff amplified by the trajectory
+(:func:`dynsys.kernels.cuda.state._state_field`, which the one-state-per-thread field kernel of
+:mod:`dynsys.kernels.cuda.thread` calls too) is a device function on a local array, with the CPU
+kernel's expressions in its source order (:func:`dynsys.systems.teacher_student.loss_grad`: pair
+terms, then the self terms; the cosine, the accurate-angle switch, ``P, Q, K``); the libm (``acos``,
+``pow``; the CPU uses a polynomial arccos) and the compilers' reassociation and contraction of
+multiply-adds differ, so float64 results agree with the CPU to roundoff amplified by the trajectory
 (``tests/test_flow_cuda.py`` asserts 1e-12 relative for gd/euler/rk4, 1e-8 for dopri5, equal statuses
-and step counts). As in :mod:`dynsys.kernels.field_cuda`, a state whose loss or gradient comes out
+and step counts). As in :mod:`dynsys.kernels.cuda.field`, a state whose loss or gradient comes out
 non-finite is NONFINITE (the CPU instead carries an infinite loss on; only float32 overflow or states
 beyond 1e150 tell them apart, far beyond the divergence test).
 
@@ -57,17 +58,17 @@ import numba
 import numpy as np
 from numba import cuda
 
-from ..config import CUDA_CHUNK_BYTES, CUDA_KERNEL_UNROLL, CUDA_THREADS_PER_BLOCK
-from .._codes import CONVERGED as _CONVERGED
-from .._codes import DIVERGED as _DIVERGED
-from .._codes import DOPRI5 as _DOPRI5
-from .._codes import GD, METHOD_CODES, RK4
-from .._codes import MAX_STEPS as _MAX_STEPS
-from .._codes import T1_REACHED as _T1_REACHED
-from . import integrators as _cpu
-from .cuda_constants import NONFINITE, OK, _consts
-from .cuda_state import _norms, _state_field
-from .field_cuda import _transpose, device_field
+from ...config import CUDA_CHUNK_BYTES, CUDA_KERNEL_UNROLL, CUDA_THREADS_PER_BLOCK
+from ..._codes import CONVERGED as _CONVERGED
+from ..._codes import DIVERGED as _DIVERGED
+from ..._codes import DOPRI5 as _DOPRI5
+from ..._codes import GD, METHOD_CODES, RK4
+from ..._codes import MAX_STEPS as _MAX_STEPS
+from ..._codes import T1_REACHED as _T1_REACHED
+from .. import integrators as _cpu
+from .constants import NONFINITE, OK, _consts
+from .state import _norms, _state_field
+from .field import _transpose, device_field
 
 METHODS = METHOD_CODES
 _NEVER = np.iinfo(np.int64).max // 2  # n1 without t1 (dynsys.flow's value)
@@ -103,22 +104,22 @@ def _fixed_kernel(method: int, k: int, d: int, ks: int, dtype_name: str, has_u: 
     nf = numba.from_dtype(np.dtype(dtype_name))
     c = _typed(dtype_name)
     ZERO, HALF, TWO, SIX, NAN = c["ZERO"], c["HALF"], c["TWO"], c["SIX"], c["NAN"]
-    K, D, UNROLL, METHOD = k, d, unroll, method
+    NK, ND, UNROLL, METHOD = k, d, unroll, method
     NS = 4 if method == RK4 else 1
     NR = max(k, d)
-    field = _state_field(k, d, ks, dtype_name, has_u, linear, unroll)
+    field = _state_field(k, d, ks, dtype_name, has_u, linear, unroll, True)
     net_norm2, grad_norm2 = _norms(k, d, dtype_name, has_u, norm_code, unroll)
 
     def kernel(Wt, U, T, tn, a, a_star, alpha, const, tol, step, n1, t1, gtol, max_steps, div_limit,
                loss, gnorm, steps, t, status):
-        X = cuda.local.array((K, D), nf)
-        Y = cuda.local.array((K, D), nf)
-        Kst = cuda.local.array((NS, K, D), nf)  # Kst[0]: gradient at X; rk4's later stages
+        X = cuda.local.array((NK, ND), nf)
+        Y = cuda.local.array((NK, ND), nf)
+        K = cuda.local.array((NS, NK, ND), nf)  # K[0]: gradient at X; rk4's later stages
         nrm = cuda.local.array(NR, nf)
-        inv = cuda.local.array(K, nf)
-        sc = cuda.local.array(K, nf)
-        nk = K if UNROLL else a.shape[0]
-        nd = D if UNROLL else T.shape[1]
+        inv = cuda.local.array(NK, nf)
+        sc = cuda.local.array(NK, nf)
+        nk = NK if UNROLL else a.shape[0]
+        nd = ND if UNROLL else T.shape[1]
         gtol2 = gtol * gtol
         div2 = div_limit * div_limit
         for b in range(cuda.grid(1), Wt.shape[2], cuda.gridsize(1)):
@@ -126,7 +127,7 @@ def _fixed_kernel(method: int, k: int, d: int, ks: int, dtype_name: str, has_u: 
                 for l in range(nd):
                     X[j, l] = Wt[j, l, b]
             n = 0
-            tn_ = ZERO
+            t_n = ZERO
             st = _CONVERGED
             L = NAN
             h = step
@@ -135,7 +136,7 @@ def _fixed_kernel(method: int, k: int, d: int, ks: int, dtype_name: str, has_u: 
             g2 = NAN
             while True:
                 # the only call of the field in this kernel (each call site is inlined code)
-                Ls, st_s = field(X if s_ == 0 else Y, U, T, tn, a, a_star, alpha, const, tol, Kst, s_,
+                Ls, st_s = field(X if s_ == 0 else Y, U, T, tn, a, a_star, alpha, const, tol, K, s_,
                                  nrm, inv, sc)
                 if s_ > 0:
                     if st_s != OK:
@@ -146,17 +147,17 @@ def _fixed_kernel(method: int, k: int, d: int, ks: int, dtype_name: str, has_u: 
                         cc = h if s_ == 2 else HALF * h
                         for j in range(nk):
                             for l in range(nd):
-                                Y[j, l] = X[j, l] - cc * Kst[s_, j, l]
+                                Y[j, l] = X[j, l] - cc * K[s_, j, l]
                         s_ += 1
                         continue
                     h6 = h / SIX
                     for j in range(nk):
                         for l in range(nd):
-                            X[j, l] -= h6 * (Kst[0, j, l] + TWO * (Kst[1, j, l] + Kst[2, j, l])
-                                             + Kst[3, j, l])
+                            X[j, l] -= h6 * (K[0, j, l] + TWO * (K[1, j, l] + K[2, j, l])
+                                             + K[3, j, l])
                     xn2 = net_norm2(X, U, a, T)
                     n += 1
-                    tn_ = t1 if n == n1 else nf(n) * step
+                    t_n = t1 if n == n1 else nf(n) * step
                     s_ = 0
                     continue
                 L = Ls
@@ -165,7 +166,7 @@ def _fixed_kernel(method: int, k: int, d: int, ks: int, dtype_name: str, has_u: 
                     L = NAN
                     g2 = NAN
                     break
-                g2 = grad_norm2(Kst, 0, a, T)
+                g2 = grad_norm2(K, 0, a, T)
                 if g2 < gtol2 or g2 == ZERO:  # (gtol^2 may underflow to 0)
                     break
                 if not g2 == g2:
@@ -187,22 +188,22 @@ def _fixed_kernel(method: int, k: int, d: int, ks: int, dtype_name: str, has_u: 
                     hh = HALF * h
                     for j in range(nk):
                         for l in range(nd):
-                            Y[j, l] = X[j, l] - hh * Kst[0, j, l]
+                            Y[j, l] = X[j, l] - hh * K[0, j, l]
                     s_ = 1
                     continue
                 for j in range(nk):
                     for l in range(nd):
-                        X[j, l] = X[j, l] - h * Kst[0, j, l]
+                        X[j, l] = X[j, l] - h * K[0, j, l]
                 xn2 = net_norm2(X, U, a, T)
                 n += 1
-                tn_ = t1 if (METHOD != GD and n == n1) else nf(n) * step
+                t_n = t1 if (METHOD != GD and n == n1) else nf(n) * step
             for j in range(nk):
                 for l in range(nd):
                     Wt[j, l, b] = X[j, l]
             loss[b] = L
             gnorm[b] = math.sqrt(g2) if (g2 == g2 and L == L) else NAN
             steps[b] = n
-            t[b] = tn_
+            t[b] = t_n
             status[b] = st
 
     return cuda.jit(kernel)
@@ -222,26 +223,26 @@ def _dopri5_kernel(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear
                                                   c["H_UNDERFLOW"])
     DPA = np.ascontiguousarray(_cpu._DP_A, dtype=dtype_name)
     DPE = np.ascontiguousarray(_cpu._DP_E, dtype=dtype_name)
-    K, D, UNROLL = k, d, unroll
+    NK, ND, UNROLL = k, d, unroll
     NR = max(k, d)
     KD = nf(k * d)
-    field = _state_field(k, d, ks, dtype_name, has_u, linear, unroll)
+    field = _state_field(k, d, ks, dtype_name, has_u, linear, unroll, True)
     net_norm2, grad_norm2 = _norms(k, d, dtype_name, has_u, norm_code, unroll)
 
     @cuda.jit(device=True, inline=True)
-    def combo(Y, X, h, Kst, s_, nk, nd):
-        # stage point Y = X + h sum_q a_{s_ q} f_q with f_q = -Kst[q]; per entry in the CPU's order
+    def combo(Y, X, h, K, s_, nk, nd):
+        # stage point Y = X + h sum_q a_{s_ q} f_q with f_q = -K[q]; per entry in the CPU's order
         for j in range(nk):
             for l in range(nd):
                 y = X[j, l]
                 for q in range(s_):
                     cq = h * DPA[s_, q]
                     if cq != ZERO:
-                        y -= cq * Kst[q, j, l]
+                        y -= cq * K[q, j, l]
                 Y[j, l] = y
 
     @cuda.jit(device=True, inline=True)
-    def error_norm(X, Y, h, Kst, rtol, atol, nk, nd):
+    def error_norm(X, Y, h, K, rtol, atol, nk, nd):
         acc = ZERO
         for j in range(nk):
             for l in range(nd):
@@ -249,21 +250,21 @@ def _dopri5_kernel(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear
                 for q in range(7):
                     cq = h * DPE[q]
                     if cq != ZERO:
-                        e += cq * Kst[q, j, l]
+                        e += cq * K[q, j, l]
                 e = e / (atol + rtol * max(abs(X[j, l]), abs(Y[j, l])))
                 acc += e * e
         return math.sqrt(acc / KD)
 
     def kernel(Wt, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, max_steps, div_limit,
                rtol, atol, loss, gnorm, steps, t, status):
-        X = cuda.local.array((K, D), nf)
-        Y = cuda.local.array((K, D), nf)
-        Kst = cuda.local.array((7, K, D), nf)  # stage gradients; Kst[0] at X, Kst[6] at Y (FSAL)
+        X = cuda.local.array((NK, ND), nf)
+        Y = cuda.local.array((NK, ND), nf)
+        K = cuda.local.array((7, NK, ND), nf)  # stage gradients; K[0] at X, K[6] at Y (FSAL)
         nrm = cuda.local.array(NR, nf)
-        inv = cuda.local.array(K, nf)
-        sc = cuda.local.array(K, nf)
-        nk = K if UNROLL else a.shape[0]
-        nd = D if UNROLL else T.shape[1]
+        inv = cuda.local.array(NK, nf)
+        sc = cuda.local.array(NK, nf)
+        nk = NK if UNROLL else a.shape[0]
+        nd = ND if UNROLL else T.shape[1]
         for b in range(cuda.grid(1), Wt.shape[2], cuda.gridsize(1)):
             for j in range(nk):
                 for l in range(nd):
@@ -279,20 +280,20 @@ def _dopri5_kernel(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear
             s_ = 0  # 0: evaluate at X (the start); 1..6: stage s_ at Y
             while True:
                 # the only call of the field in this kernel (each call site is inlined code)
-                Ls, st_s = field(X if s_ == 0 else Y, U, T, tn, a, a_star, alpha, const, tol, Kst, s_,
+                Ls, st_s = field(X if s_ == 0 else Y, U, T, tn, a, a_star, alpha, const, tol, K, s_,
                                  nrm, inv, sc)
                 if s_ == 0:
                     L = Ls
                     st = st_s
-                    g = math.sqrt(grad_norm2(Kst, 0, a, T)) if st == OK else NAN
+                    g = math.sqrt(grad_norm2(K, 0, a, T)) if st == OK else NAN
                 else:
                     if st_s == OK and s_ < 6:
                         s_ += 1
-                        combo(Y, X, h, Kst, s_, nk, nd)
+                        combo(Y, X, h, K, s_, nk, nd)
                         continue
                     err = INF
                     if st_s == OK:
-                        err = error_norm(X, Y, h, Kst, rtol, atol, nk, nd)
+                        err = error_norm(X, Y, h, K, rtol, atol, nk, nd)
                     if not err <= ONE:
                         # rejected (error too large, or a stage left the field's domain)
                         if err < INF:
@@ -308,25 +309,25 @@ def _dopri5_kernel(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear
                         if clipped:
                             h = t1 - tt
                         s_ = 1
-                        combo(Y, X, h, Kst, 1, nk, nd)
+                        combo(Y, X, h, K, 1, nk, nd)
                         continue
                     # accepted step X -> Y over [tt, tt + h]
                     t_new = t1 if clipped else tt + h
                     for j in range(nk):
                         for l in range(nd):
                             X[j, l] = Y[j, l]
-                            Kst[0, j, l] = Kst[6, j, l]
+                            K[0, j, l] = K[6, j, l]
                     tt = t_new
                     n += 1
                     L = Ls
                     st = OK
-                    g = math.sqrt(grad_norm2(Kst, 0, a, T))
+                    g = math.sqrt(grad_norm2(K, 0, a, T))
                     fac = FAC_MAX if err == ZERO else min(FAC_MAX, max(FAC_MIN, SAFE * err ** NEXPO))
                     if last_rejected and fac > ONE:
                         fac = ONE
                     h = h * fac
                     last_rejected = False
-                # a new state X with loss L, gradient Kst[0], norm g, status st
+                # a new state X with loss L, gradient K[0], norm g, status st
                 if st != OK:
                     L = NAN
                     g = NAN
@@ -349,7 +350,7 @@ def _dopri5_kernel(k: int, d: int, ks: int, dtype_name: str, has_u: bool, linear
                 if clipped:
                     h = t1 - tt
                 s_ = 1
-                combo(Y, X, h, Kst, 1, nk, nd)
+                combo(Y, X, h, K, 1, nk, nd)
             for j in range(nk):
                 for l in range(nd):
                     Wt[j, l, b] = X[j, l]

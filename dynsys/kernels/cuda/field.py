@@ -8,10 +8,10 @@ Imported only by :func:`dynsys.backends.cuda_kernels`, after it has checked that
 
 Two kernel shapes, chosen by :func:`kernel_shape` from ``k * d`` (``CUDA_BLOCK_KERNEL_MIN_KD``):
 
-``"thread"`` (small ``k * d``, :mod:`dynsys.kernels.cuda_thread`): one state per thread, the batch axis
+``"thread"`` (small ``k * d``, :mod:`dynsys.kernels.cuda.thread`): one state per thread, the batch axis
     last in device memory (a tiled shared-memory transpose, here, makes and undoes that layout).
 
-``"block"`` (large ``k * d``, :mod:`dynsys.kernels.cuda_block`): one state per block of
+``"block"`` (large ``k * d``, :mod:`dynsys.kernels.cuda.block`): one state per block of
     ``CUDA_BLOCK_KERNEL_THREADS`` threads, its workspace in dynamic shared memory when it fits, else in
     a per-block slice of a global scratch array.
 
@@ -44,7 +44,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from ..config import (
+from ...config import (
     CUDA_BLOCK_KERNEL_MIN_KD,
     CUDA_BLOCK_KERNEL_THREADS,
     CUDA_BLOCKS_PER_SM,
@@ -53,8 +53,8 @@ from ..config import (
     CUDA_KERNEL_UNROLL,
     CUDA_THREADS_PER_BLOCK,
 )
-from .cuda_block import _layout, _loss_grad_batch_cuda_block
-from .cuda_thread import _loss_grad_batch_cuda_thread
+from .block import _layout, _loss_grad_batch_cuda_block
+from .thread import _loss_grad_batch_cuda_thread
 
 SHAPES = ("thread", "block")
 WORKSPACES = ("auto", "shared", "global")
