@@ -17,13 +17,17 @@ import math
 import warnings
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from ... import _validate as v
+from ..._codes import SYSTEM_TEACHER_STUDENT
 from ...config import (EIG_RTOL, SADDLE_CLIMB_START, SADDLE_DT, SADDLE_DT_MAX, SADDLE_FTOL, SADDLE_MAX_ITER,
                        SADDLE_MAX_MOVE, SADDLE_N_IMAGES, SADDLE_RESTART_KICK, SADDLE_RESTARTS, SADDLE_SPRING,
                        SADDLE_STRING_STEP)
 from ...results import SaddlePath, Status
-from .refine import batch_loss_grad, checked_state, dense_hessian, is_teacher_student, refine_saddle, row_max
+from ...systems.base import System
+from ..shared import row_max
+from .refine import batch_loss_grad, checked_state, dense_hessian, refine_saddle
 
 METHODS = ("neb", "string")
 
@@ -31,11 +35,10 @@ METHODS = ("neb", "string")
 def _align_rows(model, W_a, W_b):
     """``W_b`` with its rows permuted (within classes of equal top weight) to minimise the Frobenius
     distance to ``W_a`` (``scipy.optimize.linear_sum_assignment`` on squared row distances)."""
-    if not is_teacher_student(model):
+    view = model.kernel() if isinstance(model, System) else None
+    if view is None or view.code != SYSTEM_TEACHER_STUDENT:
         raise ValueError("align=True needs a TeacherStudent (row relabelling is its symmetry)")
-    from scipy.optimize import linear_sum_assignment
-
-    a = np.asarray(model.a)
+    a = np.asarray(view.arrays.a)
     out = W_b.copy()
     for val in np.unique(a):
         idx = np.flatnonzero(a == val)
