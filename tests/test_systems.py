@@ -117,6 +117,7 @@ class CoupledWell(PointSystem):
     """f = (x0^2 - 1)^2 + (x1 - p x0)^2: minima (+-1, +-p), saddle (0, 0)."""
 
     state_shape = (2,)
+    min_value = 0.0
 
     def __init__(self, p):
         self.p = float(p)
@@ -131,6 +132,29 @@ class CoupledWell(PointSystem):
     def hessian_at(self, x):
         p = self.p
         return np.array([[12.0 * x[0] ** 2 - 4.0 + 2.0 * p * p, -2.0 * p], [-2.0 * p, 2.0]])
+
+
+def test_numpy_newton_agrees_with_the_kernel_on_the_same_function():
+    """CoupledWell(0) is DoubleWell without a kernel view: both paths find the same points."""
+    seeds = np.random.default_rng(1).uniform(-1.5, 1.5, (30, 2))
+    a = find_critical_points(CoupledWell(0.0), seeds)
+    b = find_critical_points(toys.DoubleWell(), seeds)
+    key = lambda cs: sorted((str(p.kind), round(float(p.W[0]), 8) + 0.0, round(float(p.W[1]), 8) + 0.0) for p in cs)  # noqa: E731
+    assert key(a) == key(b) and len(a) == 3
+    # deflation runs on the protocol's gradient and Hessian too, and finds what the kernel path finds
+    d = find_critical_points(CoupledWell(0.0), np.array([[0.9, 0.1]]), deflation=2)
+    e = find_critical_points(toys.DoubleWell(), np.array([[0.9, 0.1]]), deflation=2)
+    assert len(d) >= 2 and key(d) == key(e)
+
+
+def test_numpy_newton_statuses():
+    rd = ds.ReducedDynamics(3)
+    x_s = rd.saddle()
+    r = refine(rd, np.array([[0.0, 0.0], [x_s + 1e-3, x_s - 1e-3]]))
+    assert r.status[0] == ds.Status.SINGULAR and math.isnan(r.residual[0])
+    assert r.status[1] == ds.Status.CONVERGED and r.residual[1] <= r.gtol
+    assert refine(rd, [x_s + 0.1, x_s], max_steps=0).status == ds.Status.MAX_STEPS
+    assert classify(rd, [0.0, 0.0]).kind == "singular"
 
 
 def _natural(p1):

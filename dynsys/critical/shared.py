@@ -150,12 +150,5 @@ def spectrum(eigvals, rtol):
     return int(np.sum(eigvals < -eig_tol)), int(np.sum(np.abs(eigvals) <= eig_tol)), eig_tol
 
 
-def is_singular(system, W) -> bool:
-    """The singular test: a row norm of the state at or below the system's ``singular_tol``."""
-    rn = system.row_norms(W)
-    return bool(rn.size) and float(np.min(rn)) <= system.singular_tol
-
-
-__all__ = ["as_seeds", "check_system", "grad_hess", "grad_scale", "is_singular",
-           "kernel_shape", "kernel_view", "resolve_gtol", "row_max", "spectrum", "state_shape",
-           "tolerances"]
+__all__ = ["as_seeds", "check_system", "grad_hess", "grad_scale", "kernel_shape", "kernel_view", "resolve_gtol",
+           "row_max", "spectrum", "state_shape", "tolerances"]

@@ -55,7 +55,7 @@ def eigenvector_following(model, W_min, *, n_directions=4, both_signs=True, trus
 
     Parameters
     ----------
-    model : TeacherStudent or an object with batched ``loss_and_grad`` and ``hessian``
+    model : System (:mod:`dynsys.systems.base`) or an object with batched ``loss_and_grad`` and ``hessian``
     W_min : array_like, shape (k, d)
         A minimum (refine it first; a non-minimum still works as a start).
     n_directions : int

@@ -185,7 +185,7 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
 
     Parameters
     ----------
-    model : TeacherStudent, a toy system, or an object with batched ``loss_and_grad`` and ``hessian``
+    model : System (:mod:`dynsys.systems.base`), or an object with batched ``loss_and_grad`` and ``hessian``
     W_a, W_b : array_like, shape (k, d)
         The two end points (minima; they stay fixed). By default the path joins exactly these two
         points (a row-swapped teacher is a different point of weight space).
@@ -208,7 +208,7 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
     climb : bool
         Drive the highest image to the saddle (climbing image) from iteration ``SADDLE_CLIMB_START`` on.
     refine : bool
-        Newton-refine the highest image (by :func:`dynsys.critical.classify` for a TeacherStudent).
+        Newton-refine the highest image (by :func:`dynsys.critical.classify` for a System).
     path : array_like, shape (n_images + 2, k, d), optional
         Initial chain (default: the straight line from ``W_a`` to ``W_b``).
     align : bool
@@ -226,7 +226,7 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
     SaddlePath
         ``images`` (n_images + 2, k, d) and ``energies`` of the relaxed path, ``climbing_image``, the
         refined ``saddle`` (:class:`~dynsys.results.SaddlePoint`: W, loss, grad_norm, eigvals, index,
-        nullity, kind, and the CriticalPoint in ``.point`` for a TeacherStudent), ``barriers`` (saddle
+        nullity, kind, and the CriticalPoint in ``.point`` for a System), ``barriers`` (saddle
         loss minus the loss at each end), ``max_force``, ``iterations`` (all attempts), ``restarts``
         used and ``status``.
 
