@@ -200,6 +200,22 @@ def test_bordered_step_along_the_top_weight_family_of_a_teacher():
         np.testing.assert_allclose(res.W, ref.W, atol=ROOT_ATOL)
 
 
+def test_bordered_step_along_the_leaky_slope_family_from_a_saddle():
+    m0 = ds.TeacherStudent(np.eye(3), alpha=0.1)   # inside [0, 1]: central differences need p +- h
+    cs = find_critical_points(m0, np.random.default_rng(0).standard_normal((60, 3, 3)) / 2)
+    sad = next(p for p in cs if p.kind == "saddle" and p.nullity == 0 and np.min(np.abs(p.eigvals)) > 1e-3)
+    family = lambda p: m0.replace(alpha=float(p[0]))  # noqa: E731
+    res = bordered_newton(family, _natural(0.15), sad.W, 0.1)
+    assert res.status == ds.Status.CONVERGED
+    np.testing.assert_allclose(res.p, [0.15], atol=ROOT_ATOL)
+    assert np.max(np.abs(res.W - sad.W)) > 1e-5      # the saddle moved (by about 3e-5)
+    # oracle: the batched kernel at fixed alpha from the old saddle reaches the continued saddle
+    ref = refine(family([0.15]), sad.W)
+    assert ref.status == ds.Status.CONVERGED
+    np.testing.assert_allclose(res.W, ref.W, atol=1e-9)
+    assert classify(family([0.15]), res.W, refine=False).morse_index == sad.morse_index
+
+
 # ------------------------------------------------------------------------------------------------
 # The Newton kernel: one signature, cached across processes
 # ------------------------------------------------------------------------------------------------

@@ -357,8 +357,10 @@ def bordered_newton(system_of_p: Callable, extra: Callable, W0, p0, *, dgrad_dp:
         Start (the predictor); ``p0`` a float or shape (m,).
     dgrad_dp : callable, optional
         ``(W, p) -> b`` (n, m), the derivative of the gradient in p; default central differences of
-        the gradient (2 m gradients per step; the Newton step is then inexact, the residual is not,
-        so the root is as accurate and convergence is still fast).
+        the gradient with ``h = 1e-6 max(1, |p_i|)`` (2 m gradients per step; the Newton step is
+        then inexact, the residual is not, so the root is as accurate and convergence is still
+        fast). ``p +- h`` must lie in the family's domain: at its edge (``alpha = 0``) pass
+        ``dgrad_dp``.
     gtol : float, optional
         Row-max gradient tolerance (default ``NEWTON_GTOL * grad_scale`` of the system at ``p0``).
     extra_tol : float
