@@ -38,7 +38,6 @@ from ..config import (DEFLATION_HANDOVER_GTOL, DEFLATION_POWER, DEFLATION_SHIFT,
                       NEWTON_NONMONOTONE, NEWTON_PIVOT_RTOL, NEWTON_STALL_FACTOR, NEWTON_STALL_WINDOW,
                       NEWTON_SWITCH)
 from ..kernels import newton as kn
-from ..kernels.newton import NewtonParams
 from ..results import Status
 from .shared import as_seeds, check_system, grad_hess, kernel_view, resolve_gtol, row_max, state_shape
 
@@ -56,18 +55,18 @@ class NewtonResult(NamedTuple):
 
 
 def newton_params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps,
-                  nonmonotone=NEWTON_NONMONOTONE, local=NEWTON_LOCAL) -> NewtonParams:
+                  nonmonotone=NEWTON_NONMONOTONE, local=NEWTON_LOCAL) -> kn.NewtonParams:
     """The kernel's :class:`~dynsys.kernels.newton.NewtonParams`: the given settings, the rest from
     ``dynsys.config``."""
-    return NewtonParams(gtol=float(gtol), gscale=float(gscale), stall_factor=float(stall_factor),
-                        pivot_rtol=float(NEWTON_PIVOT_RTOL), chord_ratio=float(NEWTON_CHORD_RATIO),
-                        armijo=float(NEWTON_ARMIJO), newton_switch=float(NEWTON_SWITCH),
-                        mu_min=float(NEWTON_MU_MIN), mu_max=float(NEWTON_MU_MAX),
-                        lm_scale_min=float(NEWTON_LM_SCALE_MIN), local=float(local),
-                        broyden_gate=float(NEWTON_BROYDEN_GATE), ldlt_pivot=float(NEWTON_LDLT_PIVOT_RTOL),
-                        ldlt_resid=float(NEWTON_LDLT_RESID_RTOL), max_steps=int(max_steps),
-                        stall_window=int(stall_window), chord_max=int(chord_steps),
-                        ls_max=int(NEWTON_LS_MAX), nonmonotone=int(nonmonotone))
+    return kn.NewtonParams(gtol=float(gtol), gscale=float(gscale), stall_factor=float(stall_factor),
+                           pivot_rtol=float(NEWTON_PIVOT_RTOL), chord_ratio=float(NEWTON_CHORD_RATIO),
+                           armijo=float(NEWTON_ARMIJO), newton_switch=float(NEWTON_SWITCH),
+                           mu_min=float(NEWTON_MU_MIN), mu_max=float(NEWTON_MU_MAX),
+                           lm_scale_min=float(NEWTON_LM_SCALE_MIN), local=float(local),
+                           broyden_gate=float(NEWTON_BROYDEN_GATE), ldlt_pivot=float(NEWTON_LDLT_PIVOT_RTOL),
+                           ldlt_resid=float(NEWTON_LDLT_RESID_RTOL), max_steps=int(max_steps),
+                           stall_window=int(stall_window), chord_max=int(chord_steps),
+                           ls_max=int(NEWTON_LS_MAX), nonmonotone=int(nonmonotone))
 
 
 def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window=NEWTON_STALL_WINDOW,
