@@ -109,6 +109,16 @@ def test_reduced_k2_swap_symmetry_merges_mirror_points():
     assert len(pts) == 1 and pts.counts[0] == 2
 
 
+def test_shared_row_max_and_spectrum():
+    from dynsys.critical.shared import row_max, spectrum
+
+    G = np.array([[3.0, 4.0], [1.0, 0.0]])
+    assert row_max(G) == 5.0 and row_max(np.array([3.0, 4.0])) == 5.0
+    np.testing.assert_array_equal(row_max(np.stack([G, 2 * G])), [5.0, 10.0])   # a batch
+    index, nullity, tol = spectrum(np.array([-2.0, -1e-9, 0.0, 3.0, 4.0]), 1e-7)
+    assert (index, nullity) == (1, 2) and tol == pytest.approx(4e-7)
+
+
 # ------------------------------------------------------------------------------------------------
 # Bordered Newton
 # ------------------------------------------------------------------------------------------------
@@ -139,7 +149,9 @@ def test_numpy_newton_agrees_with_the_kernel_on_the_same_function():
     seeds = np.random.default_rng(1).uniform(-1.5, 1.5, (30, 2))
     a = find_critical_points(CoupledWell(0.0), seeds)
     b = find_critical_points(toys.DoubleWell(), seeds)
-    key = lambda cs: sorted((str(p.kind), round(float(p.W[0]), 8) + 0.0, round(float(p.W[1]), 8) + 0.0) for p in cs)  # noqa: E731
+    def key(cs):
+        return sorted((str(p.kind), round(float(p.W[0]), 8) + 0.0, round(float(p.W[1]), 8) + 0.0) for p in cs)
+
     assert key(a) == key(b) and len(a) == 3
     # deflation runs on the protocol's gradient and Hessian too, and finds what the kernel path finds
     d = find_critical_points(CoupledWell(0.0), np.array([[0.9, 0.1]]), deflation=2)

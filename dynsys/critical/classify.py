@@ -8,8 +8,9 @@ Kinds, in order of precedence:
 2. ``"not_critical"``: gradient norm (row-max) above ``gtol`` after refinement: never called critical;
 3. ``"saddle"``: some eigenvalue below ``-eig_tol`` (any nullity; index = dimension is a maximum);
 4. ``"global_minimum"``: loss at most ``min_value + loss_tol`` where the system knows its minimum
-   value (a realisable model: 0), with the teacher row each student row matches (``linear_sum_assignment`` on the directions of ``a_j (w_j + u_j)`` against
-   ``a*_k (w*_k + u_k)``; for k > k* a teacher row may be split between parallel student rows);
+   value (a realisable model: 0), with the teacher row each student row matches
+   (``linear_sum_assignment`` on the directions of ``a_j (w_j + u_j)`` against ``a*_k (w*_k + u_k)``;
+   for k > k* a teacher row may be split between parallel student rows);
 5. ``"degenerate"``: index 0 and nullity above what symmetry explains (a finding to report);
 6. ``"spurious_minimum"``: index 0, loss above ``min_value + loss_tol`` (a realisable model);
 7. ``"minimum"``: index 0 where the system knows no minimum value (a model that is not realisable).
