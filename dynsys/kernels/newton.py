@@ -2,7 +2,10 @@
 
 One compiled kernel serves the teacher-student field (system code 0) and the toy systems of
 :mod:`dynsys.systems.toys` (codes 1-3): the code selects the per-state gradient and Hessian, the
-iteration is shared, so the toy tests exercise the teacher-student solver's own control flow.
+iteration is shared, so the toy tests exercise the teacher-student solver's own control flow. The
+kernel takes the system code, the system's :class:`~dynsys.systems.base.FieldArrays` and one
+:class:`NewtonParams` (named tuples, typed by their fields: one compiled signature for every system,
+found again in Numba's on-disk cache by a new process).
 
 Per seed (``x`` the flattened state, ``g = grad f(x)``, ``H`` its exact Hessian; merit
 ``phi = |g|^2 / 2``, not ``f``: saddles are roots too):
