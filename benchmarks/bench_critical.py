@@ -36,7 +36,7 @@ from numba import njit
 import dynsys as ds
 from _common import machine
 from dynsys.critical import find_critical_points, refine
-from dynsys.critical.newton import kernel_args, row_max
+from dynsys.critical.shared import kernel_view, row_max
 from dynsys.kernels.newton import grad_at, hess_at
 from dynsys.systems import teacher_student as ts
 
@@ -60,27 +60,26 @@ def seeds(k, d, n_near, n_random, rng):
 
 
 @njit(cache=True)
-def _ts_grad(x, U, T, tn, a, a_star, alpha, const, tol, nwork):
-    k = a.shape[0]
-    d = T.shape[1]
+def _ts_grad(x, fa, nwork):
+    k = fa.a.shape[0]
+    d = fa.T.shape[1]
     X = x.reshape((k, d))
     G = np.empty((k, d))
     V = np.empty((k, d))
     H = np.empty((1, 1))
-    grad_at(0, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, np.empty(nwork))
+    grad_at(0, X, fa, V, G, H, np.empty(nwork))
     return G.reshape(k * d)
 
 
 @njit(cache=True)
-def _ts_hess(x, U, T, tn, a, a_star, alpha, tol):
-    k = a.shape[0]
-    d = T.shape[1]
+def _ts_hess(x, fa):
+    k = fa.a.shape[0]
+    d = fa.T.shape[1]
     X = x.reshape((k, d))
     n = k * d
     m = max(k, d)
     H = np.empty((n, n))
-    hess_at(0, X, U, np.empty((k, d)), T, tn, a, a_star, alpha, tol, H, np.empty((k, d)),
-            np.empty((ts.HESS_SCRATCH_ROWS, m)), np.empty(m))
+    hess_at(0, X, fa, np.empty((k, d)), H, np.empty((k, d)), np.empty((ts.HESS_SCRATCH_ROWS, m)), np.empty(m))
     return H
 
 
@@ -88,14 +87,14 @@ def scipy_roots(model, S, xtol):
     """``scipy.optimize.root(hybr)`` per seed: (time per seed, residuals, wall total)."""
     from scipy.optimize import root
 
-    _, U, T, tn, a, a_star, alpha, const, tol, nwork = kernel_args(model)
+    view = kernel_view(model)
     k, d = model.k, model.d
 
     def fun(x):
-        return _ts_grad(x, U, T, tn, a, a_star, alpha, const, tol, nwork)
+        return _ts_grad(x, view.arrays, view.nwork)
 
     def jac(x):
-        return _ts_hess(x, U, T, tn, a, a_star, alpha, tol)
+        return _ts_hess(x, view.arrays)
 
     fun(S[0].reshape(-1))
     jac(S[0].reshape(-1))

@@ -19,6 +19,7 @@ from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
 from .results import CriticalPoint, CriticalSet, FlowResult, GatingEstimate, MonteCarloEstimate, SGDResult, Status
 from .sgd import sgd, sgd_dataset
+from .systems.base import PointSystem, System
 from .theory import (
     Conjecture1Scan,
     K2SaddleFamily,
@@ -36,7 +37,7 @@ from .theory import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "PAPER_002_LOSS_FACTOR", "FieldArrays", "TeacherStudent", "Status",
+    "PAPER_002_LOSS_FACTOR", "FieldArrays", "TeacherStudent", "Status", "System", "PointSystem",
     "flow", "FlowResult",
     "monte_carlo", "monte_carlo_gating", "MonteCarloEstimate", "GatingEstimate",
     "sgd", "sgd_dataset", "SGDResult",

@@ -12,20 +12,24 @@ its loss is ``PAPER_002_LOSS_FACTOR * L`` and its learning rate ``eta`` is the s
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _validate as v
 from . import backends
-from .config import SINGULAR_RTOL
+from ._codes import SYSTEM_TEACHER_STUDENT
+from .config import PARALLEL_ATOL, SINGULAR_RTOL
 from .results import Status
-from .systems.base import FieldArrays
-from .systems.teacher_student import teacher_energy
+from .systems import symmetry
+from .systems.base import FieldArrays, KernelView, System
+from .systems.teacher_student import teacher_energy, work_size
 
 #: Paper ``002``'s loss is ``E[(g* - g)^2]`` without the 1/2: ``L_002 = 2 L``.
 PAPER_002_LOSS_FACTOR = 2.0
 
 
-class TeacherStudent:
+class TeacherStudent(System):
     """Two-layer network ``g(x; W) = sum_j a_j sigma_alpha((w_j + u_j) . x)`` learning a teacher.
 
     Parameters
@@ -46,6 +50,9 @@ class TeacherStudent:
     -----
     The model is immutable: use :meth:`replace` for a changed copy. A state is *singular* when a row
     of ``W + U`` has norm at most :attr:`singular_tol` (nothing is singular at ``alpha = 1``).
+
+    It implements the system protocol (:class:`dynsys.systems.base.System`) that the critical layer
+    takes: see "system protocol" below and ``docs/systems.md``.
     """
 
     __slots__ = ("_W_star", "_k", "_alpha", "_a", "_a_star", "_residual", "_U", "_T", "_tn",
@@ -175,6 +182,56 @@ class TeacherStudent:
         extra = "" if self._alpha == 0 else f", alpha={self._alpha}"
         extra += "" if self._residual is None else ", residual=U"
         return f"TeacherStudent(k={self._k}, k_star={self.k_star}, d={self.d}{extra})"
+
+    # ----------------------------------------------------------------- system protocol
+    @property
+    def state_shape(self) -> tuple:
+        """``(k, d)``."""
+        return (self._k, self.d)
+
+    @property
+    def grad_scale(self) -> float:
+        """Unit of gradient tolerances: ``max_j |a_j| * max_k |a*_k| |w*_k + u_k|`` (1 if that is 0).
+
+        The gradient of row j is ``a_j`` times a combination of rows weighted by the top weights, so
+        this is its natural unit: a relative tolerance times it means the same for every teacher
+        scale, and it is 1 for ``W* = I`` with unit top weights (tolerances are then absolute).
+        """
+        s = float(np.max(np.abs(self._a))) * float(np.max(np.abs(self._a_star) * self._tn))
+        return s if s > 0.0 and np.isfinite(s) else 1.0
+
+    @property
+    def loss_scale(self) -> float:
+        """Unit of loss tolerances: :attr:`teacher_energy`."""
+        return self._const
+
+    @property
+    def min_value(self) -> float:
+        """0 when the model is :attr:`realisable` (minima above it are spurious), else -inf (unknown)."""
+        return 0.0 if self.realisable else -math.inf
+
+    @property
+    def permutes_teacher(self) -> bool:
+        """A global minimum matches the teacher rows up to a permutation (not for the linear network,
+        whose loss sees only ``sum_j a_j w_j``)."""
+        return self._alpha != 1.0
+
+    def row_norms(self, W) -> np.ndarray:
+        """Norms of the network rows ``w_j + u_j`` of one state, shape (k,)."""
+        W = np.asarray(W, dtype=float)
+        return np.linalg.norm(W if self._residual is None else W + self._residual, axis=1)
+
+    def nullity_expected(self, W, parallel_atol=PARALLEL_ATOL) -> int:
+        """:func:`dynsys.systems.symmetry.nullity_expected` (rotations, parallel rows, dead rows)."""
+        return symmetry.nullity_expected(self, W, parallel_atol)
+
+    def invariants(self, W, *, merge_parallel=False, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
+        """:func:`dynsys.systems.symmetry.invariants` (loss, Gram spectra, sorted overlaps)."""
+        return symmetry.invariants(self, W, merge_parallel=merge_parallel, parallel_atol=parallel_atol)
+
+    def kernel(self) -> KernelView:
+        """The teacher-student field (system code 0) on :attr:`arrays`."""
+        return KernelView(SYSTEM_TEACHER_STUDENT, self.arrays, int(work_size(self._k, self.k_star, self.d)))
 
     # ----------------------------------------------------------------- evaluation
     def _states(self, W, backend, name="W"):

@@ -125,7 +125,7 @@ def test_validation():
     with pytest.raises(ValueError, match="W_a"):
         saddle_between(CurvedWell(), [np.nan, 0.0], [1.0, 0.0])
     m = ds.TeacherStudent(np.eye(2))
-    with pytest.raises(ValueError, match=r"W_b must have shape \(k, d\)"):
+    with pytest.raises(ValueError, match=r"W_b must have the system's state_shape \(2, 2\)"):
         saddle_between(m, np.eye(2), np.eye(3))
     with pytest.raises(ValueError, match="path"):
         saddle_between(m, np.eye(2), np.eye(2)[::-1], n_images=3, path=np.zeros((4, 2, 2)))

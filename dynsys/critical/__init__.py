@@ -1,10 +1,18 @@
 """Critical points of the loss: Newton refinement from many seeds, classification, deduplication up
 to the model's symmetry (MATH.md section 4), and saddles between minima.
 
+Every function takes any system of the protocol :class:`dynsys.systems.base.System` (the
+teacher-student model, the toys, the reduced dynamics, a system of yours: ``docs/systems.md``).
+Modules import one way: :mod:`.shared` (seeds, tolerances, gradient and Hessian calls, ``row_max``,
+the index/nullity count) <- :mod:`.newton` <- :mod:`.classify` <- :mod:`.find`; :mod:`.census` and
+:mod:`.saddles` build on them.
+
+* :func:`refine`, :func:`deflate`, :func:`bordered_newton` (:mod:`.newton`): the batched Newton
+  solver, further roots by deflation, and the bordered corrector that continuation needs.
 * :func:`classify` (:mod:`.classify`): refine one point by Newton and classify it
   (:class:`~dynsys.results.CriticalPoint`).
-* :func:`find_critical_points` (:mod:`.newton`): batched Newton from many seeds, deduplicated and
-  classified (:class:`~dynsys.results.CriticalSet`); :func:`refine` is the bare batched Newton solver.
+* :func:`find_critical_points` (:mod:`.find`): batched Newton from many seeds, deduplicated and
+  classified (:class:`~dynsys.results.CriticalSet`).
 * :func:`same_point`, :func:`invariants`, :func:`nullity_expected` (:mod:`.symmetry`).
 * :func:`saddle_between`, :func:`eigenvector_following` (:mod:`.saddles`): index-1 saddles between
   minima (climbing-image NEB or string) and from a minimum along its softest modes.
@@ -14,10 +22,12 @@ to the model's symmetry (MATH.md section 4), and saddles between minima.
 
 from .census import census, census_sweep, random_starts, wilson_interval
 from .classify import classify, teacher_match
-from .newton import NewtonResult, deflate, find_critical_points, grad_scale, refine
+from .find import find_critical_points
+from .newton import BorderedResult, NewtonResult, bordered_newton, deflate, refine
 from .saddles import eigenvector_following, saddle_between
+from .shared import grad_scale
 from .symmetry import invariants, nullity_expected, same_point
 
-__all__ = ["NewtonResult", "census", "census_sweep", "classify", "deflate", "eigenvector_following",
-           "find_critical_points", "grad_scale", "invariants", "nullity_expected", "random_starts", "refine",
-           "saddle_between", "same_point", "teacher_match", "wilson_interval"]
+__all__ = ["BorderedResult", "NewtonResult", "bordered_newton", "census", "census_sweep", "classify", "deflate",
+           "eigenvector_following", "find_critical_points", "grad_scale", "invariants", "nullity_expected",
+           "random_starts", "refine", "saddle_between", "same_point", "teacher_match", "wilson_interval"]

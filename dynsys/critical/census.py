@@ -42,13 +42,18 @@ from .. import _validate as v
 from .. import backends
 from .. import progress as _progress
 from ..clustering import leader_clusters
+from .._codes import LABEL_DIVERGED, LABEL_SADDLE, LABEL_SINGULAR, LABEL_UNCONVERGED
 from ..config import CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL, PARALLEL_ATOL
+from ..flow import flow
+from ..model import TeacherStudent
 from ..results import Census, CensusClass, CensusSweep, Status
+from ..systems.symmetry import parallel_groups
+from .classify import classify
+from .newton import refine as newton_refine
+from .symmetry import group, invariants
 
 INITS = ("xavier", "xavier_uniform")
 MINIMUM_KINDS = ("global_minimum", "spurious_minimum", "minimum", "degenerate")
-
-from .._codes import LABEL_DIVERGED, LABEL_SADDLE, LABEL_SINGULAR, LABEL_UNCONVERGED
 
 
 def wilson_interval(count, n, z=CENSUS_Z):
@@ -145,8 +150,6 @@ def _function_form(model, W: np.ndarray, rtol: float) -> np.ndarray:
     ``v_j = w_j + u_j`` merged into one row ``sum a_j v_j`` (``(sum a_j |v_j|) e`` for exactly parallel
     rows; rows whose contributions cancel dropped), with the sign of ``sum a_j |v_j|`` as a first
     column and as the top weight, rows sorted as in :func:`_canonical_rows`."""
-    from .symmetry import parallel_groups
-
     V = W if model.residual is None else W + model.residual
     a = np.asarray(model.a, dtype=float)
     rows, signs = [], []
@@ -221,9 +224,6 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         ``n_saddle``, ``n_unconverged``, ``n_failed``, per-run ``labels``, ``loss``, ``grad_norm``,
         ``lambda_min`` and ``steps``, the arguments, and ``table()``.
     """
-    from ..flow import flow
-    from ..model import TeacherStudent
-
     if not isinstance(model, TeacherStudent):
         raise TypeError(f"model must be a dynsys.TeacherStudent; got {type(model).__name__}")
     k, d = model.k, model.d
@@ -254,10 +254,6 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
     fr = flow(model, W0, method="gd", step=step, gtol=gtol, norm=norm, max_steps=max_steps,
               backend=backend, chunk_size=chunk_size, progress=progress)
     t1 = time.perf_counter()
-    from .classify import classify
-    from .newton import refine as newton_refine
-    from .symmetry import group, invariants
-
     labels = np.full(n_runs, LABEL_UNCONVERGED, dtype=np.int64)
     loss = np.full(n_runs, np.nan)
     gnorm = np.full(n_runs, np.nan)
@@ -382,8 +378,6 @@ def census_sweep(ks, n_runs, *, k_extra=0, init="xavier", step=0.1, gtol=1e-9, s
         ``ks``, ``k_extra``, ``censuses``; ``table()`` and ``plot(ax=None)`` of the spurious fraction
         against k with 95% Wilson intervals.
     """
-    from ..model import TeacherStudent
-
     try:
         ks = tuple(ks)
     except TypeError:

@@ -3,26 +3,32 @@ nullity against what symmetry explains, and the kind (MATH.md section 4, "Classi
 
 Kinds, in order of precedence:
 
-1. ``"singular"``: a row of ``W + U`` at or below the model's singular tolerance (the field is
-   undefined; nothing else is computed);
+1. ``"singular"``: a row norm of the state (for a TeacherStudent: of ``W + U``) at or below the
+   system's singular tolerance (the field is undefined; nothing else is computed);
 2. ``"not_critical"``: gradient norm (row-max) above ``gtol`` after refinement: never called critical;
 3. ``"saddle"``: some eigenvalue below ``-eig_tol`` (any nullity; index = dimension is a maximum);
-4. ``"global_minimum"``: loss at most ``loss_tol`` in a realisable model, with the teacher row each
-   student row matches (``linear_sum_assignment`` on the directions of ``a_j (w_j + u_j)`` against
-   ``a*_k (w*_k + u_k)``; for k > k* a teacher row may be split between parallel student rows);
+4. ``"global_minimum"``: loss at most ``min_value + loss_tol`` where the system knows its minimum
+   value (a realisable model: 0), with the teacher row each student row matches
+   (``linear_sum_assignment`` on the directions of ``a_j (w_j + u_j)`` against ``a*_k (w*_k + u_k)``;
+   for k > k* a teacher row may be split between parallel student rows);
 5. ``"degenerate"``: index 0 and nullity above what symmetry explains (a finding to report);
-6. ``"spurious_minimum"``: index 0, loss above ``loss_tol``, realisable model (k >= k*);
-7. ``"minimum"``: index 0 in a model that is not realisable (no zero-loss point exists).
+6. ``"spurious_minimum"``: index 0, loss above ``min_value + loss_tol`` (a realisable model);
+7. ``"minimum"``: index 0 where the system knows no minimum value (a model that is not realisable).
+
+Everything is read through the system protocol (:mod:`dynsys.systems.base`): ``min_value``,
+``loss_scale`` (``loss_tol = loss_rtol * loss_scale``), ``nullity_expected``, ``row_norms``,
+``permutes_teacher``.
 
 Eigenvalues: dense ``eigvalsh`` of the exact Hessian up to ``k d = EIG_DENSE_MAX_KD``; beyond, Lanczos
-(``scipy.sparse.linalg.eigsh`` on a ``LinearOperator`` wrapping :meth:`TeacherStudent.hvp`) for the
+(``scipy.sparse.linalg.eigsh`` on a ``LinearOperator`` wrapping the system's ``hvp``) for the
 ``nullity_expected + EIG_LANCZOS_EXTRA`` smallest and the largest: the index and nullity are then
 counted among those computed (``eig_complete`` is False; a warning says when every computed
 eigenvalue is negative, so that the index is only a lower bound).
 
 Default tolerances (stored on the result): an eigenvalue is zero when ``|lambda| <= 1e-7 max|lambda|``;
-"global" means ``loss <= 1e-10 * teacher_energy``; critical means
-``|grad L|_row_max <= CRITICAL_GTOL * S`` (S of :func:`dynsys.critical.newton.grad_scale`).
+"global" means ``loss <= min_value + 1e-10 * loss_scale`` (for a TeacherStudent
+``1e-10 * teacher_energy``); critical means ``|grad L|_row_max <= CRITICAL_GTOL * S`` (S the
+system's ``grad_scale``).
 """
 
 from __future__ import annotations
@@ -31,26 +37,22 @@ import math
 import warnings
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from .. import _validate as v
 from ..config import (CRITICAL_GTOL, EIG_DENSE_MAX_KD, EIG_LANCZOS_EXTRA, EIG_RTOL, LOSS_RTOL,
                       NEWTON_MAX_STEPS, PARALLEL_ATOL)
 from ..results import CriticalPoint, Status
-from ..systems.toys import ToySystem
-from . import newton as nt
-from . import symmetry
+from .newton import refine as newton_refine
+from .shared import as_seeds, check_system, grad_hess, row_max, spectrum, state_shape, tolerances
 
 EIG_METHODS = ("auto", "dense", "lanczos")
 
 
-def _tolerances(system, gtol, eig_rtol, loss_rtol, parallel_atol):
-    gtol = nt.resolve_gtol(system, gtol, "gtol", default=CRITICAL_GTOL)
-    eig_rtol = v.real_scalar(eig_rtol, "eig_rtol", lo=0.0, hi=1.0, lo_open=True)
-    if eig_rtol >= 1.0:
-        raise ValueError(f"eig_rtol must be < 1 (a relative tolerance on eigenvalues); got {eig_rtol}")
-    loss_rtol = v.real_scalar(loss_rtol, "loss_rtol", lo=0.0, lo_open=True)
-    parallel_atol = v.real_scalar(parallel_atol, "parallel_atol", lo=0.0, hi=math.pi, lo_open=True)
-    return gtol, eig_rtol, loss_rtol, parallel_atol
+def classify_tolerances(system, gtol, eig_rtol, loss_rtol, parallel_atol):
+    """Validated ``(gtol, eig_rtol, loss_rtol, parallel_atol)``, ``gtol`` defaulting to
+    ``CRITICAL_GTOL * grad_scale``."""
+    return tolerances(system, gtol, eig_rtol, loss_rtol, parallel_atol, CRITICAL_GTOL)
 
 
 def classify(model, W, *, refine=True, gtol=None, eig_rtol=EIG_RTOL, loss_rtol=LOSS_RTOL,
@@ -60,8 +62,9 @@ def classify(model, W, *, refine=True, gtol=None, eig_rtol=EIG_RTOL, loss_rtol=L
 
     Parameters
     ----------
-    model : TeacherStudent (or a toy system of :mod:`dynsys.systems.toys`)
-    W : array_like, shape (k, d) (toys: (2,))
+    model : System
+        Any system of the protocol (:mod:`dynsys.systems.base`).
+    W : array_like, one state (shape ``model.state_shape``: (k, d) for a TeacherStudent)
         The point (a flow endpoint, a Newton root, a guess). Must be finite.
     refine : bool, default True
         Run Newton first (:func:`dynsys.critical.newton.refine`); the gradient norm before and after
@@ -88,39 +91,38 @@ def classify(model, W, *, refine=True, gtol=None, eig_rtol=EIG_RTOL, loss_rtol=L
     -------
     CriticalPoint
     """
-    nt._check_system(model)
-    X, single = nt.as_seeds(model, W, "W")
+    check_system(model)
+    X, single = as_seeds(model, W, "W")
     if not single:
-        raise ValueError(f"W must be one state of shape {nt.state_shape(model)}; got a batch of shape "
+        raise ValueError(f"W must be one state of shape {state_shape(model)}; got a batch of shape "
                          f"{np.shape(W)}. Use find_critical_points for many seeds.")
     if not isinstance(refine, (bool, np.bool_)):
         raise TypeError(f"refine must be True or False; got {refine!r}")
-    tols = _tolerances(model, gtol, eig_rtol, loss_rtol, parallel_atol)
+    tols = classify_tolerances(model, gtol, eig_rtol, loss_rtol, parallel_atol)
     v.choice(eig_method, "eig_method", EIG_METHODS)
     if n_eig is not None:
         n_eig = v.positive_int(n_eig, "n_eig")
-    W0 = X[0].reshape(nt.state_shape(model))
+    W0 = X[0].reshape(state_shape(model))
     if refine:
-        res = nt.refine(model, W0, gtol=newton_gtol, max_steps=max_steps)
+        res = newton_refine(model, W0, gtol=newton_gtol, max_steps=max_steps)
         if res.status == Status.SINGULAR:
             return _singular(model, W0, tols)
-        return analyse(model, res.W, res.residual_before, res.status, True, *tols,
-                       eig_method=eig_method, n_eig=n_eig)
-    G, _, st = nt.grad_hess(model, W0, want_H=False)
+        return classify_at(model, res.W, res.residual_before, res.status, True, *tols,
+                           eig_method=eig_method, n_eig=n_eig)
+    G, _, st = grad_hess(model, W0, want_H=False)
     if st == Status.SINGULAR:
         return _singular(model, W0, tols)
     if st != 0:
         raise ValueError(f"W gives a non-finite gradient (status {Status(st).name}): {Status(st).fix}")
-    gn = nt.row_max(G)
+    gn = row_max(G)
     status = Status.CONVERGED if gn <= tols[0] else Status.MAX_STEPS
-    return analyse(model, W0, gn, status, False, *tols, eig_method=eig_method, n_eig=n_eig)
+    return classify_at(model, W0, gn, status, False, *tols, eig_method=eig_method, n_eig=n_eig)
 
 
 def _singular(model, W, tols) -> CriticalPoint:
     W = np.array(W, dtype=float)
-    V = W if isinstance(model, ToySystem) or model.residual is None else W + model.residual
-    rn = np.linalg.norm(np.atleast_2d(V), axis=1)
-    loss_tol = tols[2] * (1.0 if isinstance(model, ToySystem) else model.teacher_energy)
+    rn = np.asarray(model.row_norms(W), dtype=float)
+    loss_tol = tols[2] * model.loss_scale
     W.setflags(write=False)
     return CriticalPoint(W=W, loss=math.nan, grad_norm=math.nan, grad_norm_before=math.nan,
                          eigvals=np.zeros(0), morse_index=-1, nullity=-1, nullity_expected=-1,
@@ -131,10 +133,11 @@ def _singular(model, W, tols) -> CriticalPoint:
 def _eigenvalues(model, W, n, method, n_eig, nexp):
     """Ascending eigenvalues and whether they are the whole spectrum."""
     if method == "dense" or (method == "auto" and n <= EIG_DENSE_MAX_KD) or n <= 2:
-        _, H, st = nt.grad_hess(model, W)
+        _, H, st = grad_hess(model, W)
         if st != 0:
             raise ValueError(f"the Hessian at W is undefined (status {Status(st).name})")
         return np.linalg.eigvalsh(H), True
+    # scipy.sparse.linalg loads ARPACK and the sparse package (about 0.2 s): only when Lanczos runs.
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     shape = W.shape
@@ -158,16 +161,16 @@ def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
     Rows are compared as contributions ``r_j = a_j (w_j + u_j)`` and ``s_k = a*_k (w*_k + u_k)``; they
     are parallel when ``|r_j| sin(theta) <= parallel_atol * max_l |r_l|`` with ``cos(theta) > 0``
     (an angle of about ``parallel_atol`` for rows of ordinary size, more for a nearly dead row, as in
-    :func:`dynsys.critical.symmetry.parallel_groups`). One student row per teacher row comes from
+    :func:`dynsys.systems.symmetry.parallel_groups`). One student row per teacher row comes from
     ``scipy.optimize.linear_sum_assignment`` on the cosines (the permutation when k = k*); further
     student rows (k > k*: a teacher row split between parallel student rows) join the teacher row
     they are parallel to.
-    """
-    from scipy.optimize import linear_sum_assignment
 
-    A = model.arrays
+    ``model`` is a system whose kernel view holds teacher-student arrays (a TeacherStudent).
+    """
+    A = model.kernel().arrays
     W = np.asarray(W, dtype=float)
-    V = W if model.residual is None else W + model.residual
+    V = W if A.U.size == 0 else W + A.U
     R = A.a[:, None] * V
     S = A.a_star[:, None] * A.T
     rn = np.linalg.norm(R, axis=1)
@@ -192,55 +195,42 @@ def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
     return perm
 
 
-def analyse(model, W, grad_norm_before, status, refined, gtol, eig_rtol, loss_rtol, parallel_atol, *,
-            eig_method="auto", n_eig=None) -> CriticalPoint:
-    """Classify a point that is known not to be singular (no refinement here; arguments validated)."""
-    toy = isinstance(model, ToySystem)
+def classify_at(model, W, grad_norm_before, status, refined, gtol, eig_rtol, loss_rtol, parallel_atol, *,
+                eig_method="auto", n_eig=None) -> CriticalPoint:
+    """Classify a point as it is (no refinement; arguments validated by :func:`classify`).
+
+    ``grad_norm_before``, ``status`` and ``refined`` describe how the point was reached (they are
+    stored on the result). A singular point gives the "singular" classification.
+    """
     W = np.array(W, dtype=float)
-    G, _, st = nt.grad_hess(model, W, want_H=False)
+    G, _, st = grad_hess(model, W, want_H=False)
     if st == Status.SINGULAR:
         return _singular(model, W, (gtol, eig_rtol, loss_rtol, parallel_atol))
-    gn = nt.row_max(G)
-    if toy:
-        loss = float(model.loss(W))
-        rn = np.array([float(np.linalg.norm(W))])
-        nexp = int(model.nullity_expected(W))
-        loss_tol = loss_rtol * max(1.0, abs(model.min_value)) if np.isfinite(model.min_value) else 0.0
-    else:
-        loss = float(model.loss(W))
-        V = W if model.residual is None else W + model.residual
-        rn = np.linalg.norm(V, axis=1)
-        nexp = symmetry.nullity_expected(model, W, parallel_atol)
-        loss_tol = loss_rtol * model.teacher_energy
+    gn = row_max(G)
+    loss = float(model.loss(W))
+    rn = np.asarray(model.row_norms(W), dtype=float)
+    nexp = int(model.nullity_expected(W, parallel_atol))
+    loss_tol = loss_rtol * model.loss_scale
     eigs, complete = _eigenvalues(model, W, W.size, eig_method, n_eig, nexp)
-    emax = float(np.max(np.abs(eigs))) if eigs.size else 0.0
-    eig_tol = eig_rtol * emax
-    index = int(np.sum(eigs < -eig_tol))
-    nullity = int(np.sum(np.abs(eigs) <= eig_tol))
+    index, nullity, eig_tol = spectrum(eigs, eig_rtol)
     if not complete and index >= eigs.size - 1:
         warnings.warn(f"all {eigs.size - 1} smallest eigenvalues computed by Lanczos are negative: the "
                       f"Morse index is at least {index}; pass eig_method='dense' (or a larger n_eig) "
                       f"for the exact index", RuntimeWarning, stacklevel=3)
     perm = None
+    known_min = math.isfinite(model.min_value)
     if gn > gtol:
         kind = "not_critical"
     elif index > 0:
         kind = "saddle"
-    elif toy:
-        if np.isfinite(model.min_value) and loss <= model.min_value + loss_tol:
-            kind = "global_minimum"
-        elif nullity > nexp:
-            kind = "degenerate"
-        else:
-            kind = "minimum"
-    elif loss <= loss_tol and model.realisable:
+    elif known_min and loss <= model.min_value + loss_tol:
         kind = "global_minimum"
-        if model.alpha != 1.0:
+        if model.permutes_teacher:
             perm = teacher_match(model, W, parallel_atol)
             perm.setflags(write=False)
     elif nullity > nexp:
         kind = "degenerate"
-    elif model.realisable:
+    elif known_min:
         kind = "spurious_minimum"
     else:
         kind = "minimum"

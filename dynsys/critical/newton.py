@@ -1,9 +1,11 @@
-"""Newton refinement of many seeds at once, and deflation (several roots from one seed).
+"""Newton refinement of many seeds at once, deflation (several roots from one seed), and the bordered
+Newton corrector (extra unknowns and equations, for continuation).
 
 :func:`refine` validates the seeds, hands them to the batched kernel
 (:func:`dynsys.kernels.newton.newton_batch`: damped Newton with LDL^T/LU, Broyden steps, a
 Levenberg-Marquardt fallback, stall detection; see that module) and returns a :class:`NewtonResult`.
-It works on a :class:`~dynsys.TeacherStudent` and on the toy systems of :mod:`dynsys.systems.toys`.
+It takes any system of the protocol (:mod:`dynsys.systems.base`); one without a kernel view (the
+reduced dynamics, a system of yours) is refined by :func:`dense_newton` in NumPy.
 
 :func:`deflate` finds further roots from one seed by deflation (Farrell, Birkisson and Funke, SIAM J.
 Sci. Comput. 37 (2015) A2026): Newton on ``M(x) grad L(x)`` with
@@ -12,25 +14,32 @@ and its step is the plain Newton step ``dx`` scaled by ``1 / (1 - grad(log M) . 
 3.4), so it costs one plain Newton step. It runs in NumPy (few roots, few seeds) and hands over to
 the kernel once the gradient is small.
 
+:func:`bordered_newton` solves ``grad L_p(x) = 0`` together with ``m`` extra equations ``r(x, p) = 0``
+in ``m`` extra unknowns ``p`` (a parameter and, for pseudo-arclength continuation, the arclength
+equation): Newton on the bordered Jacobian ``[[H, b], [C, E]]``.
+
 Tolerances are in the row-max norm (largest per-row Euclidean norm of the gradient) and, by default,
-relative to the gradient scale ``S`` of :func:`grad_scale` (``dynsys.config.NEWTON_GTOL * S``).
+relative to the system's gradient scale ``S`` (``dynsys.config.NEWTON_GTOL * S``).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
+import numba
 import numpy as np
 
 from .. import _validate as v
 from .. import backends
-from ..config import (DEFLATION_HANDOVER_GTOL, DEFLATION_POWER, DEFLATION_SHIFT, NEWTON_ARMIJO,
-                      NEWTON_CHORD_RATIO, NEWTON_CHORD_STEPS, NEWTON_GTOL, NEWTON_LM_SCALE_MIN,
-                      NEWTON_LS_MAX, NEWTON_MAX_STEPS, NEWTON_MU_MAX, NEWTON_MU_MIN, NEWTON_NONMONOTONE,
-                      NEWTON_PIVOT_RTOL, NEWTON_STALL_FACTOR, NEWTON_STALL_WINDOW, NEWTON_SWITCH)
-from .._codes import SYSTEM_TEACHER_STUDENT
+from ..config import (DEFLATION_HANDOVER_GTOL, DEFLATION_POWER, DEFLATION_SHIFT,
+                      NEWTON_ARMIJO, NEWTON_BROYDEN_GATE, NEWTON_CHORD_RATIO, NEWTON_CHORD_STEPS,
+                      NEWTON_GTOL, NEWTON_LDLT_PIVOT_RTOL, NEWTON_LDLT_RESID_RTOL, NEWTON_LM_SCALE_MIN,
+                      NEWTON_LOCAL, NEWTON_LS_MAX, NEWTON_MAX_STEPS, NEWTON_MU_MAX, NEWTON_MU_MIN,
+                      NEWTON_NONMONOTONE, NEWTON_PIVOT_RTOL, NEWTON_STALL_FACTOR, NEWTON_STALL_WINDOW,
+                      NEWTON_SWITCH)
+from ..kernels import newton as kn
 from ..results import Status
-from ..systems.toys import ToySystem
+from .shared import as_seeds, check_system, grad_hess, kernel_view, resolve_gtol, row_max, state_shape
 
 
 class NewtonResult(NamedTuple):
@@ -45,117 +54,19 @@ class NewtonResult(NamedTuple):
     gtol: float                 #: the absolute tolerance used
 
 
-def _is_toy(system) -> bool:
-    return isinstance(system, ToySystem)
-
-
-def _check_system(system):
-    from ..model import TeacherStudent
-
-    if not isinstance(system, (TeacherStudent, ToySystem)):
-        raise TypeError(f"model must be a dynsys.TeacherStudent or a toy system from dynsys.systems.toys; "
-                        f"got {type(system).__name__}")
-    return system
-
-
-def grad_scale(system) -> float:
-    """Scale of gradient tolerances: ``max_j |a_j| * max_k |a*_k| |w*_k + u_k|`` (1 if 0; 1 for a toy).
-
-    The gradient of row j is ``a_j`` times a combination of rows weighted by the top weights, so this
-    is its natural unit: a relative tolerance times it means the same for every teacher scale, and it
-    is 1 for ``W* = I`` with unit top weights (tolerances are then absolute).
-    """
-    _check_system(system)
-    if _is_toy(system):
-        return 1.0
-    A = system.arrays
-    s = float(np.max(np.abs(A.a))) * float(np.max(np.abs(A.a_star) * A.tn))
-    return s if s > 0.0 and np.isfinite(s) else 1.0
-
-
-def kernel_args(system):
-    """``(code, U, T, tn, a, a_star, alpha, const, tol, nwork)``: the kernel's view of ``system``."""
-    from ..systems import teacher_student as ts
-
-    # Fresh writable C arrays every time: numba types read-only arrays apart, and one signature
-    # means one compilation of the kernel for every model and toy.
-    if _is_toy(system):
-        return (int(system.code), np.zeros((0, 0)), np.zeros((1, system.dim)), np.ones(1), np.ones(1),
-                np.ones(1), 0.0, 0.0, 0.0, 1)
-    A = system.arrays
-    nwork = int(ts.work_size(system.k, system.k_star, system.d))
-
-    def c(x):
-        return np.array(x, dtype=np.float64, order="C")
-
-    return (SYSTEM_TEACHER_STUDENT, c(A.U), c(A.T), c(A.tn), c(A.a), c(A.a_star), float(A.alpha),
-            float(A.const), float(A.tol), nwork)
-
-
-def state_shape(system) -> tuple:
-    """Shape of one state: ``(k, d)`` for a TeacherStudent, ``(dim,)`` for a toy."""
-    return (system.dim,) if _is_toy(system) else (system.k, system.d)
-
-
-def as_seeds(system, seeds, name="seeds"):
-    """Validated seeds as a kernel batch ``(n, k, d)`` (toys: ``(n, 1, dim)``), and whether one was given."""
-    shape = state_shape(system)
-    X = v.real_array(seeds, name)
-    if X.ndim == len(shape):
-        single = True
-        X = X[None]
-    elif X.ndim == len(shape) + 1:
-        single = False
-    else:
-        raise ValueError(f"{name} must have shape {shape} (one state) or (n, {', '.join(map(str, shape))}) "
-                         f"(a batch); got shape {X.shape}")
-    if X.shape[1:] != shape:
-        raise ValueError(f"{name} must have states of shape {shape}; got {X.shape[1:]} (full shape {X.shape})")
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} is an empty batch (shape {X.shape}); pass at least one state")
-    v.finite(X, name)
-    if _is_toy(system):
-        X = X.reshape(X.shape[0], 1, shape[0])
-    return np.ascontiguousarray(X), single
-
-
-def resolve_gtol(system, gtol, name="gtol", default=NEWTON_GTOL) -> float:
-    """``gtol`` (absolute, row-max norm) or ``default * grad_scale(system)``; validated > 0."""
-    if gtol is None:
-        return default * grad_scale(system)
-    return v.real_scalar(gtol, name, lo=0.0, lo_open=True)
-
-
-def _params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps, local=None,
-            nonmonotone=NEWTON_NONMONOTONE):
-    from ..config import (NEWTON_BROYDEN_GATE, NEWTON_LDLT_PIVOT_RTOL, NEWTON_LDLT_RESID_RTOL,
-                          NEWTON_LOCAL)
-
-    local = NEWTON_LOCAL if local is None else local
-    from ..kernels import newton as kn
-
-    fpar = np.empty(kn.N_FPAR)
-    fpar[kn.F_GTOL] = gtol
-    fpar[kn.F_GSCALE] = gscale
-    fpar[kn.F_STALL_FACTOR] = stall_factor
-    fpar[kn.F_PIVOT_RTOL] = NEWTON_PIVOT_RTOL
-    fpar[kn.F_CHORD_RATIO] = NEWTON_CHORD_RATIO
-    fpar[kn.F_ARMIJO] = NEWTON_ARMIJO
-    fpar[kn.F_NEWTON_SWITCH] = NEWTON_SWITCH
-    fpar[kn.F_MU_MIN] = NEWTON_MU_MIN
-    fpar[kn.F_MU_MAX] = NEWTON_MU_MAX
-    fpar[kn.F_LM_SCALE_MIN] = NEWTON_LM_SCALE_MIN
-    fpar[kn.F_LOCAL] = local
-    fpar[kn.F_BROYDEN_GATE] = NEWTON_BROYDEN_GATE
-    fpar[kn.F_LDLT_PIVOT] = NEWTON_LDLT_PIVOT_RTOL
-    fpar[kn.F_LDLT_RESID] = NEWTON_LDLT_RESID_RTOL
-    ipar = np.empty(kn.N_IPAR, dtype=np.int64)
-    ipar[kn.I_MAX_STEPS] = max_steps
-    ipar[kn.I_STALL_WINDOW] = stall_window
-    ipar[kn.I_CHORD_MAX] = chord_steps
-    ipar[kn.I_LS_MAX] = NEWTON_LS_MAX
-    ipar[kn.I_NONMONOTONE] = nonmonotone
-    return fpar, ipar
+def newton_params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps,
+                  nonmonotone=NEWTON_NONMONOTONE, local=NEWTON_LOCAL) -> kn.NewtonParams:
+    """The kernel's :class:`~dynsys.kernels.newton.NewtonParams`: the given settings, the rest from
+    ``dynsys.config``."""
+    return kn.NewtonParams(gtol=float(gtol), gscale=float(gscale), stall_factor=float(stall_factor),
+                           pivot_rtol=float(NEWTON_PIVOT_RTOL), chord_ratio=float(NEWTON_CHORD_RATIO),
+                           armijo=float(NEWTON_ARMIJO), newton_switch=float(NEWTON_SWITCH),
+                           mu_min=float(NEWTON_MU_MIN), mu_max=float(NEWTON_MU_MAX),
+                           lm_scale_min=float(NEWTON_LM_SCALE_MIN), local=float(local),
+                           broyden_gate=float(NEWTON_BROYDEN_GATE), ldlt_pivot=float(NEWTON_LDLT_PIVOT_RTOL),
+                           ldlt_resid=float(NEWTON_LDLT_RESID_RTOL), max_steps=int(max_steps),
+                           stall_window=int(stall_window), chord_max=int(chord_steps),
+                           ls_max=int(NEWTON_LS_MAX), nonmonotone=int(nonmonotone))
 
 
 def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window=NEWTON_STALL_WINDOW,
@@ -165,8 +76,11 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
 
     Parameters
     ----------
-    system : TeacherStudent or toy system
-    seeds : array_like, shape (k, d) or (n, k, d) (toys: (2,) or (n, 2))
+    system : System
+        Any system of the protocol (:mod:`dynsys.systems.base`): a TeacherStudent, a toy, the
+        reduced dynamics, yours.
+    seeds : array_like, one state or a batch (n, ...) of states
+        Shape ``system.state_shape`` ((k, d) for a TeacherStudent, (2,) for a toy) or a batch.
         Starting states: flow endpoints, random states, user arrays. Must be finite.
     gtol : float, optional
         Absolute tolerance on the row-max gradient norm; default ``NEWTON_GTOL * grad_scale(system)``
@@ -187,13 +101,16 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     backend : {"parallel", "cpu"}
         All cores, or one thread (the same compiled loop: bitwise-equal results).
 
+    A system without a kernel view is refined seed by seed by :func:`dense_newton` (only ``gtol`` and
+    ``max_steps`` apply).
+
     Returns
     -------
     NewtonResult
         ``W`` shaped like ``seeds``; per seed ``status`` (CONVERGED, MAX_STEPS, STALLED, SINGULAR for
         a seed on the singular set, NONFINITE), ``residual``, ``residual_before``, ``steps``.
     """
-    _check_system(system)
+    check_system(system)
     backends.check(backend)
     if backend == "cuda":
         raise ValueError("Newton has no CUDA kernel; use backend='parallel' (all CPU cores) or 'cpu'")
@@ -206,11 +123,6 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     nonmonotone = v.positive_int(nonmonotone, "nonmonotone", minimum=0)
     if nonmonotone > stall_window:
         raise ValueError(f"nonmonotone must be at most stall_window ({stall_window}); got {nonmonotone}")
-    from ..kernels import newton as kn
-
-    code, U, T, tn, a, a_star, alpha, const, tol, nwork = kernel_args(system)
-    fpar, ipar = _params(gtol, grad_scale(system), max_steps, stall_window, stall_factor, chord_steps,
-                         nonmonotone=nonmonotone)
     n = X0.shape[0]
     X = np.empty_like(X0)
     res0 = np.empty(n)
@@ -218,11 +130,25 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     steps = np.empty(n, dtype=np.int64)
     nhess = np.empty(n, dtype=np.int64)
     status = np.empty(n, dtype=np.int8)
-    import numba
-
-    kn.newton_batch(X0, code, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
-                    X, res0, res, steps, nhess, status, nwork, 1 if backend == "cpu" else numba.get_num_threads())
     shape = state_shape(system)
+    view = kernel_view(system)
+    if view is not None:
+        par = newton_params(gtol, system.grad_scale, max_steps, stall_window, stall_factor, chord_steps,
+                            nonmonotone=nonmonotone)
+        kn.newton_batch(X0, view.code, view.arrays, par, X, res0, res, steps, nhess, status, view.nwork,
+                        1 if backend == "cpu" else numba.get_num_threads())
+    else:
+        def grad(x):
+            (_, G), st = system.loss_and_grad(x, backend="cpu", return_status=True)
+            return np.asarray(G, dtype=float), int(st)
+
+        def hess(x):
+            return system.hessian(x, backend="cpu")
+
+        for b in range(n):
+            x, status[b], res0[b], res[b], steps[b], nhess[b] = dense_newton(
+                grad, hess, X0[b].reshape(shape), gtol=gtol, max_steps=max_steps)
+            X[b] = x.reshape(X.shape[1:])
     W = X.reshape((n,) + shape)
     if single:
         return NewtonResult(W[0], Status(int(status[0])), float(res[0]), float(res0[0]), int(steps[0]),
@@ -230,30 +156,57 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     return NewtonResult(W, status, res, res0, steps, nhess, gtol)
 
 
-#: Alias of :func:`refine` (``from dynsys.critical.newton import newton``). The package
-#: ``dynsys.critical`` exports only ``refine``, so that ``dynsys.critical.newton`` stays the module.
-newton = refine
+def dense_newton(grad, hess, x0, *, gtol, max_steps, min_step=1e-6, rcond=1e-13):
+    """Newton in NumPy for one state: the least-squares step (null directions of a family of critical
+    points get no step) with backtracking until the row-max gradient norm falls.
 
+    For systems without a kernel view and for the saddle searches' duck-typed models: few states,
+    small dimension, so clarity beats speed.
 
-def grad_hess(system, W, want_H=True):
-    """Gradient (state shape) and Hessian ((n, n), n the state size) at one state, and the status."""
-    from ..kernels import newton as kn
+    Parameters
+    ----------
+    grad : callable
+        ``grad(x) -> (g, status)``: the gradient shaped like ``x`` and an int status (0 ok).
+    hess : callable
+        ``hess(x) -> H``: the Hessian of the flattened state, (n, n).
+    x0 : ndarray
+    gtol : float
+        Row-max gradient norm at which the state is a root.
+    max_steps : int
+    min_step : float
+        Halve the step until it is this small; no decrease by then is STALLED.
 
-    X, _ = as_seeds(system, W, "W")
-    code, U, T, tn, a, a_star, alpha, const, tol, nwork = kernel_args(system)
-    k, d = X.shape[1:]
-    G = np.empty((k, d))
-    H = np.empty((k * d, k * d))
-    st = kn.grad_hess_one(code, X[0], U, T, tn, a, a_star, alpha, const, tol, G, H, want_H, nwork)
-    return G.reshape(state_shape(system)), H, int(st)
-
-
-def row_max(G) -> float:
-    """The stopping norm of one gradient: the largest row norm (the Euclidean norm for a vector)."""
-    G = np.asarray(G, dtype=float)
-    if G.ndim <= 1:
-        return float(np.linalg.norm(G))
-    return float(np.sqrt(np.max(np.einsum("...ij,...ij->...i", G, G))))
+    Returns
+    -------
+    x, status, residual_before, residual, steps, hessians
+        Residuals are row-max gradient norms (NaN where the gradient is undefined).
+    """
+    x = np.array(x0, dtype=float)
+    shape = x.shape
+    g_vec, st = grad(x)
+    if st:
+        return x, st, np.nan, np.nan, 0, 0
+    r0 = row_max(g_vec)
+    nh = 0
+    for it in range(max_steps):
+        g = row_max(g_vec)
+        if g <= gtol:
+            return x, int(Status.CONVERGED), r0, g, it, nh
+        H = np.asarray(hess(x), dtype=float).reshape(x.size, x.size)
+        nh += 1
+        dx = np.linalg.lstsq(H, g_vec.ravel(), rcond=rcond)[0].reshape(shape)
+        t = 1.0
+        while t > min_step:
+            xt = x - t * dx
+            gt, stt = grad(xt)
+            if stt == 0 and row_max(gt) < g:
+                break
+            t *= 0.5
+        else:
+            return x, int(Status.STALLED), r0, g, it, nh
+        x, g_vec = xt, gt
+    g = row_max(g_vec)
+    return x, int(Status.CONVERGED if g <= gtol else Status.MAX_STEPS), r0, g, max_steps, nh
 
 
 def deflate(system, seed, roots, *, gtol=None, max_steps=NEWTON_MAX_STEPS, power=DEFLATION_POWER,
@@ -262,7 +215,7 @@ def deflate(system, seed, roots, *, gtol=None, max_steps=NEWTON_MAX_STEPS, power
 
     Parameters
     ----------
-    system : TeacherStudent or toy system
+    system : System
     seed : array_like, one state
     roots : sequence of arrays, each one state
         Known roots ``r_i``; the deflation operator is ``M(x) = prod_i (|x - r_i|^-power + shift)``.
@@ -277,7 +230,7 @@ def deflate(system, seed, roots, *, gtol=None, max_steps=NEWTON_MAX_STEPS, power
     status : Status
         CONVERGED for a new root, else the reason it failed.
     """
-    _check_system(system)
+    check_system(system)
     X0, single = as_seeds(system, seed, "seed")
     if not single and X0.shape[0] != 1:
         raise ValueError("seed must be one state")
@@ -287,7 +240,7 @@ def deflate(system, seed, roots, *, gtol=None, max_steps=NEWTON_MAX_STEPS, power
     shape = state_shape(system)
     R = [np.asarray(r, dtype=float).reshape(-1) for r in roots]
     x = X0[0].reshape(-1).copy()
-    handover = DEFLATION_HANDOVER_GTOL * grad_scale(system)
+    handover = DEFLATION_HANDOVER_GTOL * system.grad_scale
 
     def merit(y):
         G, _, st = grad_hess(system, y.reshape(shape), want_H=False)
@@ -352,113 +305,127 @@ def _deflation_factor(x, R, power, shift):
     return M, dlog
 
 
-METHODS = ("newton",)
+class BorderedResult(NamedTuple):
+    """Outcome of :func:`bordered_newton`."""
+
+    W: np.ndarray        #: the state, shaped like the start
+    p: np.ndarray        #: the extra unknowns, shape (m,)
+    status: Status       #: CONVERGED, MAX_STEPS, STALLED (no decrease), SINGULAR or NONFINITE
+    grad_norm: float     #: row-max norm of ``grad L_p(W)`` at the end
+    extra_norm: float    #: max-norm of the extra equations ``r(W, p)`` at the end
+    steps: int           #: accepted Newton steps
 
 
-def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol=None,
-                         max_steps=NEWTON_MAX_STEPS, dedup_tol=None, merge_parallel=False,
-                         crit_gtol=None, eig_rtol=None, loss_rtol=None, eig_method="auto",
-                         parallel_atol=None, backend="parallel"):
-    """Critical points reached by Newton from many seeds, deduplicated up to symmetry and classified.
+def _dgrad_dp_fd(system_of_p, W, p, g_shape):
+    """Central differences of the gradient in each extra unknown: ``b[:, i] ~ d grad / dp_i``."""
+    m = p.size
+    b = np.empty((int(np.prod(g_shape)), m))
+    for i in range(m):
+        h = 1e-6 * max(1.0, abs(float(p[i])))
+        e = np.zeros(m)
+        e[i] = h
+        gp, _, sp = grad_hess(system_of_p(p + e), W, want_H=False)
+        gm, _, sm = grad_hess(system_of_p(p - e), W, want_H=False)
+        if sp or sm:
+            return None
+        b[:, i] = (gp - gm).reshape(-1) / (2.0 * h)
+    return b
+
+
+def bordered_newton(system_of_p: Callable, extra: Callable, W0, p0, *, dgrad_dp: Callable | None = None,
+                    gtol=None, extra_tol=NEWTON_GTOL, max_steps=NEWTON_MAX_STEPS) -> BorderedResult:
+    """Newton on a bordered system: ``grad L_p(W) = 0`` and ``r(W, p) = 0`` for the state W and m
+    extra unknowns p (the corrector of pseudo-arclength continuation).
+
+    Each step solves ``[[H, b], [C, E]] [dx; dp] = -[g; r]`` with ``H`` the exact Hessian and ``g``
+    the gradient of the system at ``p``, ``b = d g / d p`` (n, m), and ``C = dr/dW`` (m, n),
+    ``E = dr/dp`` (m, m) from ``extra``; a singular bordered matrix gets the least-squares step. The
+    step is halved (up to ``NEWTON_LS_MAX`` times) until ``|g|^2 + |r|^2`` falls.
 
     Parameters
     ----------
-    model : TeacherStudent (or a toy system)
-    seeds : array_like, shape (n, k, d) or (k, d) (toys: (n, 2) or (2,))
-        Flow endpoints, random states, user arrays. Must be finite.
-    method : {"newton"}
-        Batched damped Newton / Levenberg-Marquardt with the exact Hessian
-        (:func:`refine`, kernel :mod:`dynsys.kernels.newton`).
-    deflation : bool or int
-        After each seed's first root, look for up to this many more from the same seed by deflation
-        (:func:`deflate`; True means ``DEFLATION_MAX_ROOTS``). NumPy speed: for few seeds.
+    system_of_p : callable
+        ``p -> system`` (any system of the protocol), ``p`` an array of shape (m,): the family.
+    extra : callable
+        ``(W, p) -> (r, C, E)``: the m extra equations (shape (m,)), their derivatives in the
+        flattened state (m, n) and in p (m, m). For a natural-parameter step to ``p1``:
+        ``r = p - p1``, ``C = 0``, ``E = I``; for pseudo-arclength with tangent ``(t_x, t_p)`` and
+        predictor ``(W_pred, p_pred)``: ``r = t_x . (W - W_pred) + t_p . (p - p_pred)``, ``C = t_x``,
+        ``E = t_p``.
+    W0, p0 : array_like
+        Start (the predictor); ``p0`` a float or shape (m,).
+    dgrad_dp : callable, optional
+        ``(W, p) -> b`` (n, m), the derivative of the gradient in p; default central differences of
+        the gradient with ``h = 1e-6 max(1, |p_i|)`` (2 m gradients per step; the Newton step is
+        then inexact, the residual is not, so the root is as accurate and convergence is still
+        fast). ``p +- h`` must lie in the family's domain: at its edge (``alpha = 0``) pass
+        ``dgrad_dp``.
     gtol : float, optional
-        Newton's tolerance (row-max norm; default ``NEWTON_GTOL * S``, 1e-12 relative).
+        Row-max gradient tolerance (default ``NEWTON_GTOL * grad_scale`` of the system at ``p0``).
+    extra_tol : float
+        Max-norm tolerance on ``r`` (absolute: the caller scales its equations).
     max_steps : int
-    dedup_tol : float, optional
-        Tolerance on the normalised invariants (default ``DEDUP_RTOL`` = 1e-6); see
-        :mod:`dynsys.critical.symmetry`.
-    merge_parallel : bool
-        Also merge points that differ only in how mass is split between parallel student rows (the same
-        network function; a flat family such as a teacher row split between two student rows).
-    crit_gtol, eig_rtol, loss_rtol, eig_method, parallel_atol :
-        Classification settings (see :func:`dynsys.critical.classify.classify`). A seed whose Newton run
-        stalled with its gradient already at or below ``crit_gtol`` still reached a critical point.
-    backend : {"parallel", "cpu"}
 
     Returns
     -------
-    CriticalSet
-        Distinct points ordered by the first seed that reached each, with per-point seed counts and
-        per-seed labels (-1: reached no critical point; see ``status`` and ``residual``).
+    BorderedResult
     """
-    from ..config import DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, LOSS_RTOL, PARALLEL_ATOL
-    from ..results import CriticalSet
-    from .classify import EIG_METHODS, _tolerances, analyse
-    from . import symmetry
+    p = np.atleast_1d(np.array(p0, dtype=float)).reshape(-1)
+    if p.size == 0 or not np.all(np.isfinite(p)):
+        raise ValueError(f"p0 must be a finite float or a non-empty 1-d array; got {p0!r}")
+    system = check_system(system_of_p(p.copy()))
+    X0, single = as_seeds(system, W0, "W0")
+    if not single:
+        raise ValueError(f"W0 must be one state of shape {state_shape(system)}; got shape {np.shape(W0)}")
+    shape = state_shape(system)
+    gtol = resolve_gtol(system, gtol)
+    extra_tol = v.real_scalar(extra_tol, "extra_tol", lo=0.0, lo_open=True)
+    max_steps = v.positive_int(max_steps, "max_steps", minimum=0)
+    m = p.size
+    W = X0[0].reshape(shape).copy()
 
-    _check_system(model)
-    v.choice(method, "method", METHODS)
-    if isinstance(deflation, (bool, np.bool_)):
-        n_defl = DEFLATION_MAX_ROOTS if deflation else 0
-    else:
-        n_defl = v.positive_int(deflation, "deflation", minimum=0)
-    dedup_tol = DEDUP_RTOL if dedup_tol is None else v.real_scalar(dedup_tol, "dedup_tol", lo=0.0, lo_open=True)
-    tols = _tolerances(model, crit_gtol, EIG_RTOL if eig_rtol is None else eig_rtol,
-                          LOSS_RTOL if loss_rtol is None else loss_rtol,
-                          PARALLEL_ATOL if parallel_atol is None else parallel_atol)
-    v.choice(eig_method, "eig_method", EIG_METHODS)
-    X0, _ = as_seeds(model, seeds)
-    shape = state_shape(model)
-    S0 = X0.reshape((X0.shape[0],) + shape)
-    res = refine(model, S0, gtol=gtol, max_steps=max_steps, backend=backend)
-    status = np.atleast_1d(np.asarray(res.status, dtype=np.int8))
-    residual = np.atleast_1d(np.asarray(res.residual, dtype=float))
-    before = np.atleast_1d(np.asarray(res.residual_before, dtype=float))
-    Wout = res.W.reshape(S0.shape)
-    crit_gtol = tols[0]
-    reached = (status == Status.CONVERGED) | (((status == Status.STALLED) | (status == Status.MAX_STEPS))
-                                              & (residual <= crit_gtol))
-    # candidates in seed order: (seed, state); deflated roots follow their seed's own root
-    cand_seed = [int(i) for i in np.flatnonzero(reached)]
-    cand_W = [Wout[i] for i in cand_seed]
-    cand_main = [True] * len(cand_seed)
-    if n_defl > 0:
-        known = list(cand_W)
-        extra_seed, extra_W = [], []
-        for i in range(S0.shape[0]):
-            for _ in range(n_defl):
-                Wn, st = deflate(model, S0[i], known, gtol=gtol, max_steps=max_steps)
-                if Wn is None:
-                    break
-                known.append(Wn)
-                extra_seed.append(i)
-                extra_W.append(Wn)
-        order = np.argsort(np.array(cand_seed + extra_seed, dtype=np.int64), kind="stable")
-        allW = cand_W + extra_W
-        cand_main = [j < len(cand_seed) for j in order]
-        cand_seed = [(cand_seed + extra_seed)[j] for j in order]
-        cand_W = [allW[j] for j in order]
-    inv = [symmetry.invariants(model, Wc, merge_parallel=merge_parallel, parallel_atol=tols[3])
-           for Wc in cand_W]
-    cls, first = symmetry.group(inv, dedup_tol) if inv else (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    labels = np.full(S0.shape[0], -1, dtype=np.int64)
-    counts = np.zeros(len(first), dtype=np.int64)
-    seen = set()
-    for j, c in enumerate(cls):
-        s = cand_seed[j]
-        if cand_main[j]:
-            labels[s] = c
-        if (s, int(c)) not in seen:
-            seen.add((s, int(c)))
-            counts[c] += 1
-    points = []
-    for c, j in enumerate(first):
-        s = cand_seed[j]
-        points.append(analyse(model, cand_W[j], before[s], status[s] if cand_main[j] else Status.CONVERGED,
-                                 True, *tols, eig_method=eig_method))
-    seed_index = np.array([cand_seed[j] for j in first], dtype=np.int64)
-    for arr in (counts, seed_index, labels, status, residual):
-        arr.setflags(write=False)
-    return CriticalSet(points=tuple(points), counts=counts, seed_index=seed_index, labels=labels,
-                       status=status, residual=residual, gtol=float(res.gtol), dedup_tol=dedup_tol)
+    def evaluate(W, p):
+        """(g, r, C, E, merit, status) at (W, p)."""
+        g, _, st = grad_hess(system_of_p(p.copy()), W, want_H=False)
+        if st:
+            return None, None, None, None, np.inf, st
+        r, C, E = extra(W, p.copy())
+        r = np.asarray(r, dtype=float).reshape(m)
+        C = np.asarray(C, dtype=float).reshape(m, W.size)
+        E = np.asarray(E, dtype=float).reshape(m, m)
+        gv = g.reshape(-1)
+        return g, r, C, E, float(gv @ gv + r @ r), 0
+
+    g, r, C, E, phi, st = evaluate(W, p)
+    if st:
+        return BorderedResult(W, p, Status(st), np.nan, np.nan, 0)
+    steps = 0
+    while True:
+        gn, rn = row_max(g), float(np.max(np.abs(r)))
+        if gn <= gtol and rn <= extra_tol:
+            return BorderedResult(W, p, Status.CONVERGED, gn, rn, steps)
+        if steps >= max_steps:
+            return BorderedResult(W, p, Status.MAX_STEPS, gn, rn, steps)
+        _, H, st = grad_hess(system_of_p(p.copy()), W)
+        b = (_dgrad_dp_fd(system_of_p, W, p, shape) if dgrad_dp is None
+             else np.asarray(dgrad_dp(W, p.copy()), dtype=float).reshape(W.size, m))
+        if st or b is None:
+            return BorderedResult(W, p, Status(st or Status.SINGULAR), gn, rn, steps)
+        J = np.block([[H, b], [C, E]])
+        F = np.concatenate([g.reshape(-1), r])
+        try:
+            delta = np.linalg.solve(J, -F)
+        except np.linalg.LinAlgError:
+            delta = np.linalg.lstsq(J, -F, rcond=None)[0]
+        t = 1.0
+        for _ in range(NEWTON_LS_MAX + 1):
+            Wt = W + t * delta[:W.size].reshape(shape)
+            pt = p + t * delta[W.size:]
+            gt, rt, Ct, Et, phit, stt = evaluate(Wt, pt)
+            if stt == 0 and phit < phi:
+                break
+            t *= 0.5
+        else:
+            return BorderedResult(W, p, Status.STALLED, gn, rn, steps)
+        W, p, g, r, C, E, phi = Wt, pt, gt, rt, Ct, Et, phit
+        steps += 1

@@ -1,27 +1,10 @@
-"""The model's symmetry: nullity it explains, invariants, and deduplication of critical points.
+"""Symmetry in the critical layer: nullity it explains, invariants, and deduplication of points.
 
-Symmetries of the loss (MATH.md section 4, "Symmetry for deduplication" and Theorem 2), acting on the
-network rows ``V = W + U`` (with a residual the action on ``W`` is the same map shifted by ``U``):
-
-* permutations of student rows with equal top weight ``a_j`` (``a`` is fixed in the model);
-* orthogonal maps of R^d that fix every teacher row with ``a*_k != 0``: a continuous group (a copy of
-  O(d - r), r the rank of the teacher rows) when r < d;
-* when the teacher rows are orthogonal with equal norms (``W* = I`` and its scalings and rotations),
-  also the permutations of teacher rows with equal ``a*_k``, realised by an orthogonal map of R^d
-  (for ``W* = I``: ``W -> P W Q^T`` with P, Q independent permutations).
-
-Every one is an isometry of weight space, so it maps critical points to critical points with the same
-loss, Morse index and spectrum.
-
-Deduplication does not enumerate the group: each point gets an :func:`invariants` vector (functions of
-inner products, sorted within each class that the group permutes), and two points are one when
-their vectors agree entry by entry to ``tol`` (``dynsys.config.DEDUP_RTOL``; the entries are O(1):
-rows are scaled by the largest teacher row norm, the loss by the teacher's output energy). The
-invariants are necessary conditions for equivalence; the set used (loss, sorted row norms, the
-spectrum of the student Gram matrix and of the joint Gram matrix of student and teacher rows, the
-singular values of ``V T^T`` and its entries sorted within each permutable class) separates the
-critical points met in practice. :func:`group` puts n points into classes in O(n) expected time
-(bucketed on the first invariant, the loss).
+Each system says what its symmetry is through the system protocol (:mod:`dynsys.systems.base`):
+``nullity_expected`` (the Hessian nullity the symmetry explains at a point) and ``invariants`` (a
+vector equal at two points exactly when the symmetry relates them; for the teacher-student model see
+:mod:`dynsys.systems.symmetry`). Here the critical layer calls them, compares points
+(:func:`same_point`) and groups many points into classes (:func:`group`).
 """
 
 from __future__ import annotations
@@ -32,194 +15,40 @@ import numpy as np
 
 from .. import _validate as v
 from ..config import DEDUP_RTOL, PARALLEL_ATOL
-from ..systems.toys import ToySystem
-
-# A row is in the span of the teacher when its component outside has at most this relative norm.
-_TINY = 1e-300
-
-
-def _angle(u, w) -> float:
-    """Angle between two nonzero vectors, accurate near 0 and pi (MATH.md section 2)."""
-    u = u / np.linalg.norm(u)
-    w = w / np.linalg.norm(w)
-    return 2.0 * math.atan2(float(np.linalg.norm(u - w)), float(np.linalg.norm(u + w)))
-
-
-def parallel_groups(V, tol=PARALLEL_ATOL, active=None) -> list:
-    """Groups of rows of ``V`` pointing the same way, as index lists.
-
-    Rows are taken longest first; each joins the group of the first (longest) row it is parallel to,
-    or starts a group. Row v is parallel to a longer row w when v lies within ``tol * max_l |v_l|``
-    of the ray of w (``|v| sin(theta) <= tol max|v|`` with ``cos(theta) > 0``): for rows of comparable
-    length an angle of at most about ``tol``; a row much shorter than the rest (nearly dead: its
-    direction barely matters to the loss and is resolved only loosely) may be off by a proportionally
-    larger angle. Comparing with group leaders only, a short row cannot chain two groups together.
-    Rows with ``active[j]`` False, and zero rows, are left out. Each group is in increasing row order;
-    groups are ordered by first row.
-    """
-    V = np.asarray(V, dtype=float)
-    nrm = np.linalg.norm(V, axis=1)
-    ok = nrm > 0.0 if active is None else (np.asarray(active, dtype=bool) & (nrm > 0.0))
-    idx = np.flatnonzero(ok)
-    if idx.size == 0:
-        return []
-    scale = float(np.max(nrm[idx]))
-    leaders: list[int] = []
-    members: list[list] = []
-    for i in sorted(idx, key=lambda j: (-nrm[j], j)):
-        u = V[i] / nrm[i]
-        best, best_sin = -1, math.inf
-        for g, L in enumerate(leaders):
-            w = V[L] / nrm[L]
-            du = float(np.linalg.norm(u - w))
-            su = float(np.linalg.norm(u + w))
-            sin = 0.5 * du * su  # for unit vectors; cos(theta) > 0 <=> du < su
-            if du < su and nrm[i] * sin <= tol * scale and sin < best_sin:
-                best, best_sin = g, sin
-        if best < 0:
-            leaders.append(int(i))
-            members.append([int(i)])
-        else:
-            members[best].append(int(i))
-    groups = [sorted(m) for m in members]
-    return sorted(groups, key=lambda m: m[0])
-
-
-def _teacher_basis(model, tol):
-    """Orthonormal basis (d, r) of the span of the teacher rows that enter the loss."""
-    A = model.arrays
-    T = A.T[(A.tn > 0.0) & (A.a_star != 0.0)]
-    if T.shape[0] == 0:
-        return np.zeros((model.d, 0))
-    _, s, Vt = np.linalg.svd(T, full_matrices=False)
-    r = int(np.sum(s > tol * s[0]))
-    return Vt[:r].T
+from .shared import check_system
 
 
 def nullity_expected(model, W, parallel_atol=PARALLEL_ATOL) -> int:
-    """The Hessian nullity that symmetry explains at ``W`` (MATH.md section 4, Theorem 2).
-
-    ``p m - p (p + 1) / 2`` (dimension of the orbit of the rotations fixing the teacher's span, with
-    ``m = d - rank(teacher rows)`` and ``p`` the rank of the student rows' components outside that
-    span) plus ``m_g - 1`` for each group of ``m_g`` parallel student rows (mass can move between
-    them), plus ``d`` for each student row with ``a_j = 0`` (the loss does not see it). For the linear
-    model (alpha = 1) the loss depends only on ``sum_j a_j v_j``: ``(k - 1) d`` when some ``a_j != 0``.
+    """The Hessian nullity that the system's symmetry explains at ``W`` (MATH.md section 4, Theorem 2
+    for the teacher-student model: :func:`dynsys.systems.symmetry.nullity_expected`).
 
     ``parallel_atol`` is the angle (radians) within which rows count as parallel, and the relative
     size below which a component outside the teacher's span counts as zero.
     """
+    check_system(model)
     v.real_scalar(parallel_atol, "parallel_atol", lo=0.0, lo_open=True)
-    k, d = model.k, model.d
-    a = np.asarray(model.a)
-    if model.alpha == 1.0:
-        return k * d - (d if np.any(a != 0.0) else 0)
-    W = np.asarray(W, dtype=float)
-    V = W if model.residual is None else W + model.residual
-    live = a != 0.0
-    out = d * int(np.sum(~live))
-    Q = _teacher_basis(model, parallel_atol)
-    m = d - Q.shape[1]
-    Vl = V[live]
-    if m > 0 and Vl.shape[0] > 0:
-        P = Vl - (Vl @ Q) @ Q.T
-        scale = float(np.max(np.linalg.norm(Vl, axis=1)))
-        if scale > 0.0:
-            s = np.linalg.svd(P, compute_uv=False)
-            p = int(np.sum(s > parallel_atol * scale))
-            out += p * m - p * (p + 1) // 2
-    for g in parallel_groups(V, parallel_atol, active=live):
-        out += len(g) - 1
-    return out
-
-
-def teacher_permutable(model) -> bool:
-    """Whether permutations of teacher rows (with equal ``a*``) are symmetries that dedup must use:
-    the teacher's network rows are orthogonal with equal norms (``W* = I`` and its scalings)."""
-    T = model.arrays.T
-    if T.shape[0] < 2:
-        return False
-    G = T @ T.T
-    c = float(np.mean(np.diag(G)))
-    return c > 0.0 and bool(np.max(np.abs(G - c * np.eye(T.shape[0]))) <= 1e-12 * c)
-
-
-def _classes(x) -> list:
-    """Indices grouped by equal value of ``x``, groups in increasing value."""
-    x = np.asarray(x)
-    return [np.flatnonzero(x == val) for val in np.unique(x)]
-
-
-def _merge_parallel(V, a, tol):
-    """The network function's own rows: each group of parallel rows becomes ``(sum a_j |v_j|) e``.
-
-    Returns rows (with their new top weights +-1) of the reduced representation; groups whose
-    contributions cancel are dropped.
-    """
-    rows, signs = [], []
-    for g in parallel_groups(V, tol, active=a != 0.0):
-        nrm = np.linalg.norm(V[g], axis=1)
-        c = float(np.sum(a[g] * nrm))
-        if c == 0.0:
-            continue
-        e = V[g[0]] / nrm[0]
-        rows.append(abs(c) * e)
-        signs.append(1.0 if c > 0 else -1.0)
-    if not rows:
-        return np.zeros((0, V.shape[1])), np.zeros(0)
-    return np.array(rows), np.array(signs)
+    return int(model.nullity_expected(W, parallel_atol))
 
 
 def invariants(model, W, *, merge_parallel=False, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
-    """Invariant vector of a point under the model's symmetry (see the module docstring).
+    """Invariant vector of a point under the system's symmetry (the protocol's ``invariants``).
 
     Parameters
     ----------
-    model : TeacherStudent or toy system
-    W : array_like, shape (k, d) (toys: (2,))
+    model : System
+    W : array_like, one state
         A non-singular point.
     merge_parallel : bool
-        Describe the network *function*: replace each group of parallel student rows by one row
-        (their summed contribution), so points that differ only by how mass is split between
-        parallel rows (a flat family, e.g. a teacher row split between two student rows) get one
-        vector. The vector's length then depends on the point.
+        Teacher-student: describe the network *function* (parallel student rows merged into one; see
+        :func:`dynsys.systems.symmetry.invariants`). Ignored by systems without rows.
 
     Returns
     -------
     ndarray, shape (n_inv,)
-        Its first entry is the loss divided by the teacher's output energy.
+        Its first entry is a normalised loss (points are bucketed on it).
     """
-    if isinstance(model, ToySystem):
-        return np.asarray(model.invariants(np.asarray(W, dtype=float)), dtype=float)
-    W = np.asarray(W, dtype=float)
-    A = model.arrays
-    s = float(np.max(A.tn)) if np.max(A.tn) > 0 else 1.0
-    V = (W if model.residual is None else W + model.residual)
-    a = np.asarray(A.a, dtype=float)
-    loss = float(model.loss(W)) / max(float(A.const), _TINY)
-    if merge_parallel:
-        V, a = _merge_parallel(V, a, parallel_atol)
-    V = V / s
-    T = A.T / s
-    parts = [np.array([loss, float(V.shape[0])])]
-    rcls = _classes(a)
-    for c in rcls:
-        parts.append(np.sort(np.linalg.norm(V[c], axis=1)))
-    parts.append(np.linalg.eigvalsh(V @ V.T) if V.shape[0] else np.zeros(0))
-    M = V @ T.T
-    if teacher_permutable(model):
-        for c in rcls:
-            for e in _classes(A.a_star):
-                blk = M[np.ix_(c, e)]
-                parts += [np.sort(blk.ravel()), np.sort(np.linalg.norm(blk, axis=1)),
-                          np.sort(np.linalg.norm(blk, axis=0)), np.linalg.svd(blk, compute_uv=False)]
-    else:
-        for c in rcls:
-            parts.append(np.sort(M[c], axis=0).ravel())
-    if M.size:
-        parts.append(np.linalg.svd(M, compute_uv=False))
-    Z = np.vstack([V, T])
-    parts.append(np.linalg.eigvalsh(Z @ Z.T))
-    return np.concatenate(parts)
+    return np.asarray(model.invariants(np.asarray(W, dtype=float), merge_parallel=merge_parallel,
+                                       parallel_atol=parallel_atol), dtype=float)
 
 
 def _check_tol(tol) -> float:

@@ -2,7 +2,10 @@
 
 One compiled kernel serves the teacher-student field (system code 0) and the toy systems of
 :mod:`dynsys.systems.toys` (codes 1-3): the code selects the per-state gradient and Hessian, the
-iteration is shared, so the toy tests exercise the teacher-student solver's own control flow.
+iteration is shared, so the toy tests exercise the teacher-student solver's own control flow. The
+kernel takes the system code, the system's :class:`~dynsys.systems.base.FieldArrays` and one
+:class:`NewtonParams` (named tuples, typed by their fields: one compiled signature for every system,
+found again in Numba's on-disk cache by a new process).
 
 Per seed (``x`` the flattened state, ``g = grad f(x)``, ``H`` its exact Hessian; merit
 ``phi = |g|^2 / 2``, not ``f``: saddles are roots too):
@@ -43,6 +46,8 @@ count).
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -57,12 +62,32 @@ from .._codes import (CONVERGED, FACTOR_LDLT_DEFINITE, FACTOR_LDLT_INDEFINITE, F
 
 _JIT = dict(cache=True, fastmath={"reassoc", "contract"})
 
-# Indices into the float parameter vector ``fpar`` and the integer vector ``ipar`` of the kernel.
-(F_GTOL, F_GSCALE, F_STALL_FACTOR, F_PIVOT_RTOL, F_CHORD_RATIO, F_ARMIJO, F_NEWTON_SWITCH,
- F_MU_MIN, F_MU_MAX, F_LM_SCALE_MIN, F_LOCAL, F_BROYDEN_GATE, F_LDLT_PIVOT, F_LDLT_RESID) = range(14)
-N_FPAR = 14
-I_MAX_STEPS, I_STALL_WINDOW, I_CHORD_MAX, I_LS_MAX, I_NONMONOTONE = range(5)
-N_IPAR = 5
+
+
+class NewtonParams(NamedTuple):
+    """The solver's parameters, passed to the kernel as one argument (Numba types a named tuple by
+    its fields: one compiled signature, cached across processes). Built by
+    :func:`dynsys.critical.newton.newton_params` from the arguments and ``dynsys.config``."""
+
+    gtol: float            #: absolute tolerance on the row-max gradient norm
+    gscale: float          #: gradient scale S (``g_rel = |g| / S``)
+    stall_factor: float    #: STALLED when |g| has not fallen by this over ``stall_window`` steps
+    pivot_rtol: float      #: a factor's pivot at most this times max|H_ij| counts as singular
+    chord_ratio: float     #: a Broyden step must shrink |g| by at least this
+    armijo: float          #: Armijo constant c of the line search and the LM acceptance
+    newton_switch: float   #: local phase: Newton only when the step sees no eigenvalue below this scale
+    mu_min: float          #: smallest relative LM multiplier
+    mu_max: float          #: largest relative LM multiplier (beyond it: STALLED)
+    lm_scale_min: float    #: floor of the LM multiplier's scale
+    local: float           #: ``g_rel`` at or below which the local phase starts
+    broyden_gate: float    #: a full Newton step must shrink |g| by this before Broyden steps
+    ldlt_pivot: float      #: indefinite LDL^T kept when its smallest pivot exceeds this times max|H_ij|
+    ldlt_resid: float      #: ... and its solve's residual is at most this times max|g_i|
+    max_steps: int         #: accepted steps per seed
+    stall_window: int      #: steps over which stalling is judged
+    chord_max: int         #: Broyden steps after one full Newton step
+    ls_max: int            #: halvings of the line search
+    nonmonotone: int       #: memory of the nonmonotone line search
 
 
 # ------------------------------------------------------------------------------------------------
@@ -70,22 +95,23 @@ N_IPAR = 5
 # ------------------------------------------------------------------------------------------------
 
 @njit(**_JIT)
-def grad_at(system, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work):
-    """Gradient of system ``system`` at state ``X`` (k, d) into ``G``; returns the status."""
+def grad_at(system, X, fa, V, G, H, work):
+    """Gradient of system ``system`` (on the FieldArrays ``fa``) at state ``X`` (k, d) into ``G``;
+    returns the status."""
     if system == SYSTEM_TEACHER_STUDENT:
-        Vb = rows(X, U, V)
-        _, st = ts.loss_grad(Vb, T, tn, a, a_star, alpha, const, tol, True, G, work)
+        Vb = rows(X, fa.U, V)
+        _, st = ts.loss_grad(Vb, fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.const, fa.tol, True, G, work)
         return st
     return toys.grad_hess(system, X, G, H, False)
 
 
 @njit(**_JIT)
-def hess_at(system, X, U, V, T, tn, a, a_star, alpha, tol, H, G, S, nrm):
+def hess_at(system, X, fa, V, H, G, S, nrm):
     """Exact Hessian (n, n) at ``X`` into ``H`` (``G`` is scratch for the toys, ``S`` and ``nrm`` for
     :func:`~dynsys.systems.teacher_student.hessian`); returns the status."""
     if system == SYSTEM_TEACHER_STUDENT:
-        Vb = rows(X, U, V)
-        return ts.hessian(Vb, T, tn, a, a_star, alpha, tol, H, S, nrm)
+        Vb = rows(X, fa.U, V)
+        return ts.hessian(Vb, fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.tol, H, S, nrm)
     return toys.grad_hess(system, X, G, H, True)
 
 
@@ -137,7 +163,7 @@ def _solve(kind, F, Ut, piv, b, n):
 
 
 @njit(**_JIT)
-def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar):
+def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, par):
     """Factor H, solve ``H dx = -g``; returns kind 1 (H definite: LDL^T, as stable as Cholesky),
     3 (indefinite: LDL^T without pivoting, kept when its pivots stay away from 0 and its solve's
     residual is small), 2 (LU with partial pivoting) or -1 (none).
@@ -151,13 +177,13 @@ def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar):
     against |g|; else directions along a family of critical points get huge steps and the iterate
     slides along the family (LM with mu ~ |g|^2 does not).
     """
-    pivot_rtol = fpar[F_PIVOT_RTOL]
+    pivot_rtol = par.pivot_rtol
     kind = 0
     floor = pivot_rtol * hmax
     pm, nneg = ldlt(H, F, Ut, n, floor * floor)
     if pm > 0.0 and nneg == 0:
         kind = FACTOR_LDLT_DEFINITE if math.sqrt(pm) > floor else FACTOR_NONE
-    elif pm > fpar[F_LDLT_PIVOT] * hmax:
+    elif pm > par.ldlt_pivot * hmax:
         # indefinite: kept only if its solve is accurate (no growth)
         for i in range(n):
             dx[i] = -g[i]
@@ -167,7 +193,7 @@ def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar):
         for i in range(n):
             rmax = max(rmax, abs(dot(H[i], dx, n) + g[i]))
             gmax = max(gmax, abs(g[i]))
-        if rmax <= fpar[F_LDLT_RESID] * gmax:
+        if rmax <= par.ldlt_resid * gmax:
             kind = FACTOR_LDLT_INDEFINITE
     if kind == 0:
         pm = lu(H, F, Ut, piv, n)
@@ -178,20 +204,19 @@ def _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar):
         for i in range(n):
             dx[i] = -g[i]
         _solve(kind, F, Ut, piv, dx, n)
-    if g_rel <= fpar[F_LOCAL]:
+    if g_rel <= par.local:
         nd = math.sqrt(dot(dx, dx, n))
         for i in range(n):
             rhs[i] = dx[i] / nd
         _solve(kind, F, Ut, piv, rhs, n)
         sig = 1.0 / math.sqrt(dot(rhs, rhs, n))
-        if not sig > fpar[F_NEWTON_SWITCH] * hmax * g_rel:
+        if not sig > par.newton_switch * hmax * g_rel:
             kind = -1
     return kind
 
 
 @njit(**_JIT)
-def _line_search(system, x, dx, xt, Gt, gg, gref, U, V, T, tn, a, a_star, alpha, const, tol, H, work,
-                 c_arm, ls_max):
+def _line_search(system, x, dx, xt, Gt, gg, gref, fa, V, H, work, c_arm, ls_max):
     """Backtracking (halving ``t``) along the Newton step until
     ``|g(x + t dx)|^2 <= gref - 2 c t |g|^2`` (Armijo on ``|g|^2``, whose slope along the Newton
     step is ``-2 |g|^2``, against the reference ``gref >= |g|^2`` of the nonmonotone rule).
@@ -201,7 +226,7 @@ def _line_search(system, x, dx, xt, Gt, gg, gref, U, V, T, tn, a, a_star, alpha,
     t = 1.0
     for _ in range(ls_max + 1):
         _trial(x, dx, t, xt)
-        st = grad_at(system, xt, U, V, T, tn, a, a_star, alpha, const, tol, Gt, H, work)
+        st = grad_at(system, xt, fa, V, Gt, H, work)
         if st == 0:
             ggt = _sq(Gt)
             if ggt <= gref - 2.0 * c_arm * t * gg:
@@ -211,8 +236,7 @@ def _line_search(system, x, dx, xt, Gt, gg, gref, U, V, T, tn, a, a_star, alpha,
 
 
 @njit(**_JIT)
-def _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
-             U, V, T, tn, a, a_star, alpha, const, tol, work, fpar):
+def _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n, fa, V, work, par):
     """Levenberg-Marquardt on ``min |g|^2``: ``(H^2 + mu I) dx = -H g``, ``mu ~ |g|^2``.
 
     Yamashita and Fukushima (2001), Fan and Yuan (2005): quadratic convergence also to non-isolated
@@ -239,9 +263,9 @@ def _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
         rhs[i] = -dot(hi, g, n)
     if not bmax > 0.0:
         return False, 0.0, gg
-    c_arm = fpar[F_ARMIJO]
-    mu_rel = max(lm_scale * g_rel * g_rel, fpar[F_MU_MIN])
-    while mu_rel <= fpar[F_MU_MAX]:
+    c_arm = par.armijo
+    mu_rel = max(lm_scale * g_rel * g_rel, par.mu_min)
+    while mu_rel <= par.mu_max:
         mu = mu_rel * bmax
         for i in range(n):
             B[i, i] += mu
@@ -260,7 +284,7 @@ def _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
             pred = gg - pred
             if pred > 0.0:
                 _trial(x, dx, 1.0, xt)
-                st = grad_at(system, xt, U, V, T, tn, a, a_star, alpha, const, tol, Gt, H, work)
+                st = grad_at(system, xt, fa, V, Gt, H, work)
                 if st == 0:
                     ggt = _sq(Gt)
                     if gg - ggt >= c_arm * pred:
@@ -270,9 +294,8 @@ def _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
 
 
 @njit(**_JIT)
-def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n,
-             U, V, T, tn, a, a_star, alpha, const, tol, H, work, hist, steps, max_steps, gtol,
-             ratio2, max_broyden):
+def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n, fa, V, H, work, hist,
+             steps, max_steps, gtol, ratio2, max_broyden):
     """Broyden steps after a full Newton step ``s0``, reusing the factor of the Hessian there.
 
     Broyden's method with initial matrix ``B0 = H(x0)`` in the compact form of Kelley (Iterative
@@ -304,7 +327,7 @@ def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n,
         for i in range(n):
             z[i] /= den
         _trial(x, z, 1.0, xt)
-        st = grad_at(system, xt, U, V, T, tn, a, a_star, alpha, const, tol, Gt, H, work)
+        st = grad_at(system, xt, fa, V, Gt, H, work)
         if st != 0:
             break
         ggt = _sq(Gt)
@@ -326,25 +349,25 @@ def _broyden(system, x, xt, G, Gt, g, gg, s0, z, Sb, sn, kind, F, Ut, piv, n,
 # ------------------------------------------------------------------------------------------------
 
 @njit(**_JIT)
-def newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
-               V, G, xt, Gt, H, F, Ut, B, piv, dx, rhs, hist, work, S, nrm, Sb, sn):
+def newton_one(system, x, fa, par, V, G, xt, Gt, H, F, Ut, B, piv, dx, rhs, hist, work, S, nrm, Sb, sn):
     """Refine state ``x`` (k, d) in place.
 
     Returns ``(status, residual_before, residual, steps, hessians)`` (hessians: evaluations).
 
     Residuals are row-max gradient norms (NaN where the gradient is undefined: a singular seed).
-    ``fpar``/``ipar`` hold the parameters (indices ``F_*``/``I_*`` of this module).
+    ``fa`` is the system's :class:`~dynsys.systems.base.FieldArrays`, ``par`` its
+    :class:`NewtonParams`.
     """
     k, d = x.shape
     n = k * d
-    gtol = fpar[F_GTOL]
-    chord_ratio2 = fpar[F_CHORD_RATIO] * fpar[F_CHORD_RATIO]
-    max_steps = ipar[I_MAX_STEPS]
-    window = ipar[I_STALL_WINDOW]
-    memory = ipar[I_NONMONOTONE]
+    gtol = par.gtol
+    chord_ratio2 = par.chord_ratio * par.chord_ratio
+    max_steps = par.max_steps
+    window = par.stall_window
+    memory = par.nonmonotone
     nh = window + 1
 
-    st = grad_at(system, x, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work)
+    st = grad_at(system, x, fa, V, G, H, work)
     if st != 0:
         return st, math.nan, math.nan, 0, 0
     r0 = _row_max(G)
@@ -362,40 +385,38 @@ def newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
             return CONVERGED, r0, r, steps, nhe
         if steps >= max_steps:
             return MAX_STEPS, r0, r, steps, nhe
-        if steps >= window and math.sqrt(gg) > fpar[F_STALL_FACTOR] * hist[(steps - window) % nh]:
+        if steps >= window and math.sqrt(gg) > par.stall_factor * hist[(steps - window) % nh]:
             return STALLED, r0, r, steps, nhe
-        st = hess_at(system, x, U, V, T, tn, a, a_star, alpha, tol, H, Gt, S, nrm)
+        st = hess_at(system, x, fa, V, H, Gt, S, nrm)
         nhe += 1
         if st != 0:
             return st, r0, r, steps, nhe
         hmax = maxabs(H, n)
         if not math.isfinite(hmax):
             return NONFINITE, r0, r, steps, nhe
-        g_rel = math.sqrt(gg) / fpar[F_GSCALE]
-        kind = _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, fpar)
+        g_rel = math.sqrt(gg) / par.gscale
+        kind = _newton_direction(H, F, Ut, piv, g, dx, rhs, n, hmax, g_rel, par)
         if kind > 0:
             # nonmonotone reference: the largest |g|^2 of this and the last ``memory`` iterates
             gref = gg
             for q in range(1, min(memory, steps) + 1):
                 gref = max(gref, hist[(steps - q) % nh] ** 2)
-            t, ggt = _line_search(system, x, dx, xt, Gt, gg, gref, U, V, T, tn, a, a_star, alpha, const,
-                                  tol, H, work, fpar[F_ARMIJO], ipar[I_LS_MAX])
+            t, ggt = _line_search(system, x, dx, xt, Gt, gg, gref, fa, V, H, work, par.armijo, par.ls_max)
             if t > 0.0:
                 # Broyden steps on the same factor (O(n^2) each, no Hessian) only after a full Newton
                 # step that contracted |g| well: a sign of the quadratic basin. Further out a step
                 # that merely lowers |g| can lead into a region where Newton crawls.
-                fast = t == 1.0 and ggt <= fpar[F_BROYDEN_GATE] * fpar[F_BROYDEN_GATE] * gg
+                fast = t == 1.0 and ggt <= par.broyden_gate * par.broyden_gate * gg
                 _accept(x, xt, G, Gt)
                 gg = ggt
                 steps += 1
                 hist[steps % nh] = math.sqrt(gg)
-                nb = ipar[I_CHORD_MAX] if fast else 0
-                steps, gg = _broyden(system, x, xt, G, Gt, g, gg, dx, rhs, Sb, sn, kind, F, Ut, piv, n,
-                                     U, V, T, tn, a, a_star, alpha, const, tol, H, work, hist, steps,
-                                     max_steps, gtol, chord_ratio2, nb)
+                nb = par.chord_max if fast else 0
+                steps, gg = _broyden(system, x, xt, G, Gt, g, gg, dx, rhs, Sb, sn, kind, F, Ut, piv, n, fa, V,
+                                     H, work, hist, steps, max_steps, gtol, chord_ratio2, nb)
                 continue
-        ok, mu_rel, ggt = _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n,
-                                   U, V, T, tn, a, a_star, alpha, const, tol, work, fpar)
+        ok, mu_rel, ggt = _lm_step(system, x, xt, G, Gt, g, gg, g_rel, lm_scale, H, B, F, dx, rhs, n, fa, V,
+                                   work, par)
         if not ok:
             return STALLED, r0, r, steps, nhe
         _accept(x, xt, G, Gt)
@@ -403,12 +424,11 @@ def newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
         steps += 1
         hist[steps % nh] = math.sqrt(gg)
         # next multiplier of |g|^2: a tenth of what worked (Marquardt's update)
-        lm_scale = max(0.1 * mu_rel / (g_rel * g_rel), fpar[F_LM_SCALE_MIN])
+        lm_scale = max(0.1 * mu_rel / (g_rel * g_rel), par.lm_scale_min)
 
 
 @njit(nogil=True, **_JIT)
-def newton_range(X0, lo, hi, system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
-                 X, res0, res, steps, nhess, status, nwork):
+def newton_range(X0, lo, hi, system, fa, par, X, res0, res, steps, nhess, status, nwork):
     """Refine seeds ``lo:hi`` of ``X0`` (n, k, d) into ``X`` with status, residuals, step and Hessian
     counts.
 
@@ -429,20 +449,19 @@ def newton_range(X0, lo, hi, system, U, T, tn, a, a_star, alpha, const, tol, fpa
     piv = np.empty(n, dtype=np.int64)
     dx = np.empty(n)
     rhs = np.empty(n)
-    hist = np.empty(ipar[I_STALL_WINDOW] + 1)
+    hist = np.empty(par.stall_window + 1)
     work = np.empty(nwork)
     S = np.empty((ts.HESS_SCRATCH_ROWS, m))
     nrm = np.empty(m)
-    Sb = np.empty((ipar[I_CHORD_MAX] + 1, n))
-    sn = np.empty(ipar[I_CHORD_MAX] + 1)
+    Sb = np.empty((par.chord_max + 1, n))
+    sn = np.empty(par.chord_max + 1)
     for b in range(lo, hi):
         x = X[b]
         for j in range(k):
             for l in range(d):
                 x[j, l] = X0[b, j, l]
-        st, r0, r, ns, nhe = newton_one(system, x, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
-                                        V, G, xt, Gt, H, F, Ut, B, piv, dx, rhs, hist, work, S, nrm,
-                                        Sb, sn)
+        st, r0, r, ns, nhe = newton_one(system, x, fa, par, V, G, xt, Gt, H, F, Ut, B, piv, dx, rhs, hist,
+                                        work, S, nrm, Sb, sn)
         status[b] = st
         res0[b] = r0
         res[b] = r
@@ -450,8 +469,7 @@ def newton_range(X0, lo, hi, system, U, T, tn, a, a_star, alpha, const, tol, fpa
         nhess[b] = nhe
 
 
-def newton_batch(X0, system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
-                 X, res0, res, steps, nhess, status, nwork, n_threads):
+def newton_batch(X0, system, fa, par, X, res0, res, steps, nhess, status, nwork, n_threads):
     """Run :func:`newton_range` over blocks of seeds on ``n_threads`` threads.
 
     Threads rather than ``prange``: the compiled solver is large, and a ``parallel=True`` wrapper
@@ -459,15 +477,12 @@ def newton_batch(X0, system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
     the nogil kernel runs at the same speed. Blocks are contiguous ranges, a few per thread.
     """
     n = X0.shape[0]
-    args = (system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar, X, res0, res, steps, nhess, status,
-            nwork)
+    args = (system, fa, par, X, res0, res, steps, nhess, status, nwork)
     if n_threads <= 1 or n < 2:
         newton_range(X0, 0, n, *args)
         return
     nb = max(1, min(n, 8 * n_threads))
     bounds = [(i * n // nb, (i + 1) * n // nb) for i in range(nb)]
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=n_threads) as ex:
         futures = [ex.submit(newton_range, X0, lo, hi, *args) for lo, hi in bounds if hi > lo]
         for f in futures:
@@ -475,7 +490,7 @@ def newton_batch(X0, system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
 
 
 @njit(**_JIT)
-def grad_hess_one(system, X, U, T, tn, a, a_star, alpha, const, tol, G, H, want_H, nwork):
+def grad_hess_one(system, X, fa, G, H, want_H, nwork):
     """Gradient (into ``G`` (k, d)) and, if ``want_H``, Hessian (into ``H`` (n, n)) of one state.
 
     For Python callers that need both at one point (deflated Newton, the SciPy baseline); returns the
@@ -485,10 +500,10 @@ def grad_hess_one(system, X, U, T, tn, a, a_star, alpha, const, tol, G, H, want_
     m = max(k, d)
     V = np.empty((k, d))
     work = np.empty(nwork)
-    st = grad_at(system, X, U, V, T, tn, a, a_star, alpha, const, tol, G, H, work)
+    st = grad_at(system, X, fa, V, G, H, work)
     if st == 0 and want_H:
         S = np.empty((ts.HESS_SCRATCH_ROWS, m))
         nrm = np.empty(m)
         Gs = np.empty((k, d))
-        st = hess_at(system, X, U, V, T, tn, a, a_star, alpha, tol, H, Gs, S, nrm)
+        st = hess_at(system, X, fa, V, H, Gs, S, nrm)
     return st

@@ -14,8 +14,8 @@ Three functions of ``x = (x0, x1)`` in the plane, each with an exact gradient an
 
 A toy's state is a vector of shape (2,) (a batch: (n, 2)). The jitted :func:`grad_hess` serves the
 batched Newton kernel (:mod:`dynsys.kernels.newton`), which sees a toy state as one row, ``(1, 2)``;
-the toy objects wrap it for Python callers with the method names of
-:class:`~dynsys.TeacherStudent` (``loss``, ``grad``, ``loss_and_grad``, ``hessian``).
+the toy objects implement the system protocol (:class:`~dynsys.systems.base.System`: ``loss``,
+``grad``, ``loss_and_grad``, ``hessian`` on one state or a batch, as :class:`~dynsys.TeacherStudent`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .. import _validate as v
+from .base import KernelView, PointSystem, empty_field_arrays
 
 #: System codes of the Newton kernel (0 is the teacher-student field).
 from .._codes import SYSTEM_DOUBLE_WELL as DOUBLE_WELL
@@ -90,8 +90,11 @@ def grad_hess(code, X, G, H, want_H):
     return OK
 
 
-class ToySystem:
+class ToySystem(PointSystem):
     """Base class of the toy systems (immutable; subclasses set the class attributes).
+
+    Implements the :class:`~dynsys.systems.base.System` protocol with a compiled kernel view: the
+    Newton kernel evaluates a toy by its system ``code``.
 
     Attributes
     ----------
@@ -105,8 +108,10 @@ class ToySystem:
         Known critical points (for the ring, one representative of the circle).
     """
 
+    __slots__ = ()
     code = -1
     dim = 2
+    state_shape = (2,)
     min_value = 0.0
     critical_points: tuple = ()
 
@@ -116,47 +121,29 @@ class ToySystem:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    def _states(self, x, name="x"):
-        x = v.finite(v.real_array(x, name), name)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.dim:
-            raise ValueError(f"{name} must have shape ({self.dim},) or a batch (n, {self.dim}); got {x.shape}")
-        return (x[None] if x.ndim == 1 else x), x.ndim == 1
+    def value(self, x) -> float:
+        return float(value(self.code, x[0], x[1]))
 
-    def loss(self, x):
-        """``f(x)``: a float for one state, shape (n,) for a batch."""
-        X, single = self._states(x)
-        out = np.array([value(self.code, p[0], p[1]) for p in X])
-        return float(out[0]) if single else out
-
-    def loss_and_grad(self, x):
-        X, single = self._states(x)
-        G = np.empty_like(X)
-        H = np.empty((2, 2))
-        for b in range(X.shape[0]):
-            grad_hess(self.code, X[b:b + 1], G[b:b + 1], H, False)
-        f = np.array([value(self.code, p[0], p[1]) for p in X])
-        return (float(f[0]), G[0]) if single else (f, G)
-
-    def grad(self, x):
-        """Exact gradient, shape (2,) or (n, 2)."""
-        return self.loss_and_grad(x)[1]
-
-    def hessian(self, x):
-        """Exact Hessian, shape (2, 2) or (n, 2, 2)."""
-        X, single = self._states(x)
-        H = np.empty((X.shape[0], 2, 2))
+    def gradient(self, x) -> np.ndarray:
         G = np.empty((1, 2))
-        for b in range(X.shape[0]):
-            grad_hess(self.code, X[b:b + 1], G, H[b], True)
-        return H[0] if single else H
+        grad_hess(self.code, np.reshape(x, (1, 2)), G, np.empty((2, 2)), False)
+        return G[0]
 
-    def nullity_expected(self, x) -> int:
-        """Null directions that the system's symmetry explains at ``x`` (none by default)."""
-        return 0
+    def hessian_at(self, x) -> np.ndarray:
+        H = np.empty((2, 2))
+        grad_hess(self.code, np.reshape(x, (1, 2)), np.empty((1, 2)), H, True)
+        return H
 
-    def invariants(self, x) -> np.ndarray:
-        """A vector equal at two points exactly when they are related by the system's symmetry."""
-        return np.asarray(x, dtype=float).reshape(-1)
+    def row_norms(self, W) -> np.ndarray:
+        return np.array([float(np.linalg.norm(np.asarray(W, dtype=float)))])
+
+    @property
+    def loss_scale(self) -> float:
+        """``max(1, |min_value|)``, or 0 when ``f`` is unbounded below (no global minimum to meet)."""
+        return max(1.0, abs(self.min_value)) if np.isfinite(self.min_value) else 0.0
+
+    def kernel(self) -> KernelView:
+        return KernelView(self.code, empty_field_arrays(self.dim), 1)
 
 
 class DoubleWell(ToySystem):
@@ -187,12 +174,12 @@ class RingOfMinima(ToySystem):
     #: Radius where the Hessian is singular and the gradient is not zero.
     singular_radius = 1.0 / math.sqrt(3.0)
 
-    def nullity_expected(self, x) -> int:
+    def nullity_expected(self, W, parallel_atol=None) -> int:
         # off the origin (a fixed point of the rotations) the orbit is a circle
-        return int(np.linalg.norm(np.asarray(x, dtype=float)) > 1e-8)
+        return int(np.linalg.norm(np.asarray(W, dtype=float)) > 1e-8)
 
-    def invariants(self, x) -> np.ndarray:
-        return np.array([float(np.linalg.norm(np.asarray(x, dtype=float)))])
+    def invariants(self, W, *, merge_parallel=False, parallel_atol=None) -> np.ndarray:
+        return np.array([float(np.linalg.norm(np.asarray(W, dtype=float)))])
 
 
 __all__ = ["DoubleWell", "QuadraticSaddle", "RingOfMinima", "ToySystem", "grad_hess", "value"]

@@ -19,6 +19,8 @@ from ..config import (REDUCED_DEDUP_TOL, REDUCED_GRID, REDUCED_NEWTON_FTOL, REDU
                       SINGULAR_RTOL)
 from ..results import Status
 from ..results.io import Result
+from ..systems import teacher_student as _ts
+from ..systems.base import PointSystem
 from ._common import _PI, _TWO_PI, _real
 
 __all__ = ["ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory"]
@@ -92,7 +94,7 @@ class ReducedTrajectory(Result):
 
 
 @dataclass(frozen=True)
-class ReducedDynamics:
+class ReducedDynamics(PointSystem):
     """The 2D reduced gradient flow of an orthonormal teacher (paper ``000`` Sec 6.2 and Thm 7).
 
     With ``W* = I_K`` (teacher rows ``e_k``, all top weights 1, ReLU) the family
@@ -118,6 +120,19 @@ class ReducedDynamics:
     and ``phi = 2 atan2(|w_1 - w_2|, |w_1 + w_2|)`` with ``|w_1 - w_2| = sqrt(2) |x - y|``: accurate to
     roundoff at ``y = 0`` (theta = 0) and on the diagonal (phi = 0), where ``arccos`` of a clipped cosine
     would lose half the digits. The field is singular only at the origin ``x = y = 0``.
+
+    **As a system** (the protocol of :mod:`dynsys.systems.base`, so ``dynsys.classify`` and
+    ``dynsys.find_critical_points`` take it): the state is ``(x, y)`` and the function is the loss
+    restricted to the plane, ``l(x, y) = L(embed(x, y))``. The reduced field is *not* ``-grad l`` in
+    these coordinates: by the symmetry every row contributes alike, so ``dl/dx = -K dx/dt`` and
+    ``dl/dy = -K (K-1) dy/dt``; the field is ``-M^-1 grad l`` with ``M = diag(K, K (K-1))``, the metric
+    that the embedding induces (``M = E'^T E'``). Its Jacobian ``J`` is therefore not symmetric for
+    K > 2, while ``M J = -Hess l`` is. The protocol's gradient and Hessian are those of ``l``
+    (``-M f`` and ``-M J``): its critical points are the fixed points of the field (M is invertible),
+    and by Sylvester's law of inertia the Morse index of ``l`` is the number of unstable directions of
+    the field (``J = -M^-1 Hess l`` is similar to ``-M^-1/2 Hess l M^-1/2``). The only symmetry left in
+    the plane is ``(x, y) -> (y, x)`` for K = 2 (it swaps the two rows); Newton runs in NumPy (no
+    kernel view).
     """
 
     K: int
@@ -284,6 +299,61 @@ class ReducedDynamics:
         shape = x.shape
         J = self._jacobian(x.ravel(), y.ravel())
         return J.reshape(shape + (2, 2))
+
+    # ------------------------------------------------------------------------------ system protocol
+    @property
+    def state_shape(self) -> tuple:
+        return (2,)
+
+    @property
+    def _metric(self) -> np.ndarray:
+        return np.array([float(self.K), float(self.K * (self.K - 1))])
+
+    def value(self, z) -> float:
+        """The loss at ``embed(x, y)`` (d = K), by the teacher-student field kernel."""
+        K = self.K
+        V = self.embed(float(z[0]), float(z[1]))
+        T = np.eye(K)
+        tn = np.ones(K)
+        ones = np.ones(K)
+        const = float(_ts.teacher_energy(T, tn, ones, 0.0))
+        loss, _ = _ts.loss_grad(V, T, tn, ones, ones, 0.0, const, SINGULAR_RTOL, False, np.empty((K, K)),
+                                np.empty(_ts.work_size(K, K, K)))
+        return float(loss)
+
+    def gradient(self, z) -> np.ndarray:
+        """``grad l = -M f`` (the field ``f`` scaled by the metric ``M = diag(K, K (K-1))``)."""
+        fx, fy = self._field_scalar(float(z[0]), float(z[1]))
+        return -self._metric * np.array([fx, fy])
+
+    def hessian_at(self, z) -> np.ndarray:
+        """``Hess l = -M J`` (symmetric)."""
+        J = self._jacobian(np.array([float(z[0])]), np.array([float(z[1])]))[0]
+        return -self._metric[:, None] * J
+
+    def row_norms(self, W) -> np.ndarray:
+        """``|w_j| = sqrt(x^2 + (K-1) y^2)`` (every row has this norm)."""
+        return np.array([math.hypot(float(W[0]), math.sqrt(self.K - 1) * float(W[1]))])
+
+    @property
+    def singular_tol(self) -> float:
+        return SINGULAR_RTOL
+
+    @property
+    def loss_scale(self) -> float:
+        """The teacher energy of ``W* = I_K``, ``1/2 E[g*^2]``."""
+        K = self.K
+        return float(_ts.teacher_energy(np.eye(K), np.ones(K), np.ones(K), 0.0))
+
+    @property
+    def min_value(self) -> float:
+        """0: the teacher ``(x, y) = (1, 0)`` lies in the plane."""
+        return 0.0
+
+    def invariants(self, W, *, merge_parallel=False, parallel_atol=None) -> np.ndarray:
+        """``(x, y)``; sorted for K = 2, where swapping them swaps the two rows."""
+        z = np.asarray(W, dtype=float).reshape(2)
+        return np.sort(z) if self.K == 2 else z.copy()
 
     # ------------------------------------------------------------------------------ closed forms
     def saddle(self) -> float:

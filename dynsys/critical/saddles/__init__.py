@@ -13,6 +13,6 @@ Both work on any model with ``loss_and_grad`` (batched: (n, ...) -> (n,), (n, ..
 
 from .eigenfollow import eigenvector_following
 from .neb import METHODS, saddle_between
-from .refine import SMALL_BATCH, row_max
+from .refine import SMALL_BATCH
 
-__all__ = ["METHODS", "SMALL_BATCH", "eigenvector_following", "row_max", "saddle_between"]
+__all__ = ["METHODS", "SMALL_BATCH", "eigenvector_following", "saddle_between"]

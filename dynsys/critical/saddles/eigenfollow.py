@@ -17,7 +17,8 @@ import numpy as np
 from ... import _validate as v
 from ...config import EIG_RTOL, SADDLE_EF_DEDUP_RTOL, SADDLE_EF_GTOL, SADDLE_EF_MAX_ITER, SADDLE_EF_TRUST
 from ...results import Status
-from .refine import batch_loss_grad, checked_state, dense_hessian, refine_saddle, row_max, spectrum
+from ..shared import row_max, spectrum
+from .refine import batch_loss_grad, checked_state, dense_hessian, refine_saddle
 
 
 def _prfo_step(eig, U, g, f, trust):
@@ -54,7 +55,7 @@ def eigenvector_following(model, W_min, *, n_directions=4, both_signs=True, trus
 
     Parameters
     ----------
-    model : TeacherStudent or an object with batched ``loss_and_grad`` and ``hessian``
+    model : System (:mod:`dynsys.systems.base`) or an object with batched ``loss_and_grad`` and ``hessian``
     W_min : array_like, shape (k, d)
         A minimum (refine it first; a non-minimum still works as a start).
     n_directions : int
@@ -106,7 +107,7 @@ def eigenvector_following(model, W_min, *, n_directions=4, both_signs=True, trus
                 # Mode tracking: follow the eigenvector closest to the previous direction.
                 f = int(np.argmax(np.abs(U.T @ follow)))
                 follow = U[:, f] * np.sign(U[:, f] @ follow or 1.0)
-                n_neg, _ = spectrum(eig)
+                n_neg, _, _ = spectrum(eig, EIG_RTOL)
                 if row_max(G[0]) <= gtol and n_neg == 1 and eig[f] < 0:
                     status = int(Status.CONVERGED)
                     break

@@ -17,13 +17,17 @@ import math
 import warnings
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from ... import _validate as v
+from ..._codes import SYSTEM_TEACHER_STUDENT
 from ...config import (EIG_RTOL, SADDLE_CLIMB_START, SADDLE_DT, SADDLE_DT_MAX, SADDLE_FTOL, SADDLE_MAX_ITER,
                        SADDLE_MAX_MOVE, SADDLE_N_IMAGES, SADDLE_RESTART_KICK, SADDLE_RESTARTS, SADDLE_SPRING,
                        SADDLE_STRING_STEP)
 from ...results import SaddlePath, Status
-from .refine import batch_loss_grad, checked_state, dense_hessian, is_teacher_student, refine_saddle, row_max
+from ...systems.base import System
+from ..shared import row_max
+from .refine import batch_loss_grad, checked_state, dense_hessian, refine_saddle
 
 METHODS = ("neb", "string")
 
@@ -31,11 +35,10 @@ METHODS = ("neb", "string")
 def _align_rows(model, W_a, W_b):
     """``W_b`` with its rows permuted (within classes of equal top weight) to minimise the Frobenius
     distance to ``W_a`` (``scipy.optimize.linear_sum_assignment`` on squared row distances)."""
-    if not is_teacher_student(model):
+    view = model.kernel() if isinstance(model, System) else None
+    if view is None or view.code != SYSTEM_TEACHER_STUDENT:
         raise ValueError("align=True needs a TeacherStudent (row relabelling is its symmetry)")
-    from scipy.optimize import linear_sum_assignment
-
-    a = np.asarray(model.a)
+    a = np.asarray(view.arrays.a)
     out = W_b.copy()
     for val in np.unique(a):
         idx = np.flatnonzero(a == val)
@@ -182,7 +185,7 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
 
     Parameters
     ----------
-    model : TeacherStudent, a toy system, or an object with batched ``loss_and_grad`` and ``hessian``
+    model : System (:mod:`dynsys.systems.base`), or an object with batched ``loss_and_grad`` and ``hessian``
     W_a, W_b : array_like, shape (k, d)
         The two end points (minima; they stay fixed). By default the path joins exactly these two
         points (a row-swapped teacher is a different point of weight space).
@@ -205,7 +208,7 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
     climb : bool
         Drive the highest image to the saddle (climbing image) from iteration ``SADDLE_CLIMB_START`` on.
     refine : bool
-        Newton-refine the highest image (by :func:`dynsys.critical.classify` for a TeacherStudent).
+        Newton-refine the highest image (by :func:`dynsys.critical.classify` for a System).
     path : array_like, shape (n_images + 2, k, d), optional
         Initial chain (default: the straight line from ``W_a`` to ``W_b``).
     align : bool
@@ -223,7 +226,7 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
     SaddlePath
         ``images`` (n_images + 2, k, d) and ``energies`` of the relaxed path, ``climbing_image``, the
         refined ``saddle`` (:class:`~dynsys.results.SaddlePoint`: W, loss, grad_norm, eigvals, index,
-        nullity, kind, and the CriticalPoint in ``.point`` for a TeacherStudent), ``barriers`` (saddle
+        nullity, kind, and the CriticalPoint in ``.point`` for a System), ``barriers`` (saddle
         loss minus the loss at each end), ``max_force``, ``iterations`` (all attempts), ``restarts``
         used and ``status``.
 

@@ -1,0 +1,125 @@
+"""Critical points reached by Newton from many seeds: refined, deduplicated up to the system's
+symmetry and classified (:func:`find_critical_points`).
+
+The top of the critical layer's one direction of imports: :mod:`.shared` <- :mod:`.newton` <-
+:mod:`.classify` <- this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _validate as v
+from ..config import DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, LOSS_RTOL, NEWTON_MAX_STEPS, PARALLEL_ATOL
+from ..results import CriticalSet, Status
+from . import symmetry
+from .classify import EIG_METHODS, classify_at, classify_tolerances
+from .newton import deflate, refine
+from .shared import as_seeds, check_system, state_shape
+
+METHODS = ("newton",)
+
+
+def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol=None,
+                         max_steps=NEWTON_MAX_STEPS, dedup_tol=None, merge_parallel=False,
+                         crit_gtol=None, eig_rtol=None, loss_rtol=None, eig_method="auto",
+                         parallel_atol=None, backend="parallel"):
+    """Critical points reached by Newton from many seeds, deduplicated up to symmetry and classified.
+
+    Parameters
+    ----------
+    model : System
+        Any system of the protocol (:mod:`dynsys.systems.base`).
+    seeds : array_like, a batch (n, ...) of states or one state (shape ``model.state_shape``)
+        Flow endpoints, random states, user arrays. Must be finite.
+    method : {"newton"}
+        Batched damped Newton / Levenberg-Marquardt with the exact Hessian
+        (:func:`dynsys.critical.newton.refine`, kernel :mod:`dynsys.kernels.newton`).
+    deflation : bool or int
+        After each seed's first root, look for up to this many more from the same seed by deflation
+        (:func:`dynsys.critical.newton.deflate`; True means ``DEFLATION_MAX_ROOTS``). NumPy speed: for few seeds.
+    gtol : float, optional
+        Newton's tolerance (row-max norm; default ``NEWTON_GTOL * S``, 1e-12 relative).
+    max_steps : int
+    dedup_tol : float, optional
+        Tolerance on the normalised invariants (default ``DEDUP_RTOL`` = 1e-6); see
+        :mod:`dynsys.critical.symmetry`.
+    merge_parallel : bool
+        Also merge points that differ only in how mass is split between parallel student rows (the same
+        network function; a flat family such as a teacher row split between two student rows).
+    crit_gtol, eig_rtol, loss_rtol, eig_method, parallel_atol :
+        Classification settings (see :func:`dynsys.critical.classify.classify`). A seed whose Newton run
+        stalled with its gradient already at or below ``crit_gtol`` still reached a critical point.
+    backend : {"parallel", "cpu"}
+
+    Returns
+    -------
+    CriticalSet
+        Distinct points ordered by the first seed that reached each, with per-point seed counts and
+        per-seed labels (-1: reached no critical point; see ``status`` and ``residual``).
+    """
+    check_system(model)
+    v.choice(method, "method", METHODS)
+    if isinstance(deflation, (bool, np.bool_)):
+        n_defl = DEFLATION_MAX_ROOTS if deflation else 0
+    else:
+        n_defl = v.positive_int(deflation, "deflation", minimum=0)
+    dedup_tol = DEDUP_RTOL if dedup_tol is None else v.real_scalar(dedup_tol, "dedup_tol", lo=0.0, lo_open=True)
+    tols = classify_tolerances(model, crit_gtol, EIG_RTOL if eig_rtol is None else eig_rtol,
+                               LOSS_RTOL if loss_rtol is None else loss_rtol,
+                               PARALLEL_ATOL if parallel_atol is None else parallel_atol)
+    v.choice(eig_method, "eig_method", EIG_METHODS)
+    X0, _ = as_seeds(model, seeds)
+    shape = state_shape(model)
+    S0 = X0.reshape((X0.shape[0],) + shape)
+    res = refine(model, S0, gtol=gtol, max_steps=max_steps, backend=backend)
+    status = np.atleast_1d(np.asarray(res.status, dtype=np.int8))
+    residual = np.atleast_1d(np.asarray(res.residual, dtype=float))
+    before = np.atleast_1d(np.asarray(res.residual_before, dtype=float))
+    Wout = res.W.reshape(S0.shape)
+    crit_gtol = tols[0]
+    reached = (status == Status.CONVERGED) | (((status == Status.STALLED) | (status == Status.MAX_STEPS))
+                                              & (residual <= crit_gtol))
+    # candidates in seed order: (seed, state); deflated roots follow their seed's own root
+    cand_seed = [int(i) for i in np.flatnonzero(reached)]
+    cand_W = [Wout[i] for i in cand_seed]
+    cand_main = [True] * len(cand_seed)
+    if n_defl > 0:
+        known = list(cand_W)
+        extra_seed, extra_W = [], []
+        for i in range(S0.shape[0]):
+            for _ in range(n_defl):
+                Wn, st = deflate(model, S0[i], known, gtol=gtol, max_steps=max_steps)
+                if Wn is None:
+                    break
+                known.append(Wn)
+                extra_seed.append(i)
+                extra_W.append(Wn)
+        order = np.argsort(np.array(cand_seed + extra_seed, dtype=np.int64), kind="stable")
+        allW = cand_W + extra_W
+        cand_main = [j < len(cand_seed) for j in order]
+        cand_seed = [(cand_seed + extra_seed)[j] for j in order]
+        cand_W = [allW[j] for j in order]
+    inv = [symmetry.invariants(model, Wc, merge_parallel=merge_parallel, parallel_atol=tols[3])
+           for Wc in cand_W]
+    cls, first = symmetry.group(inv, dedup_tol) if inv else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    labels = np.full(S0.shape[0], -1, dtype=np.int64)
+    counts = np.zeros(len(first), dtype=np.int64)
+    seen = set()
+    for j, c in enumerate(cls):
+        s = cand_seed[j]
+        if cand_main[j]:
+            labels[s] = c
+        if (s, int(c)) not in seen:
+            seen.add((s, int(c)))
+            counts[c] += 1
+    points = []
+    for c, j in enumerate(first):
+        s = cand_seed[j]
+        points.append(classify_at(model, cand_W[j], before[s], status[s] if cand_main[j] else Status.CONVERGED,
+                                  True, *tols, eig_method=eig_method))
+    seed_index = np.array([cand_seed[j] for j in first], dtype=np.int64)
+    for arr in (counts, seed_index, labels, status, residual):
+        arr.setflags(write=False)
+    return CriticalSet(points=tuple(points), counts=counts, seed_index=seed_index, labels=labels,
+                       status=status, residual=residual, gtol=float(res.gtol), dedup_tol=dedup_tol)
