@@ -32,7 +32,7 @@ RTOL = {"fixed": 1e-12, "dopri5": 1e-8, "float32": 1e-4}
 
 METHODS = ("gd", "euler", "rk4", "dopri5")
 from dynsys._codes import (CONVERGED as _CONVERGED, MAX_STEPS as _MAX_STEPS,
-                            DIVERGED as _DIVERGED, SINGULAR as _SINGULAR, T1_REACHED as _T1_REACHED)
+                            DIVERGED as _DIVERGED, T1_REACHED as _T1_REACHED)
 
 
 def _err(x, y):

@@ -41,7 +41,7 @@ import numpy as np
 from .. import _validate as v
 from .. import backends
 from .. import progress as _progress
-from ..clustering import leader_clusters
+from ..clustering import leader_clusters, ragged_leader_clusters
 from .._codes import LABEL_DIVERGED, LABEL_SADDLE, LABEL_SINGULAR, LABEL_UNCONVERGED
 from ..config import CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL, PARALLEL_ATOL
 from ..flow import flow
@@ -50,7 +50,7 @@ from ..results import Census, CensusClass, CensusSweep, Status
 from ..systems.symmetry import parallel_groups
 from .classify import classify
 from .newton import refine as newton_refine
-from .symmetry import group, invariants
+from .symmetry import invariants
 
 INITS = ("xavier", "xavier_uniform")
 MINIMUM_KINDS = ("global_minimum", "spurious_minimum", "minimum", "degenerate")
@@ -302,7 +302,7 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         if kind == "global_minimum":
             lab, first = np.zeros(len(mk), dtype=np.int64), np.zeros(1, dtype=np.int64)
         else:
-            lab, first = group([invariants(model, mb.W, merge_parallel=True) for mb in mk], class_rtol)
+            lab, first = ragged_leader_clusters([invariants(model, mb.W, merge_parallel=True) for mb in mk], class_rtol)
         for c, f in enumerate(first):
             reps.append(mk[int(f)])
             groups.append([mb for mb, l_ in zip(mk, lab) if l_ == c])

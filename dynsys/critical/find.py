@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
+from ..clustering import ragged_leader_clusters
 from ..config import DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, LOSS_RTOL, NEWTON_MAX_STEPS, PARALLEL_ATOL
 from ..results import CriticalSet, Status
 from . import symmetry
@@ -102,7 +103,7 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
         cand_W = [allW[j] for j in order]
     inv = [symmetry.invariants(model, Wc, merge_parallel=merge_parallel, parallel_atol=tols[3])
            for Wc in cand_W]
-    cls, first = symmetry.group(inv, dedup_tol) if inv else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    cls, first = ragged_leader_clusters(inv, dedup_tol) if inv else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     labels = np.full(S0.shape[0], -1, dtype=np.int64)
     counts = np.zeros(len(first), dtype=np.int64)
     seen = set()

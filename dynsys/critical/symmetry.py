@@ -4,12 +4,11 @@ Each system says what its symmetry is through the system protocol (:mod:`dynsys.
 ``nullity_expected`` (the Hessian nullity the symmetry explains at a point) and ``invariants`` (a
 vector equal at two points exactly when the symmetry relates them; for the teacher-student model see
 :mod:`dynsys.systems.symmetry`). Here the critical layer calls them, compares points
-(:func:`same_point`) and groups many points into classes (:func:`group`).
+(:func:`same_point`); classes of many points come from
+:func:`dynsys.clustering.ragged_leader_clusters` on their invariants.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -61,46 +60,3 @@ def same_point(model, W1, W2, tol=DEDUP_RTOL, *, merge_parallel=False, parallel_
     x = invariants(model, W1, merge_parallel=merge_parallel, parallel_atol=parallel_atol)
     y = invariants(model, W2, merge_parallel=merge_parallel, parallel_atol=parallel_atol)
     return x.shape == y.shape and bool(np.max(np.abs(x - y), initial=0.0) <= tol)
-
-
-def group(vectors, tol=DEDUP_RTOL):
-    """Classes of invariant vectors that agree entry by entry to ``tol``, in order of first member.
-
-    Parameters
-    ----------
-    vectors : sequence of 1-D arrays
-        One invariant vector per point (lengths may differ: vectors of different lengths never match).
-    tol : float
-
-    Returns
-    -------
-    labels : ndarray of int64, shape (n,)
-        Class of each point; classes are numbered by their first member.
-    first : ndarray of int64, shape (n_classes,)
-        The first member (representative) of each class.
-
-    Notes
-    -----
-    Greedy: each point joins the first class whose representative it matches. Candidates come from
-    buckets of width ``tol`` on the first entry (the normalised loss), so the work is O(n) times the
-    number of classes with nearly the same loss.
-    """
-    tol = _check_tol(tol)
-    labels = np.empty(len(vectors), dtype=np.int64)
-    first: list[int] = []
-    buckets: dict[tuple, list] = {}
-    for i, x in enumerate(vectors):
-        x = np.asarray(x, dtype=float)
-        b = math.floor(x[0] / tol) if x.size else 0
-        found = -1
-        for bb in (b - 1, b, b + 1):
-            for c in buckets.get((x.size, bb), ()):
-                y = np.asarray(vectors[first[c]], dtype=float)
-                if np.max(np.abs(x - y), initial=0.0) <= tol and (found < 0 or c < found):
-                    found = c
-        if found < 0:
-            found = len(first)
-            first.append(i)
-            buckets.setdefault((x.size, b), []).append(found)
-        labels[i] = found
-    return labels, np.array(first, dtype=np.int64)

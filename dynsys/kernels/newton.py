@@ -52,13 +52,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from .._codes import (CONVERGED, FACTOR_LDLT_DEFINITE, FACTOR_LDLT_INDEFINITE, FACTOR_LU, FACTOR_NONE,
+                      MAX_STEPS, NONFINITE, STALLED, SYSTEM_TEACHER_STUDENT)
 from ..systems import teacher_student as ts
 from ..systems import toys
 from .linalg import cholesky, cholesky_solve, dot, dot4, ldlt, ldlt_solve, lu, lu_solve, maxabs
 from .network import rows
-
-from .._codes import (CONVERGED, FACTOR_LDLT_DEFINITE, FACTOR_LDLT_INDEFINITE, FACTOR_LU, FACTOR_NONE,
-                      MAX_STEPS, NONFINITE, SINGULAR, STALLED, SYSTEM_TEACHER_STUDENT)
 
 _JIT = dict(cache=True, fastmath={"reassoc", "contract"})
 

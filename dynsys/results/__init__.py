@@ -17,5 +17,5 @@ from .sampling import GatingEstimate, MonteCarloEstimate, SGDResult
 from .status import OK, Label, Status, status_counts
 
 __all__ = ["CRITICAL_KINDS", "Census", "CensusClass", "CensusSweep", "CriticalPoint", "CriticalSet",
-           "FlowResult", "GatingEstimate", "MonteCarloEstimate", "OK", "Result", "ResultFileError", "SGDResult",
+           "FlowResult", "GatingEstimate", "Label", "MonteCarloEstimate", "OK", "Result", "ResultFileError", "SGDResult",
            "SaddlePath", "SaddlePoint", "Status", "load", "load_model", "read_meta", "save", "status_counts"]

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ... import _validate as v
+from ...clustering import leader_clusters
 from ...config import EIG_RTOL, SADDLE_EF_DEDUP_RTOL, SADDLE_EF_GTOL, SADDLE_EF_MAX_ITER, SADDLE_EF_TRUST
 from ...results import Status
 from ..shared import row_max, spectrum
@@ -117,17 +118,19 @@ def eigenvector_following(model, W_min, *, n_directions=4, both_signs=True, trus
             sp = refine_saddle(model, W)
             if sp.status != Status.CONVERGED or (index is not None and sp.index != index):
                 continue
-            sp = dataclasses.replace(sp, direction=r, sign=int(sign), iterations=it)
-            if not any(_same_saddle(sp, q, dedup_rtol) for q in found):
-                found.append(sp)
-    return tuple(sorted(found, key=lambda q: q.loss))
+            found.append(dataclasses.replace(sp, direction=r, sign=int(sign), iterations=it))
+    return tuple(sorted(_distinct_saddles(found, dedup_rtol), key=lambda q: q.loss))
 
 
-def _same_saddle(p, q, rtol) -> bool:
-    """Same critical point up to symmetry: equal losses and equal spectra (both invariants of every
-    symmetry of the loss), to ``rtol`` relative to the scale of each."""
-    ls = max(abs(p.loss), abs(q.loss), 1e-300)
-    if abs(p.loss - q.loss) > rtol * ls + 1e-15:
-        return False
-    es = max(float(np.max(np.abs(p.eigvals))), 1e-300)
-    return p.eigvals.shape == q.eigvals.shape and bool(np.all(np.abs(p.eigvals - q.eigvals) <= rtol * es))
+def _distinct_saddles(found, rtol) -> list:
+    """One saddle per point up to symmetry, the first found of each: losses and spectra (invariants
+    of every symmetry of the loss) agree to ``rtol`` relative to their largest magnitude among the
+    saddles found (the loss with an absolute floor of 1e-15, the rounding of a loss near zero)."""
+    if not found:
+        return []
+    loss = np.array([q.loss for q in found])
+    eig = np.stack([q.eigvals for q in found])
+    ls = max(float(np.max(np.abs(loss))), 1e-15 / rtol)
+    es = max(float(np.max(np.abs(eig))), 1e-300)
+    _, first = leader_clusters(np.column_stack([loss / ls, eig / es]), rtol)
+    return [found[i] for i in first]

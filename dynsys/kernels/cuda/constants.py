@@ -10,7 +10,9 @@ import numpy as np
 
 from ...config import ACOS_SWITCH
 
-from ..._codes import NONFINITE, OK, SINGULAR  # noqa: F401  (re-exported to the kernel factories)
+from ..._codes import NONFINITE, OK, SINGULAR
+
+__all__ = ["NONFINITE", "OK", "SINGULAR", "_CONST_NAMES", "_consts"]  # the kernel factories' shared names
 
 
 def _consts(dtype):
