@@ -15,7 +15,7 @@ Everything here follows ``MATH.md`` sections 3 and 4 and paper ``000`` (Tian, IC
 
 Conventions: all top weights are 1, ReLU, ``x ~ N(0, I)``; the loss is ``L = 1/2 E[(g* - g)^2]`` and
 the flow ``dW/dt = -grad L`` (paper ``000`` writes ``J`` over N samples; its field is ``N`` times ours).
-Imports run one way: ``_common`` <- ``reduced``, ``normal_equation`` <- ``k2_saddles``, ``conjecture``.
+Imports run one way: ``_common`` <- ``reduced_points`` <- ``reduced``, ``normal_equation`` <- ``k2_saddles``, ``conjecture``.
 """
 
 from .conjecture import Conjecture1Scan, conjecture1_scan

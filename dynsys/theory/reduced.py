@@ -1,8 +1,8 @@
 """The reduced 2D dynamics of the orthonormal teacher (paper ``000`` Sec 6.2, Thm 7; ``001`` Eqn 16-17).
 
 :class:`ReducedDynamics` -- the invariant 2D system, its Jacobian, the symmetric saddle, the diagonal 1D
-system, all fixed points of the reduced plane (:class:`ReducedFixedPoint`); its flows are
-:class:`ReducedTrajectory`. ``MATH.md`` section 3.
+system, all fixed points of the reduced plane (:class:`ReducedFixedPoint`, found by
+:mod:`.reduced_points`); its flows are :class:`ReducedTrajectory`. ``MATH.md`` section 3.
 """
 
 from __future__ import annotations
@@ -14,83 +14,15 @@ import numpy as np
 from scipy import integrate as _integrate
 
 from .. import _validate as v
-from ..clustering import leader_clusters
-from ..config import (REDUCED_DEDUP_TOL, REDUCED_GRID, REDUCED_NEWTON_FTOL, REDUCED_NEWTON_MAXITER,
+from ..config import (REDUCED_GRID, REDUCED_NEWTON_FTOL, REDUCED_NEWTON_MAXITER,
                       SINGULAR_RTOL)
 from ..results import Status
-from ..results.io import Result
 from ..systems import teacher_student as _ts
 from ..systems.base import PointSystem
 from ._common import _PI, _TWO_PI, _real
+from .reduced_points import ReducedFixedPoint, ReducedTrajectory, plane_point, search_fixed_points
 
 __all__ = ["ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory"]
-
-
-@dataclass(frozen=True, repr=False)
-class ReducedFixedPoint(Result):
-    """A fixed point of the reduced 2D field (:meth:`ReducedDynamics.fixed_points`).
-
-    Attributes
-    ----------
-    K : int
-    x, y : float
-        Position: ``w_j = x e_j + y sum_{k != j} e_k``.
-    eigvals : ndarray of float64, shape (2,)
-        Eigenvalues of the reduced Jacobian, ascending. They are ``-1`` times the eigenvalues of the
-        full Hessian restricted to the invariant plane (real at a fixed point).
-    kind : str
-        ``"sink"`` (both negative), ``"source"`` (both positive), ``"saddle"`` (one of each) or
-        ``"degenerate"`` (an eigenvalue within ``1e-9 max|eig|`` of zero).
-    residual : float
-        Max-norm of ``(dx/dt, dy/dt)`` at (x, y).
-    jacobian : ndarray of float64, shape (2, 2)
-    """
-
-    K: int
-    x: float
-    y: float
-    eigvals: np.ndarray
-    kind: str
-    residual: float
-    jacobian: np.ndarray
-
-    _call_fields = ("K",)
-
-    def _headline(self) -> str:
-        ev = ", ".join(f"{e:.4g}" for e in np.asarray(self.eigvals))
-        return (f"K={self.K}, (x, y) = ({self.x:.6g}, {self.y:.6g}): {self.kind}, eigenvalues [{ev}], "
-                f"residual {self.residual:.1e}")
-
-    def W(self, d=None):
-        """The fixed point as a student ``W`` of shape (K, d) (see :meth:`ReducedDynamics.embed`)."""
-        return ReducedDynamics(self.K).embed(self.x, self.y, d)
-
-
-@dataclass(frozen=True, repr=False)
-class ReducedTrajectory(Result):
-    """A solution of the reduced field (:meth:`ReducedDynamics.integrate`).
-
-    Attributes
-    ----------
-    t, x, y : ndarray of float64, shape (n,)
-    status : Status
-        ``T1_REACHED`` normally; ``SINGULAR`` when the path reached the origin; ``NONFINITE`` when the
-        solver failed (its message is in ``message``).
-    message : str
-    """
-
-    t: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    status: Status
-    message: str
-
-    def _headline(self) -> str:
-        t, x, y = np.asarray(self.t), np.asarray(self.x), np.asarray(self.y)
-        if t.size == 0:
-            return f"no points, {self.status.name}"
-        return (f"{t.size} points, t in [{t[0]:.4g}, {t[-1]:.4g}], from ({x[0]:.4g}, {y[0]:.4g}) to "
-                f"({x[-1]:.6g}, {y[-1]:.6g}), {self.status.name}")
 
 
 @dataclass(frozen=True)
@@ -422,14 +354,7 @@ class ReducedDynamics(PointSystem):
         -------
         ndarray of float64, shape (..., K, d)
         """
-        K = self.K
-        d = K if d is None else v.positive_int(d, "d", minimum=K)
-        x, y = np.broadcast_arrays(_real(x, "x"), _real(y, "y"))
-        W = np.zeros(x.shape + (K, d))
-        W[..., :, :K] = y[..., None, None]
-        idx = np.arange(K)
-        W[..., idx, idx] = x[..., None]
-        return W
+        return plane_point(self.K, x, y, d)
 
     def teacher(self, d=None):
         """The teacher ``W* = I_K`` padded to (K, d)."""
@@ -544,79 +469,11 @@ class ReducedDynamics(PointSystem):
         ``(x_n, x_n)``: (K(d-1), K-1); the ``x < 0 < y`` sink: index 1, 3, 6 for K = 3, 4, 5 and
         0 (nullity 0, a spurious local minimum) for 6 <= K <= 20.
         """
-        K = self.K
         nr, na = REDUCED_GRID
         nr = nr if n_radial is None else v.positive_int(n_radial, "n_radial")
         na = na if n_angular is None else v.positive_int(n_angular, "n_angular")
-        ftol = REDUCED_NEWTON_FTOL * K if ftol is None else v.real_scalar(ftol, "ftol", lo=0.0, lo_open=True)
-        R = self.radius_bound()
-        s1 = math.sqrt(K - 1.0)
-        rr = R * (np.arange(nr) + 0.5) / nr
-        psi = _TWO_PI * (np.arange(na) + 0.25) / na
-        rr, psi = np.meshgrid(rr, psi, indexing="ij")
-        z = np.stack([(rr * np.cos(psi)).ravel(), (rr * np.sin(psi) / s1).ravel()], axis=1)
-        done = np.zeros(len(z), bool)
-        alive = np.ones(len(z), bool)
-        for _ in range(max_iter):
-            idx = np.flatnonzero(alive & ~done)
-            if idx.size == 0:
-                break
-            zx, zy = z[idx, 0], z[idx, 1]
-            fx, fy = self._field(zx, zy)
-            F = np.stack([fx, fy], axis=1)
-            conv = np.max(np.abs(F), axis=1) <= ftol
-            done[idx[conv]] = True
-            idx, F, zx, zy = idx[~conv], F[~conv], zx[~conv], zy[~conv]
-            if idx.size == 0:
-                break
-            J = self._jacobian(zx, zy)
-            det = J[:, 0, 0] * J[:, 1, 1] - J[:, 0, 1] * J[:, 1, 0]
-            ok = np.abs(det) > 1e-300
-            dx = np.where(ok, -(J[:, 1, 1] * F[:, 0] - J[:, 0, 1] * F[:, 1]) / np.where(ok, det, 1.0), 0.0)
-            dy = np.where(ok, -(-J[:, 1, 0] * F[:, 0] + J[:, 0, 0] * F[:, 1]) / np.where(ok, det, 1.0), 0.0)
-            # keep off the origin: never step more than half the way towards it (in the w-metric)
-            rad = np.hypot(zx, s1 * zy)
-            step = np.hypot(dx, s1 * dy)
-            lim = np.minimum(0.5 * rad, 0.5 * R)
-            scale = np.where(step > lim, lim / np.where(step > 0, step, 1.0), 1.0)
-            z[idx, 0] = zx + scale * dx
-            z[idx, 1] = zy + scale * dy
-            rad_new = np.hypot(z[idx, 0], s1 * z[idx, 1])
-            alive[idx[(~ok) | (rad_new < 1e-8) | (rad_new > 2.0 * R)]] = False
-        cand = z[done & alive]
-        # polish: two more Newton steps (quadratic convergence; harmless at a converged point)
-        for _ in range(2):
-            if cand.size == 0:
-                break
-            fx, fy = self._field(cand[:, 0], cand[:, 1])
-            J = self._jacobian(cand[:, 0], cand[:, 1])
-            det = J[:, 0, 0] * J[:, 1, 1] - J[:, 0, 1] * J[:, 1, 0]
-            ok = np.abs(det) > 1e-12 * np.max(np.abs(J), axis=(1, 2)) ** 2
-            Js = np.where(ok[:, None, None], J, np.eye(2))
-            step = np.linalg.solve(Js, -np.stack([fx, fy], axis=1)[..., None])[..., 0]
-            cand = cand + np.where(ok[:, None], step, 0.0)
-        # one point per fixed point: the tolerance is relative to the largest candidate (they all
-        # lie inside the bounding ellipse, so this scale is O(1))
-        tol = REDUCED_DEDUP_TOL * (1.0 + float(np.max(np.abs(cand), initial=0.0)))
-        points = cand[leader_clusters(cand, tol)[1]]
-        out = []
-        for p in sorted(points, key=lambda q: (q[0], q[1])):
-            x, y = float(p[0]), float(p[1])
-            fx, fy = self._field(np.array([x]), np.array([y]))
-            J = self._jacobian(np.array([x]), np.array([y]))[0]
-            ev = np.linalg.eigvals(J)
-            if np.all(np.abs(ev.imag) <= 1e-9 * np.max(np.abs(ev))):
-                ev = np.sort(ev.real)
-            else:
-                ev = np.sort_complex(ev)
-            scale = np.max(np.abs(ev))
-            if np.iscomplexobj(ev) or np.any(np.abs(ev) <= 1e-9 * scale):
-                kind = "degenerate"
-            elif np.all(ev < 0):
-                kind = "sink"
-            elif np.all(ev > 0):
-                kind = "source"
-            else:
-                kind = "saddle"
-            out.append(ReducedFixedPoint(K, x, y, ev, kind, float(max(abs(fx[0]), abs(fy[0]))), J))
-        return tuple(out)
+        ftol = (REDUCED_NEWTON_FTOL * self.K if ftol is None
+                else v.real_scalar(ftol, "ftol", lo=0.0, lo_open=True))
+        max_iter = v.positive_int(max_iter, "max_iter")
+        return search_fixed_points(self.K, self._field, self._jacobian, self.radius_bound(), nr, na, ftol,
+                                   max_iter)
