@@ -17,7 +17,8 @@ from .critical import (
 from .flow import flow
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import CriticalPoint, CriticalSet, FlowResult, GatingEstimate, MonteCarloEstimate, SGDResult, Status
+from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, MonteCarloEstimate, SGDResult,
+                      Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
 from .theory import (
@@ -37,7 +38,8 @@ from .theory import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "PAPER_002_LOSS_FACTOR", "FieldArrays", "TeacherStudent", "Status", "System", "PointSystem",
+    "PAPER_002_LOSS_FACTOR", "FieldArrays", "TeacherStudent", "Status", "Label", "System", "PointSystem",
+    "load",
     "flow", "FlowResult",
     "monte_carlo", "monte_carlo_gating", "MonteCarloEstimate", "GatingEstimate",
     "sgd", "sgd_dataset", "SGDResult",
