@@ -115,3 +115,44 @@ def grad_a(backend, W, U, T, tn, a, a_star, alpha, tol):
     with threads(backend, W.shape[0]):
         field._grad_a_batch(W, U, T, tn, a, a_star, alpha, tol, out, status, field.blocks(n))
     return out, status
+
+
+# ------------------------------------------------------------------------------------------------
+# Flows (dynsys.flow): the integrator kernels
+# ------------------------------------------------------------------------------------------------
+
+def flow_fixed(backend, *args):
+    """gd / euler / rk4 over a batch: :func:`dynsys.kernels.integrators._fixed_batch` ``(*args)``.
+
+    Threads take trajectories one at a time (Numba's parallel chunk size 1), which balances
+    trajectories of very different lengths. Numba's thread count and chunk size are per thread: call
+    this on the thread that is to run the kernel.
+    """
+    _cpu_only(backend, "flow_fixed")
+    from .kernels import integrators
+
+    # one trajectory runs on one thread: waking the pool would be its only parallel work
+    with threads("cpu" if args[1].shape[0] == 1 else backend), numba.parallel_chunksize(1):
+        integrators._fixed_batch(*args)
+
+
+def flow_dopri5(backend, *args):
+    """Adaptive Dormand-Prince over a batch: :func:`dynsys.kernels.integrators._dopri5_batch`
+    ``(*args)``, scheduled as :func:`flow_fixed`."""
+    _cpu_only(backend, "flow_dopri5")
+    from .kernels import integrators
+
+    with threads("cpu" if args[0].shape[0] == 1 else backend), numba.parallel_chunksize(1):
+        integrators._dopri5_batch(*args)
+
+
+def flow_cuda(method, W0, fa, *args):
+    """The CUDA integrators (final states only): ``(W, loss, gnorm, steps, t, status)`` as NumPy."""
+    cuda_kernels()  # a clear ValueError without a usable GPU
+    try:
+        from .kernels import integrators_cuda
+    except ImportError:
+        raise ValueError("backend='cuda' has no flow integrators in this version "
+                         "(dynsys.kernels.integrators_cuda is missing); use backend='parallel'") from None
+    return integrators_cuda.run(method, W0, fa.U, fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.const,
+                                fa.tol, *args)

@@ -1,4 +1,4 @@
-"""Progress reporting between chunks of long calls (kernels never print).
+"""Progress reporting and Ctrl-C for long calls (kernels never print).
 
 A *reporter* is any object with ``update(n)`` (n more items done) and ``close()``. Public functions
 take ``progress=None | True | False | reporter`` and resolve it with :func:`reporter`:
@@ -12,6 +12,9 @@ take ``progress=None | True | False | reporter`` and resolve it with :func:`repo
 from __future__ import annotations
 
 import sys
+import threading
+
+import numba
 
 from . import config
 
@@ -82,3 +85,48 @@ def reporter(progress, total: int, desc: str = "", unit: str = "it"):
     if progress is False:
         return NoProgress()
     return check(progress)
+
+
+def watch(fn, stop, tick, poll_s=None):
+    """Run ``fn()`` on a worker thread; meanwhile tick progress and turn Ctrl-C into ``stop[0] = 1``.
+
+    The calling (main) thread waits in slices of ``poll_s`` seconds (``config.PROGRESS_POLL_S``),
+    calling ``tick()`` after each, so progress moves while a long kernel runs. On the first
+    ``KeyboardInterrupt`` it sets ``stop[0] = 1`` (``fn``'s kernels poll it and end their unfinished
+    work at its current state) and waits for ``fn`` to return; a second one abandons ``fn`` (it
+    finishes on its own; its result is dropped). ``fn`` runs with the caller's Numba thread count
+    (Numba's settings are per thread).
+
+    Returns
+    -------
+    (result, interrupted)
+        ``fn()``'s return value (None if abandoned) and whether Ctrl-C came. An exception raised by
+        ``fn`` is re-raised here.
+    """
+    poll_s = config.PROGRESS_POLL_S if poll_s is None else poll_s
+    n_threads = numba.get_num_threads()
+    box = {}
+
+    def target():
+        try:
+            numba.set_num_threads(n_threads)
+            box["result"] = fn()
+        except BaseException as exc:  # handed to the waiting thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="dynsys-worker", daemon=True)
+    worker.start()
+    interrupted = False
+    while worker.is_alive():
+        try:
+            worker.join(poll_s)
+            tick()
+        except KeyboardInterrupt:
+            if interrupted:
+                return None, True
+            stop[0] = 1
+            interrupted = True
+    tick()
+    if "error" in box:
+        raise box["error"]
+    return box.get("result"), interrupted

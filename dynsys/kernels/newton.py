@@ -466,12 +466,10 @@ def newton_batch(X0, system, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
         return
     nb = max(1, min(n, 8 * n_threads))
     bounds = [(i * n // nb, (i + 1) * n // nb) for i in range(nb)]
-    from concurrent.futures import ThreadPoolExecutor
+    from .pool import run_ranges
 
-    with ThreadPoolExecutor(max_workers=n_threads) as ex:
-        futures = [ex.submit(newton_range, X0, lo, hi, *args) for lo, hi in bounds if hi > lo]
-        for f in futures:
-            f.result()
+    run_ranges(lambda lo, hi: newton_range(X0, lo, hi, *args), [b for b in bounds if b[1] > b[0]],
+               n_threads)
 
 
 @njit(**_JIT)
