@@ -323,19 +323,15 @@ def run_flow(plan: FlowPlan, *, chunk_size=None, progress=None):
         for lo in range(0, n, chunk_size):
             hi = min(n, lo + chunk_size)
             done = np.zeros(hi - lo, dtype=np.int8)
-            counted = [0]
-
-            def tick(done=done, counted=counted):
-                c = int(np.count_nonzero(done))
-                bar.update(c - counted[0])
-                counted[0] = c
-
             chunk, interrupted = _progress.watch(
-                functools.partial(run_flow_chunk, plan, lo, hi, stop=stop, done=done), stop, tick)
+                functools.partial(run_flow_chunk, plan, lo, hi, stop=stop, done=done), stop,
+                _progress.DoneCounter(bar, done))
             if chunk is not None:
                 chunks.append(chunk)
             if interrupted:
                 break
+    except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
+        interrupted = True
     finally:
         bar.close()
     return chunks, interrupted

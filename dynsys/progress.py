@@ -91,11 +91,12 @@ def watch(fn, stop, tick, poll_s=None):
     """Run ``fn()`` on a worker thread; meanwhile tick progress and turn Ctrl-C into ``stop[0] = 1``.
 
     The calling (main) thread waits in slices of ``poll_s`` seconds (``config.PROGRESS_POLL_S``),
-    calling ``tick()`` after each, so progress moves while a long kernel runs. On the first
-    ``KeyboardInterrupt`` it sets ``stop[0] = 1`` (``fn``'s kernels poll it and end their unfinished
-    work at its current state) and waits for ``fn`` to return; a second one abandons ``fn`` (it
-    finishes on its own; its result is dropped). ``fn`` runs with the caller's Numba thread count
-    (Numba's settings are per thread).
+    calling ``tick()`` after each and once at the end, so progress moves while a long kernel runs.
+    On the first ``KeyboardInterrupt`` (from the wait or from ``tick``, a reporter may raise it) it
+    sets ``stop[0] = 1`` (``fn``'s kernels poll it and end their unfinished work at its current
+    state), stops ticking and waits for ``fn`` to return; a second one abandons a still running
+    ``fn`` (it finishes on its own; its result is dropped). ``fn`` runs with the caller's Numba
+    thread count (Numba's settings are per thread).
 
     Returns
     -------
@@ -106,6 +107,9 @@ def watch(fn, stop, tick, poll_s=None):
     poll_s = config.PROGRESS_POLL_S if poll_s is None else poll_s
     n_threads = numba.get_num_threads()
     box = {}
+    # An Event, not Thread.join: in CPython 3.11 a join interrupted by KeyboardInterrupt marks the
+    # still running thread as stopped (the bpo-45274 fix), so is_alive() would lie afterwards.
+    finished = threading.Event()
 
     def target():
         try:
@@ -113,20 +117,42 @@ def watch(fn, stop, tick, poll_s=None):
             box["result"] = fn()
         except BaseException as exc:  # handed to the waiting thread
             box["error"] = exc
+        finally:
+            finished.set()
 
-    worker = threading.Thread(target=target, name="dynsys-worker", daemon=True)
-    worker.start()
+    threading.Thread(target=target, name="dynsys-worker", daemon=True).start()
     interrupted = False
-    while worker.is_alive():
+    while not finished.is_set():
         try:
-            worker.join(poll_s)
-            tick()
+            finished.wait(poll_s)
+            if not interrupted:
+                tick()
         except KeyboardInterrupt:
-            if interrupted:
+            if interrupted and not finished.is_set():
                 return None, True
             stop[0] = 1
             interrupted = True
-    tick()
+    if not interrupted:
+        try:
+            tick()
+        except KeyboardInterrupt:  # fn is done; the caller stops before the next piece of work
+            interrupted = True
     if "error" in box:
         raise box["error"]
     return box.get("result"), interrupted
+
+
+class DoneCounter:
+    """A ``tick`` for :func:`watch`: reports to ``bar`` the items whose flag in ``done`` turned 1."""
+
+    def __init__(self, bar, done):
+        self._bar = bar
+        self._done = done
+        self._counted = 0
+
+    def __call__(self):
+        # the flags are being written by a running kernel: a racy count, but one that only grows
+        c = int(self._done.sum(dtype=int))
+        if c > self._counted:
+            self._bar.update(c - self._counted)
+            self._counted = c

@@ -269,11 +269,12 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
     try:
         while lo < n:
             hi = min(n, lo + size)
+            done = np.zeros(hi - lo, dtype=np.int8)
             chunk, interrupted = _progress.watch(
-                functools.partial(run_census_chunk, plan, lo, hi, stop=stop), stop, lambda: None)
+                functools.partial(run_census_chunk, plan, lo, hi, stop=stop, done=done), stop,
+                _progress.DoneCounter(bar, done))
             if chunk is not None:
                 chunks.append(chunk)
-                bar.update(hi - lo)
             if interrupted:
                 break
             lo = hi
@@ -281,6 +282,8 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
                 # chunks of about CENSUS_CHUNK_S seconds at the rate so far, growing at most 2x a time
                 rate = lo / max(time.perf_counter() - t_start, 1e-9)
                 size = max(1, min(2 * size, int(rate * CENSUS_CHUNK_S)))
+    except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
+        pass
     finally:
         bar.close()
     return package_census(plan, chunks)
@@ -381,12 +384,13 @@ def plan_census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=
                       point_rtol=point_rtol)
 
 
-def run_census_chunk(plan: CensusPlan, lo: int, hi: int, *, stop=None) -> CensusChunk:
+def run_census_chunk(plan: CensusPlan, lo: int, hi: int, *, stop=None, done=None) -> CensusChunk:
     """Gradient descent, Newton refinement and classification of runs ``lo:hi`` of ``plan``.
 
     ``stop`` (int8 (1,)) interrupts gradient descent as in :func:`dynsys.flow.run_flow_chunk`; the
     runs that had finished are still refined and classified, the others are labelled
-    ``LABEL_NOT_COMPUTED``. Every run's outcome depends on the plan and its index only.
+    ``LABEL_NOT_COMPUTED``. ``done`` (int8 (hi - lo,)) gets a 1 for each run as its gradient descent
+    ends (progress). Every run's outcome depends on the plan and its index only.
     """
     from ..flow import flow, plan_flow, run_flow_chunk
     from .classify import classify
@@ -402,10 +406,12 @@ def run_census_chunk(plan: CensusPlan, lo: int, hi: int, *, stop=None) -> Census
         fr = flow(model, W0, method="gd", step=plan.step, gtol=plan.gtol, norm=plan.norm,
                   max_steps=plan.max_steps, backend=backend, progress=False)
         status, ends, steps = np.asarray(fr.status), np.asarray(fr.W), np.asarray(fr.steps)
+        if done is not None:
+            done[:] = 1
     else:
         fp = plan_flow(model, W0, method="gd", step=plan.step, gtol=plan.gtol, norm=plan.norm,
                        max_steps=plan.max_steps, backend=backend)
-        fc = run_flow_chunk(fp, 0, m, stop=stop)
+        fc = run_flow_chunk(fp, 0, m, stop=stop, done=done)
         status, ends, steps = fc.status, fc.W, fc.steps
     t1 = time.perf_counter()
 
