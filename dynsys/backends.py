@@ -1,8 +1,10 @@
 """The one place that maps ``backend="parallel" | "cpu" | "cuda"`` to kernels.
 
 ``parallel`` runs the batched Numba kernels on all cores; ``cpu`` runs the same compiled kernels on
-one thread (bitwise-equal results); ``cuda`` runs the ``numba.cuda`` twins (loss and gradient), imported
-only when asked for, so that importing dynsys never touches CUDA.
+one thread (bitwise-equal results); ``cuda`` runs the ``numba.cuda`` twins (loss and gradient, flow
+integrators), imported only when asked for, so that importing dynsys never touches CUDA. The field,
+the flow integrators (:func:`flow_fixed`, :func:`flow_dopri5`, :func:`flow_cuda`) and the Newton batch
+(:func:`newton`) are dispatched here.
 """
 
 from __future__ import annotations
@@ -156,3 +158,17 @@ def flow_cuda(method, W0, fa, *args):
                          "(dynsys.kernels.integrators_cuda is missing); use backend='parallel'") from None
     return integrators_cuda.run(method, W0, fa.U, fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.const,
                                 fa.tol, *args)
+
+
+# ------------------------------------------------------------------------------------------------
+# Newton (dynsys.critical.newton): the batched corrector
+# ------------------------------------------------------------------------------------------------
+
+def newton(backend, X0, *args):
+    """Damped Newton over a batch of seeds: :func:`dynsys.kernels.newton.newton_batch`
+    ``(X0, *args, n_threads)`` on the shared pool (all threads for ``"parallel"``, one for ``"cpu"``;
+    seeds are independent, so the result is bitwise the same)."""
+    _cpu_only(backend, "Newton")
+    from .kernels import newton as kn
+
+    kn.newton_batch(X0, *args, 1 if backend == "cpu" else numba.get_num_threads())

@@ -82,10 +82,10 @@ PROGRESS_DELAY_S = 2.0
 #: bar and to see Ctrl-C.
 PROGRESS_POLL_S = 0.1
 #: A census runs its first chunk of this many runs, then sizes chunks from the measured rate.
-CENSUS_FIRST_CHUNK = 16
+CENSUS_FIRST_CHUNK = 64
 #: Target wall seconds of one census chunk (gradient descent, Newton refinement and classification
 #: of its runs): bounds the work lost to a second Ctrl-C and the wait for a chunk being classified.
-CENSUS_CHUNK_S = 0.5
+CENSUS_CHUNK_S = 4.0
 
 # --- dynsys.critical.saddles (saddle search) ---
 #: Movable images of a nudged elastic band / string between two minima.

@@ -1,8 +1,11 @@
 """Integrate or descend a batch of initial states: gradient descent and gradient-flow integrators.
 
 :func:`flow` runs each trajectory of a batch to its own stop inside one compiled kernel
-(:mod:`dynsys.kernels.integrators`), chunk by chunk, with progress between chunks and a partial
-result on ``KeyboardInterrupt``.
+(:mod:`dynsys.kernels.integrators`). It is three picklable steps that a chunked store calls itself
+(docs/engine.md): :func:`plan_flow` validates into a :class:`FlowPlan`, :func:`run_flow_chunk` runs
+trajectories ``lo:hi`` of it, :func:`package` assembles the chunks into a :class:`FlowResult`.
+:func:`run_flow` runs the chunks on a worker thread, with progress while the kernel runs and, on
+Ctrl-C, a partial result that keeps every finished trajectory.
 """
 
 from __future__ import annotations
@@ -74,8 +77,8 @@ def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gt
     chunk_size : int, optional
         Trajectories per kernel call (default ``config.FLOW_CHUNK_SIZE``); results do not depend on it.
     progress : None, bool or reporter
-        Progress bar between chunks (see :mod:`dynsys.progress`; ``None`` shows one for long calls
-        when stderr is a terminal).
+        Progress bar, moved while the kernel runs (see :mod:`dynsys.progress`; ``None`` shows one
+        for long calls when stderr is a terminal).
     throw : bool
         Raise ``ValueError`` naming the first trajectory that ended other than CONVERGED or
         T1_REACHED (and re-raise ``KeyboardInterrupt``) instead of returning statuses.
@@ -91,7 +94,9 @@ def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gt
     FlowResult
         ``W``, ``loss``, ``grad_norm``, ``steps``, ``t``, ``status``, ``plateau_time`` (and ``ts``,
         ``Ws`` when saved; ``n_rejected``, ``n_polish`` for dopri5). Scalar-shaped fields for a
-        single state.
+        single state. After Ctrl-C (within a step of each running trajectory): ``interrupted`` is
+        True, finished trajectories keep their results, the others are INTERRUPTED at the state
+        they had reached (``n_interrupted`` of them).
 
     Raises
     ------

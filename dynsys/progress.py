@@ -11,6 +11,8 @@ take ``progress=None | True | False | reporter`` and resolve it with :func:`repo
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import sys
 import threading
 
@@ -87,6 +89,13 @@ def reporter(progress, total: int, desc: str = "", unit: str = "it"):
     return check(progress)
 
 
+@functools.cache
+def _runner() -> concurrent.futures.ThreadPoolExecutor:
+    """The one worker thread that runs watched work: one for the whole process, not one per call
+    (OpenMP gives every new calling thread its own team of threads, and a census makes many calls)."""
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dynsys-runner")
+
+
 def watch(fn, stop, tick, poll_s=None):
     """Run ``fn()`` on a worker thread; meanwhile tick progress and turn Ctrl-C into ``stop[0] = 1``.
 
@@ -95,8 +104,9 @@ def watch(fn, stop, tick, poll_s=None):
     On the first ``KeyboardInterrupt`` (from the wait or from ``tick``, a reporter may raise it) it
     sets ``stop[0] = 1`` (``fn``'s kernels poll it and end their unfinished work at its current
     state), stops ticking and waits for ``fn`` to return; a second one abandons a still running
-    ``fn`` (it finishes on its own; its result is dropped). ``fn`` runs with the caller's Numba
-    thread count (Numba's settings are per thread).
+    ``fn`` (it finishes on its own, and the next watched call waits for it; its result is dropped).
+    ``fn`` runs with the caller's Numba thread count (Numba's settings are per thread). Called from
+    any thread but the main one, ``watch`` simply runs ``fn()`` there (no Ctrl-C to catch).
 
     Returns
     -------
@@ -104,6 +114,11 @@ def watch(fn, stop, tick, poll_s=None):
         ``fn()``'s return value (None if abandoned) and whether Ctrl-C came. An exception raised by
         ``fn`` is re-raised here.
     """
+    if threading.current_thread() is not threading.main_thread():
+        # Ctrl-C reaches the main thread only; elsewhere (a user's thread, a dask worker) just run
+        result = fn()
+        tick()
+        return result, False
     poll_s = config.PROGRESS_POLL_S if poll_s is None else poll_s
     n_threads = numba.get_num_threads()
     box = {}
@@ -120,7 +135,7 @@ def watch(fn, stop, tick, poll_s=None):
         finally:
             finished.set()
 
-    threading.Thread(target=target, name="dynsys-worker", daemon=True).start()
+    _runner().submit(target)
     interrupted = False
     while not finished.is_set():
         try:

@@ -258,7 +258,9 @@ def test_census_chunks_equal_one_call():
     m = ds.TeacherStudent(np.eye(3), k=4)
     whole = ds.census(m, 20, seed=4)
     plan = pickle.loads(pickle.dumps(plan_census(m, 20, seed=4)))
-    pieced = package_census(plan, [run_census_chunk(plan, lo, min(20, lo + 7)) for lo in (14, 0, 7)])
+    # chunks travel too (a store or a dask worker sends them back)
+    pieced = package_census(plan, [pickle.loads(pickle.dumps(run_census_chunk(plan, lo, min(20, lo + 7))))
+                                   for lo in (14, 0, 7)])
     for c in (pieced, ds.census(m, 20, seed=4, chunk_size=3)):
         for key in ("labels", "loss", "grad_norm", "lambda_min", "steps"):
             np.testing.assert_array_equal(getattr(c, key), getattr(whole, key), err_msg=key)

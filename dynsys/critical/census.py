@@ -279,9 +279,9 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
                 break
             lo = hi
             if chunk_size is None:
-                # chunks of about CENSUS_CHUNK_S seconds at the rate so far, growing at most 2x a time
+                # chunks of about CENSUS_CHUNK_S seconds at the rate so far, growing at most 4x a time
                 rate = lo / max(time.perf_counter() - t_start, 1e-9)
-                size = max(1, min(2 * size, int(rate * CENSUS_CHUNK_S)))
+                size = max(1, min(4 * size, int(rate * CENSUS_CHUNK_S)))
     except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
         pass
     finally:

@@ -218,10 +218,8 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     steps = np.empty(n, dtype=np.int64)
     nhess = np.empty(n, dtype=np.int64)
     status = np.empty(n, dtype=np.int8)
-    import numba
-
-    kn.newton_batch(X0, code, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
-                    X, res0, res, steps, nhess, status, nwork, 1 if backend == "cpu" else numba.get_num_threads())
+    backends.newton(backend, X0, code, U, T, tn, a, a_star, alpha, const, tol, fpar, ipar,
+                    X, res0, res, steps, nhess, status, nwork)
     shape = state_shape(system)
     W = X.reshape((n,) + shape)
     if single:
