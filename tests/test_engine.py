@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numba
@@ -208,6 +209,27 @@ def test_chunk_size_and_threads_do_not_change_results(case):
         _assert_same(ref, ds.flow(m, W0, method="dopri5", gtol=1e-6, chunk_size=5))
     finally:
         numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("method", ["gd", "rk4", "dopri5"])
+def test_stop_flag_mid_run_leaves_continuable_states(method):
+    m = ds.TeacherStudent(np.eye(6))
+    W0 = random_starts(6, 6, 400, seed=3)
+    plan = plan_flow(m, W0, method=method, gtol=1e-9 if method != "dopri5" else 1e-7,
+                     rtol=1e-10, atol=1e-12)
+    stop = np.zeros(1, dtype=np.int8)
+    timer = threading.Timer(0.3, stop.__setitem__, (0, 1))
+    timer.start()
+    c = run_flow_chunk(plan, 0, 400, stop=stop)
+    timer.join()
+    mid = np.flatnonzero((c.status == INTERRUPTED) & (c.steps > 0))[:3]
+    assert mid.size > 0
+    for i in mid:
+        ref = ds.flow(m, W0[i], method=method, max_steps=int(c.steps[i]), gtol=plan.gtol,
+                      rtol=1e-10, atol=1e-12)
+        assert ref.status == ds.Status.MAX_STEPS
+        np.testing.assert_array_equal(c.W[i], ref.W)
+        assert c.t[i] == ref.t and c.loss[i] == ref.loss
 
 
 def test_stop_flag_set_before_the_call_stops_every_trajectory(case):
