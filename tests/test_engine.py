@@ -232,6 +232,14 @@ def test_stop_flag_mid_run_leaves_continuable_states(method):
         assert c.t[i] == ref.t and c.loss[i] == ref.loss
 
 
+def test_flow_from_a_non_main_thread_runs_in_place(case):
+    m, W0 = case
+    ref = ds.flow(m, W0)
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        got = ex.submit(ds.flow, m, W0).result(timeout=120)
+    _assert_same(ref, got)
+
+
 def test_stop_flag_set_before_the_call_stops_every_trajectory(case):
     m, W0 = case
     plan = plan_flow(m, W0)

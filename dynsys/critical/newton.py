@@ -206,8 +206,6 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     nonmonotone = v.positive_int(nonmonotone, "nonmonotone", minimum=0)
     if nonmonotone > stall_window:
         raise ValueError(f"nonmonotone must be at most stall_window ({stall_window}); got {nonmonotone}")
-    from ..kernels import newton as kn
-
     code, U, T, tn, a, a_star, alpha, const, tol, nwork = kernel_args(system)
     fpar, ipar = _params(gtol, grad_scale(system), max_steps, stall_window, stall_factor, chord_steps,
                          nonmonotone=nonmonotone)
