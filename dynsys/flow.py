@@ -257,7 +257,7 @@ def plan_flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-1
                     save_times=_readonly(save_times), save_idx=_readonly(save_idx), n_saves=ns)
 
 
-def run_flow_chunk(plan: FlowPlan, lo: int, hi: int, *, stop=None, done=None) -> FlowChunk:
+def run_flow_chunk(plan: FlowPlan, lo: int, hi: int, *, stop=None, done=None, steps=None) -> FlowChunk:
     """Run trajectories ``lo:hi`` of ``plan`` on this thread (all cores for ``backend="parallel"``).
 
     Parameters
@@ -270,6 +270,9 @@ def run_flow_chunk(plan: FlowPlan, lo: int, hi: int, *, stop=None, done=None) ->
         chunk ends at its current state with status INTERRUPTED (within one step).
     done : ndarray of int8, shape (hi - lo,), optional
         Set to 1 for each trajectory as it stops (progress for another thread to read).
+    steps : ndarray of int64, shape (hi - lo,), optional
+        Zeros, to become the chunk's ``steps``: while the kernel runs, each trajectory's step count
+        is stored there every 1024 steps (progress inside long trajectories).
 
     Returns
     -------
@@ -286,7 +289,8 @@ def run_flow_chunk(plan: FlowPlan, lo: int, hi: int, *, stop=None, done=None) ->
     done = np.zeros(m, dtype=np.int8) if done is None else done
     ns = plan.n_saves
     out = FlowChunk(lo=lo, hi=hi, W=np.empty((m, k, d)), loss=np.empty(m), grad_norm=np.empty(m),
-                    steps=np.zeros(m, dtype=np.int64), t=np.zeros(m), status=np.empty(m, dtype=np.int8),
+                    steps=np.zeros(m, dtype=np.int64) if steps is None else steps, t=np.zeros(m),
+                    status=np.empty(m, dtype=np.int8),
                     plateau_time=np.zeros(m), extra=np.zeros((m, 2), dtype=np.int64),
                     ts=np.full((m, ns), np.nan), Ws=np.full((m, ns, k, d), np.nan))
     # One mutability for every call (read-only), whatever pickling did to the plan: Numba compiles
@@ -328,9 +332,10 @@ def run_flow(plan: FlowPlan, *, chunk_size=None, progress=None):
         for lo in range(0, n, chunk_size):
             hi = min(n, lo + chunk_size)
             done = np.zeros(hi - lo, dtype=np.int8)
+            steps = np.zeros(hi - lo, dtype=np.int64)
             chunk, interrupted = _progress.watch(
-                functools.partial(run_flow_chunk, plan, lo, hi, stop=stop, done=done), stop,
-                _progress.DoneCounter(bar, done))
+                functools.partial(run_flow_chunk, plan, lo, hi, stop=stop, done=done, steps=steps),
+                stop, _progress.DoneCounter(bar, done, steps))
             if chunk is not None:
                 chunks.append(chunk)
             if interrupted:

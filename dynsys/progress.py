@@ -1,6 +1,7 @@
 """Progress reporting and Ctrl-C for long calls (kernels never print).
 
-A *reporter* is any object with ``update(n)`` (n more items done) and ``close()``. Public functions
+A *reporter* is any object with ``update(n)`` (n more items done) and ``close()``, and optionally
+``note(text)`` (a short status, e.g. the steps taken inside long trajectories). Public functions
 take ``progress=None | True | False | reporter`` and resolve it with :func:`reporter`:
 
 - ``None`` (auto): a tqdm bar on stderr when stderr is a terminal, shown only once the call has
@@ -42,6 +43,10 @@ class TqdmProgress:
 
     def update(self, n: int) -> None:
         self._bar.update(n)
+
+    def note(self, text: str) -> None:
+        """A short status after the bar (``"1.2e+06 steps"``)."""
+        self._bar.set_postfix_str(text)
 
     def close(self) -> None:
         self._bar.close()
@@ -158,16 +163,22 @@ def watch(fn, stop, tick, poll_s=None):
 
 
 class DoneCounter:
-    """A ``tick`` for :func:`watch`: reports to ``bar`` the items whose flag in ``done`` turned 1."""
+    """A ``tick`` for :func:`watch`: reports to ``bar`` the items whose flag in ``done`` turned 1,
+    and, to a reporter with a ``note(text)`` method, the steps taken so far (``steps``, optional,
+    as the integrator kernels update it), so that long trajectories show progress too."""
 
-    def __init__(self, bar, done):
+    def __init__(self, bar, done, steps=None):
         self._bar = bar
         self._done = done
+        self._steps = steps
+        self._note = getattr(bar, "note", None)
         self._counted = 0
 
     def __call__(self):
-        # the flags are being written by a running kernel: a racy count, but one that only grows
+        # the arrays are being written by a running kernel: racy counts, for display only
         c = int(self._done.sum(dtype=int))
         if c > self._counted:
             self._bar.update(c - self._counted)
             self._counted = c
+        if self._steps is not None and callable(self._note):
+            self._note(f"{float(self._steps.sum()):.3g} steps")

@@ -273,6 +273,28 @@ def test_progress_moves_inside_one_chunk(case):
         assert bar.calls >= 2
 
 
+def test_progress_notes_steps_inside_one_long_trajectory():
+    m = ds.TeacherStudent(np.eye(40))
+    W0 = random_starts(40, 40, 1, seed=1)[0]
+    notes = []
+
+    class Note:
+        def update(self, n):
+            pass
+
+        def note(self, text):
+            notes.append(text)
+
+        def close(self):
+            pass
+
+    t0 = time.perf_counter()
+    r = ds.flow(m, W0, max_steps=100000, progress=Note())
+    assert notes[-1] == f"{float(r.steps):.3g} steps"
+    if time.perf_counter() - t0 > 0.3:  # at least two polls while it ran
+        assert len(set(notes)) >= 2
+
+
 # ------------------------------------------------------------------------------------------------
 # Census
 # ------------------------------------------------------------------------------------------------

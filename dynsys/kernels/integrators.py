@@ -26,6 +26,9 @@ preallocated outputs and two int8 flag arrays, and writes for each trajectory ``
 of the save buffers and ``done[b]`` (set to 1 once the trajectory has stopped, for progress): results
 do not depend on the thread count or on how the batch is chunked.
 
+Progress: a running trajectory stores its step count in ``steps[b]`` every 1024 steps, so a watching
+thread sees long trajectories advance.
+
 Interrupt: ``stop`` (1,) is read at every visited state, after the stopping tests below; once a caller
 sets ``stop[0] = 1`` each running or not yet started trajectory ends at its current state with status
 6 (interrupted), its loss, gradient norm, steps, time, plateau time and saves as reached there (a
@@ -98,6 +101,10 @@ _DP_A[5, 0:5] = (_A61, _A62, _A63, _A64, _A65)
 _DP_A[6, 0:6] = (_A71, 0.0, _A73, _A74, _A75, _A76)
 _DP_E = np.array([_E1, 0.0, _E3, _E4, _E5, _E6, _E7])
 _DP_D = np.array([_D1, 0.0, _D3, _D4, _D5, _D6, _D7])
+
+#: Steps between progress stores of a running trajectory's step count (a power of two, minus one):
+#: rare enough that threads writing neighbouring entries do not fight over the cache line.
+_PROGRESS_MASK = 1023
 
 # Step-size controller: h_new = h * clip(safety * err^(-1/5), 1/5, 10), no growth right after a
 # rejection (SciPy's RK45 controller: the same accepted steps as solve_ivp; Hairer's PI variant,
@@ -316,6 +323,8 @@ def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_
         if stop[0] != 0:
             st = _INTERRUPTED
             break
+        if n & _PROGRESS_MASK == 0:
+            steps[b] = n  # progress for a watching thread; the final count is written at the end
         h = step
         if method != GD and n + 1 == n1:
             h = t1 - n * step  # euler/rk4 land on t1 exactly
@@ -529,6 +538,8 @@ def _dopri5_one(b, W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_g
         if stop[0] != 0:
             st = _INTERRUPTED
             break
+        if n & _PROGRESS_MASK == 0:
+            steps[b] = n  # progress for a watching thread; the final count is written at the end
         if polish and not polishing:
             B = hessian_bound(rows(X, U, V), T, tn, a, a_star, alpha, nrm)
             scale = 0.0
