@@ -49,7 +49,7 @@ def main():
 
     from dynsys import TeacherStudent
     from dynsys._codes import NORM_CODES
-    from dynsys.flow import _kernel_arrays, flow
+    from dynsys.flow import flow
     from dynsys import config
     from dynsys.kernels.cuda import integrators as integrators_cuda
 
@@ -63,7 +63,7 @@ def main():
     print(f"GPU: {name.decode() if isinstance(name, bytes) else name}; k = k* = d = {k}, n = {n}, alpha = 0")
     runs = {"gd": dict(step=0.1, gtol=1e-5, max_steps=2000),
             "dopri5": dict(step=0.1, gtol=1e-5, max_steps=2000, rtol=1e-6, atol=1e-8)}
-    arr = _kernel_arrays(model)
+    arr = model.arrays
     tnorm = float(np.sqrt((arr.T ** 2).sum(axis=1)).max())
     div = config.FLOW_DIVERGENCE_FACTOR * (1.0 + tnorm)
     warnings.simplefilter("ignore", RuntimeWarning)

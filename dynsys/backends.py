@@ -1,8 +1,10 @@
 """The one place that maps ``backend="parallel" | "cpu" | "cuda"`` to kernels.
 
 ``parallel`` runs the batched Numba kernels on all cores; ``cpu`` runs the same compiled kernels on
-one thread (bitwise-equal results); ``cuda`` runs the ``numba.cuda`` twins (loss and gradient), imported
-only when asked for, so that importing dynsys never touches CUDA.
+one thread (bitwise-equal results); ``cuda`` runs the ``numba.cuda`` twins (loss and gradient, flow
+integrators), imported only when asked for, so that importing dynsys never touches CUDA. The field,
+the flow integrators (:func:`flow_fixed`, :func:`flow_dopri5`, :func:`flow_cuda`) and the Newton batch
+(:func:`newton`) are dispatched here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import numba
 import numpy as np
 
 from .config import PARALLEL_MIN_BATCH
+from .kernels import field, integrators
+from .kernels import newton as kn
 from .systems.teacher_student import work_size
 
 BACKENDS = ("parallel", "cpu", "cuda")
@@ -68,7 +72,6 @@ def loss_grad(backend, W, A, want_grad):
     n, k, d = W.shape
     if backend == "cuda":
         return cuda_kernels().loss_grad(W, *A, want_grad)
-    from .kernels import field
 
     loss = np.empty(n)
     G = np.empty((n, k, d) if want_grad else (n, 0, 0))
@@ -86,7 +89,6 @@ def _cpu_only(backend: str, what: str):
 
 def hessian(backend, W, A):
     _cpu_only(backend, "hessian")
-    from .kernels import field
 
     n, k, d = W.shape
     H = np.empty((n, k * d, k * d))
@@ -98,7 +100,6 @@ def hessian(backend, W, A):
 
 def hvp(backend, W, X, A):
     _cpu_only(backend, "hvp")
-    from .kernels import field
 
     n = W.shape[0]
     out = np.empty_like(W)
@@ -110,7 +111,6 @@ def hvp(backend, W, X, A):
 
 def grad_a(backend, W, A):
     _cpu_only(backend, "grad_a")
-    from .kernels import field
 
     n = W.shape[0]
     out = np.empty(W.shape[:2])
@@ -118,3 +118,53 @@ def grad_a(backend, W, A):
     with threads(backend, W.shape[0]):
         field._grad_a_batch(W, A, out, status, field.blocks(n))
     return out, status
+
+
+# ------------------------------------------------------------------------------------------------
+# Flows (dynsys.flow): the integrator kernels
+# ------------------------------------------------------------------------------------------------
+
+def flow_fixed(backend, *args):
+    """gd / euler / rk4 over a batch: :func:`dynsys.kernels.integrators._fixed_batch` ``(*args)``.
+
+    Threads take trajectories one at a time (Numba's parallel chunk size 1), which balances
+    trajectories of very different lengths. Numba's thread count and chunk size are per thread: call
+    this on the thread that is to run the kernel.
+    """
+    _cpu_only(backend, "flow_fixed")
+
+    # one trajectory runs on one thread: waking the pool would be its only parallel work
+    with threads("cpu" if args[1].shape[0] == 1 else backend), numba.parallel_chunksize(1):
+        integrators._fixed_batch(*args)
+
+
+def flow_dopri5(backend, *args):
+    """Adaptive Dormand-Prince over a batch: :func:`dynsys.kernels.integrators._dopri5_batch`
+    ``(*args)``, scheduled as :func:`flow_fixed`."""
+    _cpu_only(backend, "flow_dopri5")
+
+    with threads("cpu" if args[0].shape[0] == 1 else backend), numba.parallel_chunksize(1):
+        integrators._dopri5_batch(*args)
+
+
+def flow_cuda(method, W0, fa, *args):
+    """The CUDA integrators (final states only): ``(W, loss, gnorm, steps, t, status)`` as NumPy."""
+    cuda_kernels()  # a clear ValueError without a usable GPU
+    # imported here, not at the top: importing dynsys must never import numba.cuda
+    from .kernels.cuda import integrators as cuda_integrators
+
+    return cuda_integrators.run(method, W0, fa.U, fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.const,
+                                fa.tol, *args)
+
+
+# ------------------------------------------------------------------------------------------------
+# Newton (dynsys.critical.newton): the batched corrector
+# ------------------------------------------------------------------------------------------------
+
+def newton(backend, X0, *args):
+    """Damped Newton over a batch of seeds: :func:`dynsys.kernels.newton.newton_batch`
+    ``(X0, *args, n_threads)`` on the shared pool (all threads for ``"parallel"``, one for ``"cpu"``;
+    seeds are independent, so the result is bitwise the same)."""
+    _cpu_only(backend, "Newton")
+
+    kn.newton_batch(X0, *args, 1 if backend == "cpu" else numba.get_num_threads())

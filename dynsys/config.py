@@ -69,8 +69,9 @@ CONJ1_MAX_MP_POINTS = 200_000
 CONJ1_LOCATION_CAP = 1000
 
 # --- dynsys.flow (trajectory engine) ---
-#: Trajectories per kernel call; progress and KeyboardInterrupt are handled between chunks.
-FLOW_CHUNK_SIZE = 4096
+#: Trajectories per kernel call by default. Progress and Ctrl-C do not wait for a chunk to end (the
+#: kernels poll a stop flag), so chunks are large; results do not depend on the size.
+FLOW_CHUNK_SIZE = 1 << 16
 #: A trajectory whose state norm (in the stopping norm, of W + U) exceeds
 #: ``FLOW_DIVERGENCE_FACTOR * (1 + |W* + U|)`` is DIVERGED.
 FLOW_DIVERGENCE_FACTOR = 1e6
@@ -83,6 +84,16 @@ FLOW_SAVE_MAX_BYTES = 2 * 1024**3
 FLOW_POLISH_FLOOR_FACTOR = 10.0
 #: Progress bar (``progress=None``, stderr a TTY): shown only once a call has run this long (s).
 PROGRESS_DELAY_S = 2.0
+
+# --- chunked engine: progress, interrupts, census chunks (docs/engine.md) ---
+#: While a kernel runs on a worker thread, the main thread wakes this often (s) to move the progress
+#: bar and to see Ctrl-C.
+PROGRESS_POLL_S = 0.1
+#: A census runs its first chunk of this many runs, then sizes chunks from the measured rate.
+CENSUS_FIRST_CHUNK = 64
+#: Target wall seconds of one census chunk (gradient descent, Newton refinement and classification
+#: of its runs): bounds the work lost to a second Ctrl-C and the wait for a chunk being classified.
+CENSUS_CHUNK_S = 4.0
 
 # --- dynsys.critical.saddles (saddle search) ---
 #: Movable images of a nudged elastic band / string between two minima.

@@ -1,12 +1,17 @@
 """Integrate or descend a batch of initial states: gradient descent and gradient-flow integrators.
 
 :func:`flow` runs each trajectory of a batch to its own stop inside one compiled kernel
-(:mod:`dynsys.kernels.integrators`), chunk by chunk, with progress between chunks and a partial
-result on ``KeyboardInterrupt``.
+(:mod:`dynsys.kernels.integrators`). It is three picklable steps that a chunked store calls itself
+(docs/engine.md): :func:`plan_flow` validates into a :class:`FlowPlan`, :func:`run_flow_chunk` runs
+trajectories ``lo:hi`` of it, :func:`package` assembles the chunks into a :class:`FlowResult`.
+:func:`run_flow` runs the chunks on a worker thread, with progress while the kernel runs and, on
+Ctrl-C, a partial result that keeps every finished trajectory.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import numbers
 import warnings
@@ -18,6 +23,8 @@ from . import backends, config
 from . import progress as _progress
 from ._codes import METHOD_CODES, NORM_CODES
 from .results import FlowResult, Status
+from .systems.base import FieldArrays
+from .systems.teacher_student import work_size
 
 METHODS = ("gd", "euler", "rk4", "dopri5")
 NORMS = ("row_max", "fro")
@@ -70,8 +77,8 @@ def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gt
     chunk_size : int, optional
         Trajectories per kernel call (default ``config.FLOW_CHUNK_SIZE``); results do not depend on it.
     progress : None, bool or reporter
-        Progress bar between chunks (see :mod:`dynsys.progress`; ``None`` shows one for long calls
-        when stderr is a terminal).
+        Progress bar, moved while the kernel runs (see :mod:`dynsys.progress`; ``None`` shows one
+        for long calls when stderr is a terminal).
     throw : bool
         Raise ``ValueError`` naming the first trajectory that ended other than CONVERGED or
         T1_REACHED (and re-raise ``KeyboardInterrupt``) instead of returning statuses.
@@ -87,7 +94,9 @@ def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gt
     FlowResult
         ``W``, ``loss``, ``grad_norm``, ``steps``, ``t``, ``status``, ``plateau_time`` (and ``ts``,
         ``Ws`` when saved; ``n_rejected``, ``n_polish`` for dopri5). Scalar-shaped fields for a
-        single state.
+        single state. After Ctrl-C (within a step of each running trajectory): ``interrupted`` is
+        True, finished trajectories keep their results, the others are INTERRUPTED at the state
+        they had reached (``n_interrupted`` of them).
 
     Raises
     ------
@@ -120,6 +129,86 @@ def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gt
 def _flow(model, W0, *, method, step, t1, rtol, atol, gtol, norm, max_steps, save, backend,
           chunk_size, progress, throw, polish, plateau_gtol, adaptive=True):
     """:func:`flow`; ``adaptive=False`` runs dopri5 at the fixed step ``step`` (order tests)."""
+    plan = plan_flow(model, W0, method=method, step=step, t1=t1, rtol=rtol, atol=atol, gtol=gtol,
+                     norm=norm, max_steps=max_steps, save=save, backend=backend, polish=polish,
+                     plateau_gtol=plateau_gtol, adaptive=adaptive, _stacklevel=4)
+    chunk_size = v.positive_int(config.FLOW_CHUNK_SIZE if chunk_size is None else chunk_size,
+                                "chunk_size")
+    _progress.check(progress)
+    if not isinstance(throw, (bool, np.bool_)):
+        raise TypeError(f"throw must be True or False; got {throw!r}")
+    if plan.backend == "cuda":
+        return _flow_cuda(plan, throw)
+    chunks, interrupted = run_flow(plan, chunk_size=chunk_size, progress=progress)
+    if interrupted and throw:
+        raise KeyboardInterrupt
+    res = package(plan, chunks, interrupted=interrupted)
+    if throw:
+        _raise_first_bad(np.atleast_1d(np.asarray(res.status)), plan.single)
+    return res
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowPlan:
+    """A validated :func:`flow` call, ready to run in chunks anywhere (picklable, no closures).
+
+    Made by :func:`plan_flow`; :func:`run_flow_chunk` runs trajectories ``lo:hi`` of it and
+    :func:`package` assembles the chunks into a :class:`~dynsys.results.FlowResult`. Everything a
+    trajectory's result depends on is here, so a chunk run in another process (a dask worker, a
+    later session resuming a store) is bitwise the chunk this process would have run.
+    """
+
+    W0: np.ndarray           #: initial states (n, k, d), float64 (float32 kept for backend="cuda")
+    arrays: FieldArrays      #: the model's kernel arrays
+    single: bool             #: W0 was one state (the result drops the batch axis)
+    method: str
+    norm: str
+    backend: str
+    step: float
+    t1: float | None         #: the caller's t1 (None: no time limit)
+    n1: int                  #: step count at which t1 is reached (huge without t1)
+    gtol: float
+    max_steps: int
+    div_limit: float
+    plateau_gtol: float
+    rtol: float
+    atol: float
+    adaptive: bool
+    polish: bool
+    save_mode: int           #: 0 none, 1 every save_every-th step, 2 at save_times / save_idx
+    save_every: int
+    save_times: np.ndarray
+    save_idx: np.ndarray
+    n_saves: int
+
+    @property
+    def n(self) -> int:
+        """Trajectories in the plan."""
+        return self.W0.shape[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowChunk:
+    """Outputs of trajectories ``lo:hi`` of a :class:`FlowPlan` (arrays with ``hi - lo`` rows)."""
+
+    lo: int
+    hi: int
+    W: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    steps: np.ndarray
+    t: np.ndarray
+    status: np.ndarray
+    plateau_time: np.ndarray
+    extra: np.ndarray        #: (m, 2) int64: dopri5's rejected and polish step counts
+    ts: np.ndarray           #: (m, n_saves)
+    Ws: np.ndarray           #: (m, n_saves, k, d)
+
+
+def plan_flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gtol=1e-9,
+              norm="row_max", max_steps=10**6, save=None, backend="parallel", polish=False,
+              plateau_gtol=None, adaptive=True, _stacklevel=2) -> FlowPlan:
+    """Validate the arguments of :func:`flow` (same names, same meaning) into a :class:`FlowPlan`."""
     if not hasattr(model, "arrays") or not hasattr(model, "W_star"):
         raise TypeError(f"model must be a dynsys.TeacherStudent; got {type(model).__name__}")
     method = v.choice(method, "method", METHODS)
@@ -134,19 +223,14 @@ def _flow(model, W0, *, method, step, t1, rtol, atol, gtol, norm, max_steps, sav
     plateau_gtol = v.real_scalar(config.FLOW_PLATEAU_GTOL if plateau_gtol is None else plateau_gtol,
                                  "plateau_gtol", lo=0.0, lo_open=True)
     max_steps = v.positive_int(max_steps, "max_steps")
-    chunk_size = v.positive_int(config.FLOW_CHUNK_SIZE if chunk_size is None else chunk_size,
-                                "chunk_size")
-    _progress.check(progress)
-    for name, flag in (("throw", throw), ("polish", polish)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False; got {flag!r}")
+    if not isinstance(polish, (bool, np.bool_)):
+        raise TypeError(f"polish must be True or False; got {polish!r}")
     if polish and method != "dopri5":
         raise ValueError(f"polish=True applies to method='dopri5' only (got method={method!r}); "
                          f"gd, euler and rk4 reach gtol without it")
     W0b, single = _states(model, W0, allow_float32=backend == "cuda")
     n, k, d = W0b.shape
-    arr = _kernel_arrays(model)
-    norm_code = NORM_CODES[norm]
+    arr = _frozen(model.arrays)
     T_net = arr.T
     t_norm = (np.sqrt((T_net * T_net).sum(axis=1)).max() if norm == "row_max"
               else np.sqrt((T_net * T_net).sum()))
@@ -158,68 +242,148 @@ def _flow(model, W0, *, method, step, t1, rtol, atol, gtol, norm, max_steps, sav
             warnings.warn(f"gtol = {gtol:.3g} is below the error-control floor of dopri5, about "
                           f"lambda_max (rtol |W| + atol) = {floor:.3g} here: trajectories may not reach "
                           f"gtol before max_steps. Pass polish=True to finish with stable gd steps, or "
-                          f"tighten rtol/atol, or raise gtol.", RuntimeWarning, stacklevel=3)
-
-    if backend == "cuda":
-        return _flow_cuda(model, W0b, single, method, step, t1, gtol, norm, norm_code, max_steps,
-                          div_limit, rtol, atol, save, polish, throw)
+                          f"tighten rtol/atol, or raise gtol.", RuntimeWarning, stacklevel=_stacklevel)
+    if backend == "cuda" and (save is not None or polish):
+        raise ValueError("backend='cuda' returns final states only: use save=None and polish=False, "
+                         "or backend='parallel'")
 
     n1 = _NEVER if t1 is None else max(1, math.ceil(t1 / step * (1.0 - 4.0 * np.finfo(float).eps)))
-    t1f = math.inf if t1 is None else t1
     save_mode, save_every, save_times, save_idx, ns = _save_plan(save, method, step, t1, n1,
                                                                  max_steps, n, k, d)
+    return FlowPlan(W0=_readonly(W0b), arrays=arr, single=single, method=method, norm=norm, backend=backend,
+                    step=step, t1=t1, n1=n1, gtol=gtol, max_steps=max_steps, div_limit=div_limit,
+                    plateau_gtol=plateau_gtol, rtol=rtol, atol=atol, adaptive=bool(adaptive),
+                    polish=bool(polish), save_mode=save_mode, save_every=save_every,
+                    save_times=_readonly(save_times), save_idx=_readonly(save_idx), n_saves=ns)
 
-    W = np.empty_like(W0b)
-    loss = np.empty(n)
-    gnorm = np.empty(n)
-    steps = np.zeros(n, dtype=np.int64)
-    t = np.zeros(n)
-    status = np.empty(n, dtype=np.int8)
-    plateau = np.zeros(n)
-    extra = np.zeros((n, 2), dtype=np.int64)
-    ts_out = np.full((n, ns), np.nan)
-    Ws = np.full((n, ns, k, d), np.nan)
 
-    from .kernels import integrators as ig
-    from .systems.teacher_student import work_size
+def run_flow_chunk(plan: FlowPlan, lo: int, hi: int, *, stop=None, done=None, steps=None) -> FlowChunk:
+    """Run trajectories ``lo:hi`` of ``plan`` on this thread (all cores for ``backend="parallel"``).
 
-    nwork = work_size(k, arr.T.shape[0], d)
+    Parameters
+    ----------
+    plan : FlowPlan
+    lo, hi : int
+        ``0 <= lo < hi <= plan.n``.
+    stop : ndarray of int8, shape (1,), optional
+        Interrupt flag: once another thread sets ``stop[0] = 1``, every unfinished trajectory of the
+        chunk ends at its current state with status INTERRUPTED (within one step).
+    done : ndarray of int8, shape (hi - lo,), optional
+        Set to 1 for each trajectory as it stops (progress for another thread to read).
+    steps : ndarray of int64, shape (hi - lo,), optional
+        Zeros, to become the chunk's ``steps``: while the kernel runs, each trajectory's step count
+        is stored there every 1024 steps (progress inside long trajectories).
 
-    def chunk(lo, hi):
-        outs = (W[lo:hi], loss[lo:hi], gnorm[lo:hi], steps[lo:hi], t[lo:hi], status[lo:hi],
-                plateau[lo:hi])
-        if method == "dopri5":
-            ig.run_chunk(1, ig._dopri5_batch, W0b[lo:hi], arr.U, arr.T, arr.tn, arr.a, arr.a_star,
-                         arr.alpha, arr.const, arr.tol, step, t1f, gtol, norm_code, max_steps,
-                         div_limit, plateau_gtol, rtol, atol, bool(adaptive), bool(polish),
-                         config.FLOW_POLISH_FLOOR_FACTOR, save_mode, save_every, save_times, *outs,
-                         extra[lo:hi], ts_out[lo:hi], Ws[lo:hi], nwork)
-        else:
-            ig.run_chunk(1, ig._fixed_batch, METHOD_CODES[method], W0b[lo:hi], arr.U, arr.T, arr.tn,
-                         arr.a, arr.a_star, arr.alpha, arr.const, arr.tol, step, n1, t1f, gtol,
-                         norm_code, max_steps, div_limit, plateau_gtol, save_mode, save_every,
-                         save_idx, *outs, ts_out[lo:hi], Ws[lo:hi], nwork)
+    Returns
+    -------
+    FlowChunk
+        Trajectory ``lo + i`` of the plan is row ``i``; bitwise what a whole-batch call computes.
+    """
+    if plan.backend == "cuda":
+        raise ValueError("run_flow_chunk runs the CPU integrators; a backend='cuda' plan runs whole "
+                         "through dynsys.flow")
+    if not 0 <= lo < hi <= plan.n:
+        raise ValueError(f"need 0 <= lo < hi <= plan.n = {plan.n}; got lo = {lo}, hi = {hi}")
+    m, k, d = hi - lo, plan.W0.shape[1], plan.W0.shape[2]
+    stop = np.zeros(1, dtype=np.int8) if stop is None else stop
+    done = np.zeros(m, dtype=np.int8) if done is None else done
+    ns = plan.n_saves
+    out = FlowChunk(lo=lo, hi=hi, W=np.empty((m, k, d)), loss=np.empty(m), grad_norm=np.empty(m),
+                    steps=np.zeros(m, dtype=np.int64) if steps is None else steps, t=np.zeros(m),
+                    status=np.empty(m, dtype=np.int8),
+                    plateau_time=np.zeros(m), extra=np.zeros((m, 2), dtype=np.int64),
+                    ts=np.full((m, ns), np.nan), Ws=np.full((m, ns, k, d), np.nan))
+    # One mutability for every call (read-only), whatever pickling did to the plan: Numba compiles
+    # one specialisation per array mutability.
+    W0 = _readonly(plan.W0[lo:hi])
+    fa = _frozen(plan.arrays)
+    nwork = work_size(k, fa.T.shape[0], d)
+    t1f = math.inf if plan.t1 is None else plan.t1
+    outs = (out.W, out.loss, out.grad_norm, out.steps, out.t, out.status, out.plateau_time)
+    if plan.method == "dopri5":
+        backends.flow_dopri5(plan.backend, W0, fa, plan.step, t1f, plan.gtol, NORM_CODES[plan.norm],
+                             plan.max_steps, plan.div_limit, plan.plateau_gtol, plan.rtol, plan.atol,
+                             plan.adaptive, plan.polish, config.FLOW_POLISH_FLOOR_FACTOR,
+                             plan.save_mode, plan.save_every, _readonly(plan.save_times), *outs,
+                             out.extra, out.ts, out.Ws, nwork, stop, done)
+    else:
+        backends.flow_fixed(plan.backend, METHOD_CODES[plan.method], W0, fa, plan.step, plan.n1, t1f,
+                            plan.gtol, NORM_CODES[plan.norm], plan.max_steps, plan.div_limit,
+                            plan.plateau_gtol, plan.save_mode, plan.save_every,
+                            _readonly(plan.save_idx), *outs, out.ts, out.Ws, nwork, stop, done)
+    return out
 
-    done = _run_chunks(chunk, n, chunk_size, backend, progress, f"flow ({method})")
-    if done < n:
-        W[done:] = W0b[done:]
-        loss[done:] = np.nan
-        gnorm[done:] = np.nan
-        steps[done:] = 0
-        t[done:] = 0.0
-        status[done:] = Status.INTERRUPTED
-        plateau[done:] = 0.0
-        extra[done:] = 0
-        ts_out[done:] = np.nan
-        Ws[done:] = np.nan
-        if throw:
-            raise KeyboardInterrupt
-    if throw:
-        _raise_first_bad(status, single)
-    dop = method == "dopri5"
-    return _package(single, W, loss, gnorm, steps, t, status, plateau,
-                    ts_out if save_mode else None, Ws if save_mode else None, method, step, norm,
-                    extra[:, 0].copy() if dop else None, extra[:, 1].copy() if dop and polish else None)
+
+def run_flow(plan: FlowPlan, *, chunk_size=None, progress=None):
+    """Run every chunk of ``plan`` on a worker thread, with progress and Ctrl-C handled here.
+
+    Returns ``(chunks, interrupted)``: the chunks run (all of them unless interrupted; the one that
+    was running when Ctrl-C came holds its finished trajectories and INTERRUPTED ones at their
+    current states) and whether Ctrl-C stopped the run. Must be called from the main thread for
+    Ctrl-C to reach it.
+    """
+    n = plan.n
+    chunk_size = config.FLOW_CHUNK_SIZE if chunk_size is None else chunk_size
+    bar = _progress.reporter(progress, n, f"flow ({plan.method})", "traj")
+    stop = np.zeros(1, dtype=np.int8)
+    chunks = []
+    interrupted = False
+    try:
+        for lo in range(0, n, chunk_size):
+            hi = min(n, lo + chunk_size)
+            done = np.zeros(hi - lo, dtype=np.int8)
+            steps = np.zeros(hi - lo, dtype=np.int64)
+            chunk, interrupted = _progress.watch(
+                functools.partial(run_flow_chunk, plan, lo, hi, stop=stop, done=done, steps=steps),
+                stop, _progress.DoneCounter(bar, done, steps))
+            if chunk is not None:
+                chunks.append(chunk)
+            if interrupted:
+                break
+    except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
+        interrupted = True
+    finally:
+        bar.close()
+    return chunks, interrupted
+
+
+def package(plan: FlowPlan, chunks, *, interrupted=False) -> FlowResult:
+    """Assemble chunks of ``plan`` (any order) into one :class:`~dynsys.results.FlowResult`.
+
+    Trajectories that no chunk covers were never started: they are reported INTERRUPTED at ``W0``
+    with NaN loss and gradient norm, 0 steps. ``interrupted`` marks the result as stopped by Ctrl-C
+    (it is also set whenever a trajectory is INTERRUPTED).
+    """
+    n, k, d = plan.W0.shape
+    chunks = sorted(chunks, key=lambda c: c.lo)
+    if len(chunks) == 1 and chunks[0].lo == 0 and chunks[0].hi == n:
+        c = chunks[0]
+        W, loss, gnorm, steps, t, status = c.W, c.loss, c.grad_norm, c.steps, c.t, c.status
+        plateau, extra, ts, Ws = c.plateau_time, c.extra, c.ts, c.Ws
+    else:
+        ns = plan.n_saves
+        W = np.array(plan.W0, dtype=float)
+        loss = np.full(n, np.nan)
+        gnorm = np.full(n, np.nan)
+        steps = np.zeros(n, dtype=np.int64)
+        t = np.zeros(n)
+        status = np.full(n, Status.INTERRUPTED, dtype=np.int8)
+        plateau = np.zeros(n)
+        extra = np.zeros((n, 2), dtype=np.int64)
+        ts = np.full((n, ns), np.nan)
+        Ws = np.full((n, ns, k, d), np.nan)
+        for c in chunks:
+            s = slice(c.lo, c.hi)
+            W[s], loss[s], gnorm[s], steps[s], t[s] = c.W, c.loss, c.grad_norm, c.steps, c.t
+            status[s], plateau[s], extra[s], ts[s], Ws[s] = c.status, c.plateau_time, c.extra, c.ts, c.Ws
+    n_int = int(np.count_nonzero(status == Status.INTERRUPTED))
+    dop = plan.method == "dopri5"
+    saved = plan.save_mode != 0
+    return _package(plan.single, W, loss, gnorm, steps, t, status, plateau, ts if saved else None,
+                    Ws if saved else None, plan.method, plan.step, plan.norm,
+                    extra[:, 0].copy() if dop else None,
+                    extra[:, 1].copy() if dop and plan.polish else None,
+                    bool(interrupted or n_int > 0))
 
 
 def _states(model, W0, allow_float32=False):
@@ -235,14 +399,20 @@ def _states(model, W0, allow_float32=False):
     return np.ascontiguousarray(W0[None] if single else W0), single
 
 
-def _kernel_arrays(model):
-    """The model's arrays as fresh writable copies: Numba types read-only arrays apart, and a
-    model's arrays are read-only or not depending on its residual, which would compile every
-    integrator twice."""
-    arr = model.arrays
-    return arr._replace(U=np.array(arr.U), T=np.array(arr.T), tn=np.array(arr.tn),
-                        a=np.array(arr.a), a_star=np.array(arr.a_star), alpha=float(arr.alpha),
-                        const=float(arr.const), tol=float(arr.tol))
+def _readonly(x):
+    """A read-only view of ``x``."""
+    x = x.view()
+    x.setflags(write=False)
+    return x
+
+
+def _frozen(arr: FieldArrays) -> FieldArrays:
+    """``arr`` with read-only arrays and Python floats: one kernel signature for every model and for
+    plans that went through pickle (which makes arrays writable)."""
+    return FieldArrays(_readonly(np.asarray(arr.U, dtype=float)), _readonly(np.asarray(arr.T, dtype=float)),
+                       _readonly(np.asarray(arr.tn, dtype=float)), _readonly(np.asarray(arr.a, dtype=float)),
+                       _readonly(np.asarray(arr.a_star, dtype=float)), float(arr.alpha),
+                       float(arr.const), float(arr.tol))
 
 
 def _floor_estimate(arr, rtol, atol) -> float:
@@ -297,25 +467,6 @@ def _short(save):
     return repr(save) if isinstance(save, numbers.Integral) else f"<{np.size(save)} times>"
 
 
-def _run_chunks(chunk, n, chunk_size, backend, progress, desc) -> int:
-    """Call ``chunk(lo, hi)`` over the batch; return how many trajectories finished."""
-    bar = _progress.reporter(progress, n, desc, "traj")
-    done = 0
-    try:
-        # one trajectory runs on one thread: waking the pool would be its only parallel work
-        with backends.threads("cpu" if n == 1 else backend):
-            for lo in range(0, n, chunk_size):
-                hi = min(n, lo + chunk_size)
-                chunk(lo, hi)
-                done = hi
-                bar.update(hi - lo)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        bar.close()
-    return done
-
-
 def _raise_first_bad(status, single):
     bad = np.flatnonzero((status != Status.CONVERGED) & (status != Status.T1_REACHED))
     if bad.size:
@@ -328,7 +479,7 @@ def _raise_first_bad(status, single):
 
 
 def _package(single, W, loss, gnorm, steps, t, status, plateau, ts, Ws, method, step, norm,
-             n_rej, n_pol):
+             n_rej, n_pol, interrupted=False):
     arrays = [W, loss, gnorm, steps, t, status, plateau, ts, Ws, n_rej, n_pol]
     for x in arrays:
         if x is not None:
@@ -341,28 +492,17 @@ def _package(single, W, loss, gnorm, steps, t, status, plateau, ts, Ws, method, 
         n_pol = None if n_pol is None else int(n_pol[0])
     return FlowResult(W=W, loss=loss, grad_norm=gnorm, steps=steps, t=t, status=status,
                       plateau_time=plateau, ts=ts, Ws=Ws, method=method, step=step, norm=norm,
-                      n_rejected=n_rej, n_polish=n_pol)
+                      n_rejected=n_rej, n_polish=n_pol, interrupted=interrupted)
 
 
-def _flow_cuda(model, W0b, single, method, step, t1, gtol, norm, norm_code, max_steps, div_limit,
-               rtol, atol, save, polish, throw):
-    if save is not None or polish:
-        raise ValueError("backend='cuda' returns final states only: use save=None and polish=False, "
-                         "or backend='parallel'")
-    backends.cuda_kernels()  # a clear ValueError without a usable GPU
-    try:
-        from .kernels.cuda import integrators as integrators_cuda
-    except ImportError:
-        raise ValueError("backend='cuda' has no flow integrators in this version "
-                         "(dynsys.kernels.integrators_cuda is missing); use backend='parallel'") from None
-    arr = _kernel_arrays(model)
-    W, loss, gnorm, steps, t, status = integrators_cuda.run(
-        method, W0b, arr.U, arr.T, arr.tn, arr.a, arr.a_star, arr.alpha, arr.const, arr.tol, step,
-        math.inf if t1 is None else t1, gtol, norm_code, max_steps, div_limit, rtol, atol)
+def _flow_cuda(plan, throw):
+    W, loss, gnorm, steps, t, status = backends.flow_cuda(
+        plan.method, plan.W0, plan.arrays, plan.step, math.inf if plan.t1 is None else plan.t1, plan.gtol,
+        NORM_CODES[plan.norm], plan.max_steps, plan.div_limit, plan.rtol, plan.atol)
     W, loss, gnorm = np.asarray(W), np.asarray(loss), np.asarray(gnorm)
     steps, t = np.asarray(steps, dtype=np.int64), np.asarray(t)
     status = np.asarray(status, dtype=np.int8)
     if throw:
-        _raise_first_bad(status, single)
-    return _package(single, W, loss, gnorm, steps, t, status, np.full(status.shape, np.nan),
-                    None, None, method, step, norm, None, None)
+        _raise_first_bad(status, plan.single)
+    return _package(plan.single, W, loss, gnorm, steps, t, status, np.full(status.shape, np.nan),
+                    None, None, plan.method, plan.step, plan.norm, None, None)

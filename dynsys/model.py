@@ -114,6 +114,12 @@ class TeacherStudent(System):
     def __setattr__(self, name, value):
         raise AttributeError("TeacherStudent is immutable; use model.replace(...) for a changed copy")
 
+    def __reduce__(self):
+        # Pickle by constructor arguments (__setattr__ forbids the default slot-by-slot restore):
+        # census and flow plans carry the model to other processes.
+        return (TeacherStudent, (self._W_star, self._k, self._alpha, self._a, self._a_star,
+                                 self._residual))
+
     # ----------------------------------------------------------------- properties
     @property
     def W_star(self) -> np.ndarray:

@@ -17,6 +17,7 @@ from . import _validate as v
 from .config import MC_BLOCK, MC_CHUNK
 from .kernels import montecarlo as kmc
 from .kernels.rng import as_key
+from .model import TeacherStudent
 from .results import GatingEstimate, MonteCarloEstimate
 
 SAMPLERS = ("gaussian", "uniform")
@@ -120,8 +121,6 @@ def monte_carlo(model, W, n_samples, *, sampler="gaussian", seed=0, chunk_size=N
         ``.loss``, ``.loss_se``, ``.grad`` (k, d), ``.grad_se`` (k, d), ``.n_samples``, ``.sampler``.
         Standard errors are the sample standard deviation (ddof 1) over ``sqrt(n_samples)``.
     """
-    from .model import TeacherStudent
-
     if not isinstance(model, TeacherStudent):
         raise TypeError(f"model must be a dynsys.TeacherStudent; got {type(model).__name__}")
     W = v.finite(v.real_array(W, "W"), "W")

@@ -16,6 +16,7 @@ from .config import SGD_DIVERGENCE_FACTOR
 from .kernels import sgd as ksgd
 from .kernels.montecarlo import threaded
 from .kernels.rng import as_key
+from .model import TeacherStudent
 from .results import Status, SGDResult
 from .systems.teacher_student import work_size
 
@@ -129,8 +130,6 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
     ValueError, TypeError
         For malformed arguments (each message names the argument).
     """
-    from .model import TeacherStudent
-
     if not isinstance(model, TeacherStudent):
         raise TypeError(f"model must be a dynsys.TeacherStudent; got {type(model).__name__}")
     k, d = model.k, model.d

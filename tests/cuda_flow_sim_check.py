@@ -139,13 +139,12 @@ def compare32(name, model, W0, method, kw):
     """float32 kernels (``integrators_cuda.run`` on a float32 batch) against the float64 CPU flow of
     the rounded model and states."""
     from dynsys._codes import NORM_CODES
-    from dynsys.flow import _kernel_arrays
     from dynsys.kernels.cuda import integrators as integrators_cuda
 
     ref = _rounded32(model)
     W32 = np.asarray(W0, dtype=np.float32)
     _, rp = _flow_pair(ref, W32.astype(np.float64), method, kw)
-    arr = _kernel_arrays(ref)
+    arr = ref.arrays
     norm = kw.get("norm", "row_max")
     tnorm = (np.sqrt((arr.T ** 2).sum(axis=1)).max() if norm == "row_max" else np.sqrt((arr.T ** 2).sum()))
     from dynsys import config
@@ -198,11 +197,10 @@ def run_all(size="tiny"):
 
 def launch_variants():
     """Grid-stride launches (fewer threads than trajectories), loops unrolled, against the default."""
-    from dynsys.flow import _kernel_arrays
     from dynsys.kernels.cuda import integrators as integrators_cuda
 
     name, model, W0, kw, _, _ = next(c for c in cases("tiny") if c[0] == "max_steps")
-    arr = _kernel_arrays(model)
+    arr = model.arrays
     out = []
     for method in ("rk4", "dopri5"):
         args = (method, W0, arr.U, arr.T, arr.tn, arr.a, arr.a_star, arr.alpha, arr.const, arr.tol,
@@ -219,7 +217,6 @@ def nonfinite_start():
     """A NaN entry in a start (``flow`` refuses it; :func:`integrators_cuda.run` does not check): that
     trajectory stops at once as NONFINITE with NaN loss and gradient norm, its neighbour runs on.
     Every method, the nonlinear and the linear (alpha = 1) field, float64 and float32."""
-    from dynsys.flow import _kernel_arrays
     from dynsys.kernels.cuda import integrators as integrators_cuda
 
     out = []
@@ -228,7 +225,7 @@ def nonfinite_start():
             continue
         W = np.array(W0[:2])
         W[1, 0, 0] = np.nan
-        arr = _kernel_arrays(model)
+        arr = model.arrays
         for method in METHODS:
             for dtype in ("float64", "float32"):
                 _, L, g, steps, t, st = integrators_cuda.run(

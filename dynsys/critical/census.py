@@ -32,6 +32,8 @@ over-parameterised student) is one class. All global minima form one class (the 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import time
 import warnings
@@ -42,9 +44,11 @@ from .. import _validate as v
 from .. import backends
 from .. import progress as _progress
 from ..clustering import leader_clusters, ragged_leader_clusters
-from .._codes import LABEL_DIVERGED, LABEL_SADDLE, LABEL_SINGULAR, LABEL_UNCONVERGED
-from ..config import CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL, PARALLEL_ATOL
-from ..flow import flow
+from .._codes import (LABEL_DIVERGED, LABEL_NOT_COMPUTED, LABEL_SADDLE, LABEL_SINGULAR,
+                      LABEL_UNCONVERGED)
+from ..config import (CENSUS_CHUNK_S, CENSUS_FIRST_CHUNK, CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL,
+                      PARALLEL_ATOL)
+from ..flow import flow, plan_flow, run_flow_chunk
 from ..model import TeacherStudent
 from ..results import Census, CensusClass, CensusSweep, Status
 from ..systems.symmetry import parallel_groups
@@ -88,9 +92,11 @@ def wilson_interval(count, n, z=CENSUS_Z):
     return lo, hi
 
 
-def random_starts(k, d, n_runs, *, init="xavier", seed=0) -> np.ndarray:
-    """The census's initial states, shape (n_runs, k, d): run r from ``default_rng([seed, r])``.
+def random_starts(k, d, n_runs, *, init="xavier", seed=0, first=0) -> np.ndarray:
+    """The census's initial states of runs ``first .. first + n_runs - 1``, shape (n_runs, k, d).
 
+    Run r starts from ``default_rng([seed, r])`` alone, so any range of runs can be drawn on its own
+    (``random_starts(k, d, 100, first=100)`` equals ``random_starts(k, d, 1000)[100:200]``).
     ``init="xavier"``: entries N(0, 1/d); ``"xavier_uniform"``: uniform on ``[-sqrt(3/d), sqrt(3/d)]``.
     """
     k = v.positive_int(k, "k")
@@ -98,14 +104,15 @@ def random_starts(k, d, n_runs, *, init="xavier", seed=0) -> np.ndarray:
     n_runs = v.positive_int(n_runs, "n_runs")
     init = v.choice(init, "init", INITS)
     seed = v.positive_int(seed, "seed", minimum=0)
+    first = v.positive_int(first, "first", minimum=0)
     out = np.empty((n_runs, k, d))
     sd = 1.0 / math.sqrt(d)
-    for r in range(n_runs):
-        rng = np.random.default_rng([seed, r])
+    for i in range(n_runs):
+        rng = np.random.default_rng([seed, first + i])
         if init == "xavier":
-            out[r] = rng.normal(0.0, sd, (k, d))
+            out[i] = rng.normal(0.0, sd, (k, d))
         else:
-            out[r] = rng.uniform(-math.sqrt(3.0) * sd, math.sqrt(3.0) * sd, (k, d))
+            out[i] = rng.uniform(-math.sqrt(3.0) * sd, math.sqrt(3.0) * sd, (k, d))
     return out
 
 
@@ -205,8 +212,13 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         Stopping norm (also of the reported gradient norms).
     max_steps : int
         Gradient-descent steps per run; runs that use them all are "unconverged".
-    backend, chunk_size, progress :
-        Passed to :func:`dynsys.flow`.
+    backend : {"parallel", "cpu", "cuda"}
+        Of gradient descent (:func:`dynsys.flow`); Newton refinement runs on the CPU.
+    chunk_size : int, optional
+        Runs per chunk (gradient descent, refinement and classification of those runs); default:
+        chunks of about ``config.CENSUS_CHUNK_S`` seconds. Results do not depend on it.
+    progress : None, bool or reporter
+        Progress bar over the runs (see :mod:`dynsys.progress`).
     refine : bool
         Newton-refine each endpoint before classifying it (the default; ``False`` classifies the
         gradient-descent endpoints as they are).
@@ -221,12 +233,110 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
     -------
     Census
         ``classes`` (by increasing loss), ``spurious_fraction`` with ``spurious_interval``,
-        ``n_saddle``, ``n_unconverged``, ``n_failed``, per-run ``labels``, ``loss``, ``grad_norm``,
-        ``lambda_min`` and ``steps``, the arguments, and ``table()``.
+        ``n_saddle``, ``n_unconverged``, ``n_failed``, ``n_interrupted``, per-run ``labels``, ``loss``,
+        ``grad_norm``, ``lambda_min`` and ``steps``, the arguments, and ``table()``. After Ctrl-C the
+        census of the runs that finished (see ``Census.n_interrupted``).
+
+    Notes
+    -----
+    Runs as :func:`plan_census` -> :func:`run_census_chunk` per chunk -> :func:`package_census`
+    (docs/engine.md), the pieces a resumable or distributed census calls itself.
     """
+    plan = plan_census(model, n_runs, init=init, step=step, gtol=gtol, seed=seed, norm=norm,
+                       max_steps=max_steps, backend=backend, refine=refine, class_rtol=class_rtol,
+                       point_rtol=point_rtol)
+    if chunk_size is not None:
+        chunk_size = v.positive_int(chunk_size, "chunk_size")
+    _progress.check(progress)
+    n = plan.n_runs
+    bar = _progress.reporter(progress, n, "census", "run")
+    stop = np.zeros(1, dtype=np.int8)
+    chunks = []
+    lo = 0
+    size = chunk_size or min(n, CENSUS_FIRST_CHUNK)
+    t_start = time.perf_counter()
+    try:
+        while lo < n:
+            hi = min(n, lo + size)
+            done = np.zeros(hi - lo, dtype=np.int8)
+            chunk, interrupted = _progress.watch(
+                functools.partial(run_census_chunk, plan, lo, hi, stop=stop, done=done), stop,
+                _progress.DoneCounter(bar, done))
+            if chunk is not None:
+                chunks.append(chunk)
+            if interrupted:
+                break
+            lo = hi
+            if chunk_size is None:
+                # chunks of about CENSUS_CHUNK_S seconds at the rate so far, growing at most 4x a time
+                rate = lo / max(time.perf_counter() - t_start, 1e-9)
+                size = max(1, min(4 * size, int(rate * CENSUS_CHUNK_S)))
+    except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
+        pass
+    finally:
+        bar.close()
+    return package_census(plan, chunks)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CensusPlan:
+    """A validated :func:`census` call, ready to run in chunks of runs anywhere (picklable).
+
+    Run ``r``'s start depends only on ``(seed, r)`` (:func:`random_starts`), or is ``starts[r]`` when
+    the starts were given, so chunks run in any order, process or session give the same census.
+    """
+
+    model: object
+    n_runs: int
+    init: str                    #: "xavier", "xavier_uniform", or "array" (starts given)
+    seed: int | None
+    starts: np.ndarray | None    #: the given starts (init == "array")
+    step: float
+    gtol: float
+    norm: str
+    max_steps: int
+    backend: str
+    refine: bool
+    class_rtol: float
+    point_rtol: float
+
+    def starts_of(self, lo: int, hi: int) -> np.ndarray:
+        """Initial states of runs ``lo:hi``."""
+        if self.starts is not None:
+            return np.array(self.starts[lo:hi])
+        return random_starts(self.model.k, self.model.d, hi - lo, init=self.init, seed=self.seed,
+                             first=lo)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CensusChunk:
+    """Per-run outcome of runs ``lo:hi`` of a :class:`CensusPlan` (arrays of ``hi - lo`` rows).
+
+    ``labels`` holds the reserved labels (diverged, unconverged, singular, saddle, not computed for
+    runs interrupted before they finished); runs that ended at a minimum are ``members`` (with their
+    run index) and get their class label in :func:`package_census`.
+    """
+
+    lo: int
+    hi: int
+    labels: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    lambda_min: np.ndarray
+    steps: np.ndarray
+    members: tuple
+    flow_time: float
+    classify_time: float
+
+
+def plan_census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, norm="row_max",
+                max_steps=10**6, backend="parallel", refine=True, class_rtol=DEDUP_RTOL,
+                point_rtol=CENSUS_POINT_RTOL) -> CensusPlan:
+    """Validate the arguments of :func:`census` (same names and meaning) into a :class:`CensusPlan`."""
     if not isinstance(model, TeacherStudent):
         raise TypeError(f"model must be a dynsys.TeacherStudent; got {type(model).__name__}")
     k, d = model.k, model.d
+    starts = None
     if isinstance(init, str):
         v.choice(init, "init", INITS)
         if n_runs is None:
@@ -234,39 +344,72 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
                             "array of starts")
         n_runs = v.positive_int(n_runs, "n_runs")
         seed = v.positive_int(seed, "seed", minimum=0)
-        W0 = random_starts(k, d, n_runs, init=init, seed=seed)
         init_name = init
     else:
-        W0 = v.finite(v.real_array(init, "init"), "init")
-        if W0.ndim != 3 or W0.shape[1:] != (k, d) or W0.shape[0] == 0:
+        starts = v.finite(v.real_array(init, "init"), "init")
+        if starts.ndim != 3 or starts.shape[1:] != (k, d) or starts.shape[0] == 0:
             raise ValueError(f"init must be 'xavier', 'xavier_uniform' or an array of starts of shape "
-                             f"(n_runs, k, d) = (n_runs, {k}, {d}); got shape {W0.shape}")
-        if n_runs is not None and v.positive_int(n_runs, "n_runs") != W0.shape[0]:
-            raise ValueError(f"n_runs = {n_runs} does not match the {W0.shape[0]} starts given in init")
-        n_runs = W0.shape[0]
+                             f"(n_runs, k, d) = (n_runs, {k}, {d}); got shape {starts.shape}")
+        if n_runs is not None and v.positive_int(n_runs, "n_runs") != starts.shape[0]:
+            raise ValueError(f"n_runs = {n_runs} does not match the {starts.shape[0]} starts given in init")
+        n_runs = starts.shape[0]
+        starts = np.array(starts)
+        starts.setflags(write=False)
         init_name = "array"
+        seed = None
     class_rtol = v.real_scalar(class_rtol, "class_rtol", lo=0.0, lo_open=True)
     point_rtol = v.real_scalar(point_rtol, "point_rtol", lo=0.0, lo_open=True)
     if not isinstance(refine, (bool, np.bool_)):
         raise TypeError(f"refine must be True or False; got {refine!r}")
+    # the flow arguments, checked once here (each chunk plans its own flow)
+    fp = plan_flow(model, np.zeros((k, d)) if starts is None else starts[0], method="gd", step=step,
+                   gtol=gtol, norm=norm, max_steps=max_steps, backend=backend)
+    return CensusPlan(model=model, n_runs=n_runs, init=init_name, seed=seed, starts=starts,
+                      step=fp.step, gtol=fp.gtol, norm=fp.norm, max_steps=fp.max_steps,
+                      backend=fp.backend, refine=bool(refine), class_rtol=class_rtol,
+                      point_rtol=point_rtol)
 
+
+def run_census_chunk(plan: CensusPlan, lo: int, hi: int, *, stop=None, done=None) -> CensusChunk:
+    """Gradient descent, Newton refinement and classification of runs ``lo:hi`` of ``plan``.
+
+    ``stop`` (int8 (1,)) interrupts gradient descent as in :func:`dynsys.flow.run_flow_chunk`; the
+    runs that had finished are still refined and classified, the others are labelled
+    ``LABEL_NOT_COMPUTED``. ``done`` (int8 (hi - lo,)) gets a 1 for each run as its gradient descent
+    ends (progress). Every run's outcome depends on the plan and its index only.
+    """
+    if not 0 <= lo < hi <= plan.n_runs:
+        raise ValueError(f"need 0 <= lo < hi <= plan.n_runs = {plan.n_runs}; got lo = {lo}, hi = {hi}")
+    model, backend = plan.model, plan.backend
+    m = hi - lo
+    W0 = plan.starts_of(lo, hi)
     t0 = time.perf_counter()
-    fr = flow(model, W0, method="gd", step=step, gtol=gtol, norm=norm, max_steps=max_steps,
-              backend=backend, chunk_size=chunk_size, progress=progress)
+    if backend == "cuda":
+        fr = flow(model, W0, method="gd", step=plan.step, gtol=plan.gtol, norm=plan.norm,
+                  max_steps=plan.max_steps, backend=backend, progress=False)
+        status, ends, steps = np.asarray(fr.status), np.asarray(fr.W), np.asarray(fr.steps)
+        if done is not None:
+            done[:] = 1
+    else:
+        fp = plan_flow(model, W0, method="gd", step=plan.step, gtol=plan.gtol, norm=plan.norm,
+                       max_steps=plan.max_steps, backend=backend)
+        fc = run_flow_chunk(fp, 0, m, stop=stop, done=done)
+        status, ends, steps = fc.status, fc.W, fc.steps
     t1 = time.perf_counter()
-    labels = np.full(n_runs, LABEL_UNCONVERGED, dtype=np.int64)
-    loss = np.full(n_runs, np.nan)
-    gnorm = np.full(n_runs, np.nan)
-    lam = np.full(n_runs, np.nan)
-    status = np.asarray(fr.status)
+
+    labels = np.full(m, LABEL_UNCONVERGED, dtype=np.int64)
+    loss = np.full(m, np.nan)
+    gnorm = np.full(m, np.nan)
+    lam = np.full(m, np.nan)
     labels[(status == Status.DIVERGED) | (status == Status.NONFINITE)] = LABEL_DIVERGED
     labels[status == Status.SINGULAR] = LABEL_SINGULAR
+    labels[status == Status.INTERRUPTED] = LABEL_NOT_COMPUTED
     conv = np.flatnonzero(status == Status.CONVERGED)
-    ends = np.asarray(fr.W)[conv]
-    if refine and conv.size:
-        # One batched Newton call over all endpoints (all cores), then classification as refined.
+    ends = ends[conv]
+    if plan.refine and conv.size:
+        # One batched Newton call over the chunk's endpoints (all cores), then classification as refined.
         ends = np.asarray(newton_refine(model, ends, backend=backend if backend != "cuda" else "parallel").W)
-    members: list[_Member] = []
+    members = []
     cps = []
     # One state at a time: on one thread (waking a thread pool per tiny call costs far more than the
     # call itself on a busy machine).
@@ -286,10 +429,37 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         elif kind == "saddle":
             labels[r] = LABEL_SADDLE
         elif kind in MINIMUM_KINDS:
-            members.append(_Member(int(r), cp))
+            members.append(_Member(lo + int(r), cp))
         else:  # a kind this module does not know: count it as not converged, and say so
-            warnings.warn(f"census: run {r} ended at a point of unknown kind {kind!r}; counted as "
+            warnings.warn(f"census: run {lo + r} ended at a point of unknown kind {kind!r}; counted as "
                           f"not converged", RuntimeWarning, stacklevel=2)
+    return CensusChunk(lo=lo, hi=hi, labels=labels, loss=loss, grad_norm=gnorm, lambda_min=lam,
+                       steps=np.asarray(steps, dtype=np.int64), members=tuple(members),
+                       flow_time=t1 - t0, classify_time=time.perf_counter() - t1)
+
+
+def package_census(plan: CensusPlan, chunks) -> Census:
+    """Group the minima of ``chunks`` (any order) into classes; fractions and intervals over runs.
+
+    Runs that no chunk covers, and runs interrupted before they finished, are ``n_interrupted``
+    (label ``LABEL_NOT_COMPUTED``); fractions and intervals are then over the finished runs.
+    """
+    model = plan.model
+    n_runs = plan.n_runs
+    t0 = time.perf_counter()
+    chunks = sorted(chunks, key=lambda c: c.lo)
+    labels = np.full(n_runs, LABEL_NOT_COMPUTED, dtype=np.int64)
+    loss = np.full(n_runs, np.nan)
+    gnorm = np.full(n_runs, np.nan)
+    lam = np.full(n_runs, np.nan)
+    steps = np.zeros(n_runs, dtype=np.int64)
+    members: list[_Member] = []
+    for c in chunks:
+        s = slice(c.lo, c.hi)
+        labels[s], loss[s], gnorm[s], lam[s], steps[s] = c.labels, c.loss, c.grad_norm, c.lambda_min, c.steps
+        members.extend(c.members)
+    n_int = int(np.sum(labels == LABEL_NOT_COMPUTED))
+    n_done = n_runs - n_int
 
     # Classes up to symmetry: invariants of the network function (parallel rows merged, so a flat
     # family of split rows is one class), grouped per kind; all global minima are one class.
@@ -302,7 +472,8 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         if kind == "global_minimum":
             lab, first = np.zeros(len(mk), dtype=np.int64), np.zeros(1, dtype=np.int64)
         else:
-            lab, first = ragged_leader_clusters([invariants(model, mb.W, merge_parallel=True) for mb in mk], class_rtol)
+            lab, first = ragged_leader_clusters([invariants(model, mb.W, merge_parallel=True) for mb in mk],
+                               plan.class_rtol)
         for c, f in enumerate(first):
             reps.append(mk[int(f)])
             groups.append([mb for mb, l_ in zip(mk, lab) if l_ == c])
@@ -316,27 +487,37 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         pts = np.stack([mb.W for mb in grp])
         count = len(grp)
         classes.append(CensusClass(
-            kind=rep.kind, count=count, fraction=count / n_runs, interval=wilson_interval(count, n_runs),
+            kind=rep.kind, count=count, fraction=count / n_done, interval=wilson_interval(count, n_done),
             loss=rep.loss, lambda_min=float(rep.eig[0]), lambda_max=float(rep.eig[-1]),
             grad_norm=float(max(mb.grad_norm for mb in grp)),
-            multiplicity=_distinct(pts, point_rtol), n_functions=_n_functions(model, pts, point_rtol),
+            multiplicity=_distinct(pts, plan.point_rtol),
+            n_functions=_n_functions(model, pts, plan.point_rtol),
             nullity=rep.nullity, W=rep.W, first_run=rep.run))
-    t2 = time.perf_counter()
 
     n_spur = sum(c.count for c in classes if c.kind == "spurious_minimum")
     n_glob = sum(c.count for c in classes if c.kind == "global_minimum")
-    for arr in (labels, loss, gnorm, lam):
+
+    def share(count):
+        if n_done == 0:
+            return math.nan, (0.0, 1.0)
+        return count / n_done, wilson_interval(count, n_done)
+
+    spur, spur_iv = share(n_spur)
+    glob, glob_iv = share(n_glob)
+    for arr in (labels, loss, gnorm, lam, steps):
         arr.setflags(write=False)
     return Census(
         classes=tuple(classes), labels=labels, n_runs=n_runs,
         n_saddle=int(np.sum(labels == LABEL_SADDLE)), n_unconverged=int(np.sum(labels == LABEL_UNCONVERGED)),
         n_failed=int(np.sum((labels == LABEL_DIVERGED) | (labels == LABEL_SINGULAR))),
-        spurious_fraction=n_spur / n_runs, spurious_interval=wilson_interval(n_spur, n_runs),
-        global_fraction=n_glob / n_runs, global_interval=wilson_interval(n_glob, n_runs),
-        loss=loss, grad_norm=gnorm, lambda_min=lam, steps=np.asarray(fr.steps),
-        k=k, k_star=model.k_star, d=d, step=float(step), gtol=float(gtol), norm=norm,
-        max_steps=int(max_steps), seed=seed if init_name != "array" else None, init=init_name,
-        flow_time=t1 - t0, classify_time=t2 - t1)
+        spurious_fraction=spur, spurious_interval=spur_iv,
+        global_fraction=glob, global_interval=glob_iv,
+        loss=loss, grad_norm=gnorm, lambda_min=lam, steps=steps,
+        k=model.k, k_star=model.k_star, d=model.d, step=float(plan.step), gtol=float(plan.gtol),
+        norm=plan.norm, max_steps=int(plan.max_steps), seed=plan.seed, init=plan.init,
+        flow_time=sum(c.flow_time for c in chunks),
+        classify_time=sum(c.classify_time for c in chunks) + time.perf_counter() - t0,
+        n_interrupted=n_int)
 
 
 class _Shared:
@@ -376,7 +557,7 @@ def census_sweep(ks, n_runs, *, k_extra=0, init="xavier", step=0.1, gtol=1e-9, s
     -------
     CensusSweep
         ``ks``, ``k_extra``, ``censuses``; ``table()`` and ``plot(ax=None)`` of the spurious fraction
-        against k with 95% Wilson intervals.
+        against k with 95% Wilson intervals. After Ctrl-C: the ks done so far, the last census partial.
     """
     try:
         ks = tuple(ks)
@@ -397,6 +578,8 @@ def census_sweep(ks, n_runs, *, k_extra=0, init="xavier", step=0.1, gtol=1e-9, s
             model = TeacherStudent(np.eye(k), k=k + k_extra)
             out.append(census(model, n_runs, init=init, step=step, gtol=gtol, seed=seed,
                               progress=shared, **kwargs))
+            if out[-1].n_interrupted:  # Ctrl-C: the censuses so far, the last one partial
+                break
     finally:
         bar.close()
-    return CensusSweep(ks=ks, k_extra=k_extra, censuses=tuple(out))
+    return CensusSweep(ks=ks[:len(out)], k_extra=k_extra, censuses=tuple(out))

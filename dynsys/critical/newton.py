@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-import numba
 import numpy as np
 
 from .. import _validate as v
@@ -135,8 +134,8 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
     if view is not None:
         par = newton_params(gtol, system.grad_scale, max_steps, stall_window, stall_factor, chord_steps,
                             nonmonotone=nonmonotone)
-        kn.newton_batch(X0, view.code, view.arrays, par, X, res0, res, steps, nhess, status, view.nwork,
-                        1 if backend == "cpu" else numba.get_num_threads())
+        backends.newton(backend, X0, view.code, view.arrays, par, X, res0, res, steps, nhess, status,
+                        view.nwork)
     else:
         def grad(x):
             (_, G), st = system.loss_and_grad(x, backend="cpu", return_status=True)

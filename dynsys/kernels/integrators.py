@@ -1,9 +1,10 @@
 """Batched CPU integrators of the teacher-student gradient flow: each trajectory runs to its own stop.
 
-Two kernels, both ``@njit(parallel=True, cache=True)`` with one ``prange`` iteration per trajectory
-(scratch allocated once per trajectory, never per step; the caller sets Numba's parallel chunk size to
-1 so that threads take trajectories one at a time, which balances trajectories of very different
-lengths):
+Two kernels, both ``@njit(parallel=True, nogil=True, cache=True)`` with one ``prange`` iteration per
+trajectory (scratch allocated once per trajectory, never per step; the caller sets Numba's parallel
+chunk size to 1 so that threads take trajectories one at a time, which balances trajectories of very
+different lengths). They release the GIL so that :mod:`dynsys.flow` can run them on a worker thread
+while the main thread reports progress and catches Ctrl-C:
 
 ``_fixed_batch``
     ``method`` 0 ``gd`` (the map ``W <- W - step grad L(W)``), 1 ``euler`` (the same map read as
@@ -18,11 +19,21 @@ lengths):
     ``polish`` hands a trajectory to gd steps of length ``1 / B`` once its gradient is near the
     error-control floor, where ``B`` (:func:`hessian_bound`) bounds the Hessian's spectral norm.
 
-Every kernel takes the model's plain arrays (``U`` residual or empty, teacher rows ``T``, norms
-``tn``, ``a``, ``a_star``, ``alpha``, ``const``, ``tol``; see :class:`dynsys.model.FieldArrays`),
-scalars, and preallocated outputs, and writes for each trajectory ``b`` only ``W[b]``, ``loss[b]``,
-``gnorm[b]``, ``steps[b]``, ``t[b]``, ``status[b]``, ``plateau[b]``, ``extra[b]`` and its rows of the
-save buffers: results do not depend on the thread count or on how the batch is chunked.
+Every kernel takes the model as one :class:`dynsys.systems.base.FieldArrays` ``fa`` (``U`` residual or
+empty, teacher rows ``T``, norms ``tn``, ``a``, ``a_star``, ``alpha``, ``const``, ``tol``), scalars,
+preallocated outputs and two int8 flag arrays, and writes for each trajectory ``b`` only ``W[b]``,
+``loss[b]``, ``gnorm[b]``, ``steps[b]``, ``t[b]``, ``status[b]``, ``plateau[b]``, ``extra[b]``, its rows
+of the save buffers and ``done[b]`` (set to 1 once the trajectory has stopped, for progress): results
+do not depend on the thread count or on how the batch is chunked.
+
+Progress: a running trajectory stores its step count in ``steps[b]`` every 1024 steps, so a watching
+thread sees long trajectories advance.
+
+Interrupt: ``stop`` (1,) is read at every visited state, after the stopping tests below; once a caller
+sets ``stop[0] = 1`` each running or not yet started trajectory ends at its current state with status
+6 (interrupted), its loss, gradient norm, steps, time, plateau time and saves as reached there (a
+caller can continue from ``W``). A trajectory that met a stopping test first keeps that status. The
+flag is one load per step beside a field evaluation, and never changes an uninterrupted result.
 
 Stopping, per trajectory, checked at every visited state in this order: a bad evaluation (3 singular,
 4 non-finite), gradient norm below ``gtol`` (0 converged), state norm above ``div_limit`` (2
@@ -41,7 +52,6 @@ after each time). Unused save slots stay as the caller initialised them (NaN).
 
 import math
 
-import numba
 from numba import njit, prange
 import numpy as np
 
@@ -52,10 +62,10 @@ _JIT = dict(cache=True)
 
 from .._codes import CONVERGED as _CONVERGED
 from .._codes import DIVERGED as _DIVERGED
-from .._codes import EULER, GD, RK4
+from .._codes import GD, RK4
+from .._codes import INTERRUPTED as _INTERRUPTED
 from .._codes import MAX_STEPS as _MAX_STEPS
 from .._codes import NONFINITE as _NONFINITE
-from .._codes import SINGULAR as _SINGULAR
 from .._codes import T1_REACHED as _T1_REACHED
 
 # Dormand-Prince 5(4) tableau (Dormand & Prince 1980; Hairer-Norsett-Wanner Table II.5.2).
@@ -90,6 +100,10 @@ _DP_A[5, 0:5] = (_A61, _A62, _A63, _A64, _A65)
 _DP_A[6, 0:6] = (_A71, 0.0, _A73, _A74, _A75, _A76)
 _DP_E = np.array([_E1, 0.0, _E3, _E4, _E5, _E6, _E7])
 _DP_D = np.array([_D1, 0.0, _D3, _D4, _D5, _D6, _D7])
+
+#: Steps between progress stores of a running trajectory's step count (a power of two, minus one):
+#: rare enough that threads writing neighbouring entries do not fight over the cache line.
+_PROGRESS_MASK = 1023
 
 # Step-size controller: h_new = h * clip(safety * err^(-1/5), 1/5, 10), no growth right after a
 # rejection (SciPy's RK45 controller: the same accepted steps as solve_ivp; Hairer's PI variant,
@@ -219,9 +233,10 @@ def _record(Ws, ts_out, b, slot, X, t):
 
 
 @njit(**_JIT)
-def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, t1, gtol,
-               norm_code, max_steps, div_limit, pl_gtol, save_mode, save_every, save_idx,
-               W, loss, gnorm, steps, t, status, plateau, ts_out, Ws, nwork):
+def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_limit, pl_gtol,
+               save_mode, save_every, save_idx, W, loss, gnorm, steps, t, status, plateau, ts_out, Ws,
+               nwork, stop):
+    U, T, tn, a, a_star, alpha, const, tol = fa
     k, d = W0.shape[1], W0.shape[2]
     X = W[b]
     X[:, :] = W0[b]
@@ -304,6 +319,11 @@ def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, 
         if n >= max_steps:
             st = _MAX_STEPS
             break
+        if stop[0] != 0:
+            st = _INTERRUPTED
+            break
+        if n & _PROGRESS_MASK == 0:
+            steps[b] = n  # progress for a watching thread; the final count is written at the end
         h = step
         if method != GD and n + 1 == n1:
             h = t1 - n * step  # euler/rk4 land on t1 exactly
@@ -328,10 +348,10 @@ def _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, 
     plateau[b] = plat
 
 
-@njit(parallel=True, **_JIT)
-def _fixed_batch(method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, t1, gtol,
-                 norm_code, max_steps, div_limit, pl_gtol, save_mode, save_every, save_idx,
-                 W, loss, gnorm, steps, t, status, plateau, ts_out, Ws, nwork):
+@njit(parallel=True, nogil=True, **_JIT)
+def _fixed_batch(method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_limit, pl_gtol,
+                 save_mode, save_every, save_idx, W, loss, gnorm, steps, t, status, plateau, ts_out,
+                 Ws, nwork, stop, done):
     """gd / euler / rk4 for a batch ``W0`` (n, k, d); see the module docstring for the arguments.
 
     ``n1``: the step count at which ``t1`` is reached (a huge number without ``t1``); euler and rk4
@@ -341,9 +361,10 @@ def _fixed_batch(method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, t
     :func:`dynsys.systems.teacher_student.loss_grad`'s scratch (``work_size(k, k*, d)``).
     """
     for b in prange(W0.shape[0]):
-        _fixed_one(b, method, W0, U, T, tn, a, a_star, alpha, const, tol, step, n1, t1, gtol,
-                   norm_code, max_steps, div_limit, pl_gtol, save_mode, save_every, save_idx,
-                   W, loss, gnorm, steps, t, status, plateau, ts_out, Ws, nwork)
+        _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_limit, pl_gtol,
+                   save_mode, save_every, save_idx, W, loss, gnorm, steps, t, status, plateau, ts_out,
+                   Ws, nwork, stop)
+        done[b] = 1
 
 
 @njit(**_JIT)
@@ -399,10 +420,10 @@ def _error_norm(X, Y, h, K, E, rtol, atol):
 
 
 @njit(**_JIT)
-def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, norm_code,
-                max_steps, div_limit, pl_gtol, rtol, atol, adaptive, polish, floor_factor,
-                save_mode, save_every, save_times, W, loss, gnorm, steps, t, status, plateau,
-                extra, ts_out, Ws, nwork):
+def _dopri5_one(b, W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_gtol, rtol, atol,
+                adaptive, polish, floor_factor, save_mode, save_every, save_times, W, loss, gnorm,
+                steps, t, status, plateau, extra, ts_out, Ws, nwork, stop):
+    U, T, tn, a, a_star, alpha, const, tol = fa
     k, d = W0.shape[1], W0.shape[2]
     X = W[b]
     X[:, :] = W0[b]
@@ -513,6 +534,11 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
         if n >= max_steps:
             st = _MAX_STEPS
             break
+        if stop[0] != 0:
+            st = _INTERRUPTED
+            break
+        if n & _PROGRESS_MASK == 0:
+            steps[b] = n  # progress for a watching thread; the final count is written at the end
         if polish and not polishing:
             B = hessian_bound(rows(X, U, V), T, tn, a, a_star, alpha, nrm)
             scale = 0.0
@@ -551,11 +577,10 @@ def _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, n
     extra[b, 1] = n_pol
 
 
-@njit(parallel=True, **_JIT)
-def _dopri5_batch(W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, norm_code,
-                  max_steps, div_limit, pl_gtol, rtol, atol, adaptive, polish, floor_factor,
-                  save_mode, save_every, save_times, W, loss, gnorm, steps, t, status, plateau,
-                  extra, ts_out, Ws, nwork):
+@njit(parallel=True, nogil=True, **_JIT)
+def _dopri5_batch(W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_gtol, rtol, atol,
+                  adaptive, polish, floor_factor, save_mode, save_every, save_times, W, loss, gnorm,
+                  steps, t, status, plateau, extra, ts_out, Ws, nwork, stop, done):
     """Adaptive Dormand-Prince 5(4) for a batch ``W0`` (n, k, d); see the module docstring.
 
     ``step`` is each trajectory's initial dt; ``adaptive=False`` accepts every step at the fixed
@@ -565,13 +590,8 @@ def _dopri5_batch(W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, no
     counts accepted dopri5 steps plus polish steps.
     """
     for b in prange(W0.shape[0]):
-        _dopri5_one(b, W0, U, T, tn, a, a_star, alpha, const, tol, step, t1, gtol, norm_code,
-                    max_steps, div_limit, pl_gtol, rtol, atol, adaptive, polish, floor_factor,
-                    save_mode, save_every, save_times, W, loss, gnorm, steps, t, status, plateau,
-                    extra, ts_out, Ws, nwork)
+        _dopri5_one(b, W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_gtol, rtol, atol,
+                    adaptive, polish, floor_factor, save_mode, save_every, save_times, W, loss, gnorm,
+                    steps, t, status, plateau, extra, ts_out, Ws, nwork, stop)
+        done[b] = 1
 
-
-def run_chunk(parallel_chunksize, kernel, *args):
-    """Call a batch kernel with Numba's dynamic scheduling (threads take trajectories one at a time)."""
-    with numba.parallel_chunksize(parallel_chunksize):
-        kernel(*args)

@@ -17,14 +17,11 @@ Inputs x come either from the counter-based generator (:mod:`.rng`, sample i of 
 counter ``(i, TAG_MC << 32 | j)``) or from a caller-supplied array holding the chunk's samples.
 """
 
-import concurrent.futures
-import functools
-
 import numba
 import numpy as np
 from numba import njit
 
-from . import rng
+from . import pool, rng
 from .network import forward, output, rows
 
 _JIT = dict(cache=True)
@@ -36,11 +33,6 @@ MODE_ARRAY = 2
 
 #: Enough merge-stack levels for any N below 2**63 samples.
 STACK_DEPTH = 64
-
-
-@functools.lru_cache(maxsize=None)
-def _pool(n_threads: int) -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(n_threads, thread_name_prefix="dynsys")
 
 
 def threaded(kernel, n: int, *args) -> None:
@@ -57,10 +49,8 @@ def threaded(kernel, n: int, *args) -> None:
         kernel(0, n, *args)
         return
     nparts = min(n, 4 * nt)
-    futures = [_pool(nt).submit(kernel, i * n // nparts, (i + 1) * n // nparts, *args)
-               for i in range(nparts)]
-    for f in futures:
-        f.result()
+    pool.run_ranges(lambda lo, hi: kernel(lo, hi, *args),
+                    [(i * n // nparts, (i + 1) * n // nparts) for i in range(nparts)], nt)
 
 
 def new_stack(p: int):

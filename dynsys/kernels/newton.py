@@ -46,7 +46,6 @@ count).
 """
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -58,6 +57,7 @@ from ..systems import teacher_student as ts
 from ..systems import toys
 from .linalg import cholesky, cholesky_solve, dot, dot4, ldlt, ldlt_solve, lu, lu_solve, maxabs
 from .network import rows
+from .pool import run_ranges
 
 _JIT = dict(cache=True, fastmath={"reassoc", "contract"})
 
@@ -482,10 +482,8 @@ def newton_batch(X0, system, fa, par, X, res0, res, steps, nhess, status, nwork,
         return
     nb = max(1, min(n, 8 * n_threads))
     bounds = [(i * n // nb, (i + 1) * n // nb) for i in range(nb)]
-    with ThreadPoolExecutor(max_workers=n_threads) as ex:
-        futures = [ex.submit(newton_range, X0, lo, hi, *args) for lo, hi in bounds if hi > lo]
-        for f in futures:
-            f.result()
+    run_ranges(lambda lo, hi: newton_range(X0, lo, hi, *args), [b for b in bounds if b[1] > b[0]],
+               n_threads)
 
 
 @njit(**_JIT)

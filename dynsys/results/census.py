@@ -83,13 +83,15 @@ class Census(Result):
         Distinct minima up to symmetry, by increasing loss (the global minimum first when reached).
     labels : ndarray of int64, shape (n_runs,)
         Per run: its class index (>= 0), or -1 diverged / non-finite, -2 not converged (gd ran out of
-        steps, or the endpoint did not refine to a critical point), -3 singular, -4 ended at a saddle
-        (the basin-label convention of DESIGN.md).
+        steps, or the endpoint did not refine to a critical point), -3 singular, -4 ended at a saddle,
+        -5 not finished (the census was interrupted) (the basin-label convention of DESIGN.md).
     n_runs, n_saddle, n_unconverged, n_failed : int
         Runs in all; runs ending at a saddle; not converged; diverged, non-finite or singular.
-        ``sum(c.count for c in classes) + n_saddle + n_unconverged + n_failed == n_runs``.
+        ``sum(c.count for c in classes) + n_saddle + n_unconverged + n_failed + n_interrupted ==
+        n_runs``.
     spurious_fraction : float
-        Runs ending at a spurious minimum over ALL runs, with its 95% Wilson ``spurious_interval``.
+        Runs ending at a spurious minimum over all finished runs (all runs unless interrupted), with
+        its 95% Wilson ``spurious_interval``.
     global_fraction : float
         Runs ending at a global minimum over all runs, with ``global_interval``.
     loss, grad_norm, lambda_min : ndarray, shape (n_runs,)
@@ -103,6 +105,10 @@ class Census(Result):
         The call's arguments (``init`` is ``"array"`` when the starts were given).
     flow_time, classify_time : float
         Wall seconds spent in gradient descent and in refining/classifying/grouping.
+    n_interrupted : int
+        Runs not finished because the census was interrupted (Ctrl-C); 0 for a complete census. The
+        fractions and class fractions are then over the ``n_runs - n_interrupted`` finished runs,
+        which lean towards runs that finish fast, and ``table()`` says so.
     """
 
     classes: tuple
@@ -130,6 +136,7 @@ class Census(Result):
     init: str
     flow_time: float = 0.0
     classify_time: float = 0.0
+    n_interrupted: int = 0
 
     _call_fields = ("step", "gtol", "norm", "max_steps", "seed", "init")
 
@@ -157,6 +164,9 @@ class Census(Result):
         cols = (f"{'class':>5}  {'kind':<17}{'runs':>6}  {'fraction % [95% CI]':<24}{'loss':>12}"
                 f"{'lambda_min':>12}{'max|grad|':>10}{'copies':>8}{'funcs':>7}")
         rows = [head, cols]
+        if self.n_interrupted:
+            rows.insert(1, f"interrupted: {self.n_interrupted} of {self.n_runs} runs not finished "
+                           f"(fractions are over the {self.n_runs - self.n_interrupted} finished runs)")
         for i, c in enumerate(self.classes):
             ci = f"{_pct(c.fraction)} [{_pct(c.interval[0])}, {_pct(c.interval[1])}]"
             rows.append(f"{i:>5}  {c.kind:<17}{c.count:>6}  {ci:<24}{c.loss:>12.5e}{c.lambda_min:>12.4e}"
@@ -219,6 +229,9 @@ class CensusSweep(Result):
                            for s in c.spurious_classes) or "-"
             rows.append(f"{k:>3}{c.n_runs:>6}  {ci:<24}{len(c.spurious_classes):>8}  {c.n_saddle:>6}"
                         f"{c.n_unconverged + c.n_failed:>7}{c.wall_time:>8.2f}  {sp}")
+        for k, c in zip(self.ks, self.censuses):
+            if c.n_interrupted:
+                rows.append(f"interrupted: k={k}: {c.n_interrupted} of {c.n_runs} runs not finished")
         return "\n".join(rows)
 
     def summary(self) -> str:

@@ -46,6 +46,11 @@ class FlowResult(Result):
         dopri5: rejected steps.
     n_polish : ndarray of int64, shape (n,), or None
         dopri5 with ``polish=True``: how many of ``steps`` were gd polish steps.
+    interrupted : bool
+        True when Ctrl-C stopped the call: trajectories that had finished keep their results, the
+        others have status INTERRUPTED at the state they had reached (``W``, ``loss``, ``steps``,
+        ``t`` as there; ``W0``, NaN loss and 0 steps for those never started). ``n_interrupted``
+        counts them.
     """
 
     W: np.ndarray
@@ -62,12 +67,18 @@ class FlowResult(Result):
     norm: str = "row_max"
     n_rejected: np.ndarray | None = None
     n_polish: np.ndarray | None = None
+    interrupted: bool = False
 
     _call_fields = ("method", "step", "norm")
 
     def status_counts(self) -> dict[str, int]:
         """How many trajectories ended in each status, by name (``{"CONVERGED": 998, ...}``)."""
         return status_counts(np.atleast_1d(np.asarray(self.status)))
+
+    @property
+    def n_interrupted(self) -> int:
+        """Trajectories not finished because the call was interrupted (status INTERRUPTED)."""
+        return int(np.count_nonzero(np.asarray(self.status) == Status.INTERRUPTED))
 
     @property
     def converged(self):
