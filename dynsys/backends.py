@@ -18,6 +18,7 @@ import numpy as np
 from .config import PARALLEL_MIN_BATCH
 from .kernels import field, integrators
 from .kernels import newton as kn
+from .kernels.newton import NewtonParams  # noqa: F401  (the Newton kernel's settings, built by critical/)
 from .systems.teacher_student import work_size
 
 BACKENDS = ("parallel", "cpu", "cuda")
@@ -168,3 +169,13 @@ def newton(backend, X0, *args):
     _cpu_only(backend, "Newton")
 
     kn.newton_batch(X0, *args, 1 if backend == "cpu" else numba.get_num_threads())
+
+
+def grad_hess_one(view, X, want_H):
+    """Gradient ``G`` (k, d), Hessian ``H`` (k d, k d) (left empty unless ``want_H``) and status of one
+    state ``X`` (k, d) by the compiled field of a system's :class:`~dynsys.systems.base.KernelView`."""
+    k, d = X.shape
+    G = np.empty((k, d))
+    H = np.empty((k * d, k * d))
+    st = kn.grad_hess_one(view.code, X, view.arrays, G, H, want_H, view.nwork)
+    return G, H, int(st)

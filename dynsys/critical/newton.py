@@ -36,7 +36,6 @@ from ..config import (DEFLATION_HANDOVER_GTOL, DEFLATION_POWER, DEFLATION_SHIFT,
                       NEWTON_LOCAL, NEWTON_LS_MAX, NEWTON_MAX_STEPS, NEWTON_MU_MAX, NEWTON_MU_MIN,
                       NEWTON_NONMONOTONE, NEWTON_PIVOT_RTOL, NEWTON_STALL_FACTOR, NEWTON_STALL_WINDOW,
                       NEWTON_SWITCH)
-from ..kernels import newton as kn
 from ..results import Status
 from .shared import as_seeds, check_system, grad_hess, kernel_view, resolve_gtol, row_max, state_shape
 
@@ -54,10 +53,10 @@ class NewtonResult(NamedTuple):
 
 
 def newton_params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps,
-                  nonmonotone=NEWTON_NONMONOTONE, local=NEWTON_LOCAL) -> kn.NewtonParams:
+                  nonmonotone=NEWTON_NONMONOTONE, local=NEWTON_LOCAL) -> backends.NewtonParams:
     """The kernel's :class:`~dynsys.kernels.newton.NewtonParams`: the given settings, the rest from
     ``dynsys.config``."""
-    return kn.NewtonParams(gtol=float(gtol), gscale=float(gscale), stall_factor=float(stall_factor),
+    return backends.NewtonParams(gtol=float(gtol), gscale=float(gscale), stall_factor=float(stall_factor),
                            pivot_rtol=float(NEWTON_PIVOT_RTOL), chord_ratio=float(NEWTON_CHORD_RATIO),
                            armijo=float(NEWTON_ARMIJO), newton_switch=float(NEWTON_SWITCH),
                            mu_min=float(NEWTON_MU_MIN), mu_max=float(NEWTON_MU_MAX),

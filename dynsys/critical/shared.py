@@ -17,8 +17,8 @@ import math
 import numpy as np
 
 from .. import _validate as v
+from .. import backends
 from ..config import NEWTON_GTOL
-from ..kernels import newton as kn
 from ..systems.base import FieldArrays, KernelView, System
 
 
@@ -118,11 +118,8 @@ def grad_hess(system, W, want_H=True):
     n = X[0].size
     view = kernel_view(system)
     if view is not None:
-        k, d = X.shape[1:]
-        G = np.empty((k, d))
-        H = np.empty((n, n))
-        st = kn.grad_hess_one(view.code, X[0], view.arrays, G, H, want_H, view.nwork)
-        return G.reshape(shape), H, int(st)
+        G, H, st = backends.grad_hess_one(view, X[0], want_H)
+        return G.reshape(shape), H, st
     x = X[0].reshape(shape)
     (_, G), st = system.loss_and_grad(x, backend="cpu", return_status=True)
     H = np.zeros((n, n))
