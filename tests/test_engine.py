@@ -163,15 +163,24 @@ def _chunk_in_process(plan_bytes, lo, hi):
 
 
 def test_flow_plan_pickles_and_runs_in_another_process(case):
+    """A pickled plan runs in a spawned process. Two processes that load the kernel from Numba's
+    cache agree to the bit; the process that compiled the kernel itself (here, on an empty cache)
+    may round differently in the last bits (fastmath code compiled in-process against the same code
+    loaded from the cache, measured up to 4e-15 absolute: docs/engine.md), so it is held to 1e-12."""
     m, W0 = case
     plan = plan_flow(m, W0, method="gd", step=0.1, max_steps=3000)
     blob = pickle.dumps(plan)
     here = run_flow_chunk(plan, 5, 17)
     ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
-        W, loss, steps, status = ex.submit(_chunk_in_process, blob, 5, 17).result(timeout=300)
-    np.testing.assert_array_equal(W, here.W)
-    np.testing.assert_array_equal(loss, here.loss)
+    outs = []
+    for _ in range(2):
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+            outs.append(ex.submit(_chunk_in_process, blob, 5, 17).result(timeout=300))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    W, loss, steps, status = outs[0]
+    np.testing.assert_allclose(W, here.W, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(loss, here.loss, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(steps, here.steps)
     np.testing.assert_array_equal(status, here.status)
 
