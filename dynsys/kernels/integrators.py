@@ -250,7 +250,7 @@ def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_
     slot = 0        # next save slot (mode 1) / next save time (mode 2)
     last_rec = -1   # step of the last record (mode 1)
     n = 0
-    tn_ = 0.0
+    t_n = 0.0
     ep = 0.0        # open low-gradient episode
     plat = 0.0
     st = _CONVERGED
@@ -284,7 +284,7 @@ def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_
                     X[j, l] -= h6 * (K[0, j, l] + 2.0 * (K[1, j, l] + K[2, j, l]) + K[3, j, l])
             xn2 = _norm2(X, U, norm_code)
             n += 1
-            tn_ = t1 if n == n1 else n * step
+            t_n = t1 if n == n1 else n * step
             s_ = 0
             continue
         L = Ls
@@ -296,12 +296,12 @@ def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_
             g2 = _norm2(G, U[:0], norm_code)
         if save_mode == 1:
             if n % save_every == 0 and slot < ns:
-                _record(Ws, ts_out, b, slot, X, tn_)
+                _record(Ws, ts_out, b, slot, X, t_n)
                 slot += 1
                 last_rec = n
         elif save_mode == 2:
             while slot < save_idx.shape[0] and save_idx[slot] == n:
-                _record(Ws, ts_out, b, slot, X, tn_)
+                _record(Ws, ts_out, b, slot, X, t_n)
                 slot += 1
         if st != 0:
             break
@@ -336,14 +336,14 @@ def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_
             continue
         xn2 = _gd_update(X, G, h, U, norm_code)
         n += 1
-        tn_ = t1 if (method != GD and n == n1) else n * step
+        t_n = t1 if (method != GD and n == n1) else n * step
     if save_mode == 1 and last_rec != n and slot < ns:
-        _record(Ws, ts_out, b, slot, X, tn_)
+        _record(Ws, ts_out, b, slot, X, t_n)
     loss[b] = L
     # the reported norm is computed once, without squaring (no overflow for huge gradients)
     gnorm[b] = _norm(G, norm_code) if (g2 == g2 and L == L) else math.nan
     steps[b] = n
-    t[b] = tn_
+    t[b] = t_n
     status[b] = st
     plateau[b] = plat
 
