@@ -18,8 +18,9 @@ import pytest
 from scipy import stats
 
 import dynsys as ds
-from dynsys.critical.census import (LABEL_SADDLE, LABEL_UNCONVERGED, _canonical_rows, _distinct, census,
-                                    census_sweep, random_starts, wilson_interval)
+from dynsys.critical.census import (LABEL_SADDLE, LABEL_UNCONVERGED, census, census_sweep, random_starts,
+                                    wilson_interval)
+from dynsys.critical.census_counts import canonical_rows, distinct_states
 from dynsys.results import Census, CensusSweep
 
 #: Every reported minimum (MATH.md / issue: gradient norm <= 1e-10 after refinement).
@@ -89,11 +90,11 @@ def test_distinct_and_canonical_rows():
     P = np.eye(3)[[2, 0, 1]]
     Q = np.eye(4)[[1, 3, 0, 2]]
     copies = np.stack([W, W + 1e-12, P @ W, P @ W @ Q.T, W @ Q.T, P @ W - 1e-12])
-    assert _distinct(copies, 1e-6) == 4
-    canon = np.stack([_canonical_rows(c, np.ones(3), 1e-6) for c in copies])
+    assert distinct_states(copies, 1e-6) == 4
+    canon = np.stack([canonical_rows(c, np.ones(3), 1e-6) for c in copies])
     # Row relabelling is a symmetry of the function: W and P W are one function, W Q^T another.
-    assert _distinct(canon, 1e-6) == 2
-    assert _distinct(np.zeros((0, 3, 4)), 1e-6) == 0
+    assert distinct_states(canon, 1e-6) == 2
+    assert distinct_states(np.zeros((0, 3, 4)), 1e-6) == 0
 
 
 # ------------------------------------------------------------------------------------------------

@@ -43,17 +43,16 @@ import numpy as np
 from .. import _validate as v
 from .. import backends
 from .. import progress as _progress
-from ..clustering import leader_clusters, ragged_leader_clusters
+from ..clustering import ragged_leader_clusters
 from .._codes import (LABEL_DIVERGED, LABEL_NOT_COMPUTED, LABEL_SADDLE, LABEL_SINGULAR,
                       LABEL_UNCONVERGED)
-from ..config import (CENSUS_CHUNK_S, CENSUS_FIRST_CHUNK, CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL,
-                      PARALLEL_ATOL)
+from ..config import CENSUS_CHUNK_S, CENSUS_FIRST_CHUNK, CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL
 from ..flow import flow, plan_flow, run_flow_chunk
 from ..model import TeacherStudent
 from ..results import Census, CensusClass, CensusSweep, Status
-from ..systems.symmetry import parallel_groups
 from .classify import classify
 from .newton import refine as newton_refine
+from .census_counts import Member, distinct_states, n_functions
 from .symmetry import invariants
 
 INITS = ("xavier", "xavier_uniform")
@@ -114,74 +113,6 @@ def random_starts(k, d, n_runs, *, init="xavier", seed=0, first=0) -> np.ndarray
         else:
             out[i] = rng.uniform(-math.sqrt(3.0) * sd, math.sqrt(3.0) * sd, (k, d))
     return out
-
-
-# ------------------------------------------------------------------------------------------------
-# Grouping
-# ------------------------------------------------------------------------------------------------
-
-class _Member:
-    __slots__ = ("run", "W", "loss", "eig", "kind", "nullity", "grad_norm")
-
-    def __init__(self, run, cp):
-        self.run = run
-        self.W = np.asarray(cp.W, dtype=float)
-        self.loss = float(cp.loss)
-        self.eig = np.asarray(cp.eigvals, dtype=float)
-        self.kind = str(cp.kind)
-        self.nullity = int(cp.nullity)
-        self.grad_norm = float(cp.grad_norm)
-
-
-def _distinct(points: np.ndarray, rtol: float) -> int:
-    """Number of distinct states among ``points`` (m, k, d): two are one when their largest entrywise
-    difference is at most ``rtol (1 + max|W|)`` (:func:`dynsys.clustering.leader_clusters`)."""
-    m = len(points)
-    if m == 0:
-        return 0
-    X = points.reshape(m, -1)
-    return len(leader_clusters(X, rtol * (1.0 + float(np.max(np.abs(X)))))[1])
-
-
-def _canonical_rows(W: np.ndarray, a: np.ndarray, rtol: float) -> np.ndarray:
-    """``W`` with its rows sorted by (top weight, rounded entries): states that differ only by
-    relabelling hidden units with equal top weights get one canonical form."""
-    scale = rtol * (1.0 + float(np.max(np.abs(W)))) if W.size else 1.0
-    keys = np.round(W / scale)
-    order = np.lexsort(tuple(keys[:, c] for c in range(W.shape[1] - 1, -1, -1)) + (a,))
-    return W[order]
-
-
-def _function_form(model, W: np.ndarray, rtol: float) -> np.ndarray:
-    """Canonical form of the network function of ``W``: each group of parallel network rows
-    ``v_j = w_j + u_j`` merged into one row ``sum a_j v_j`` (``(sum a_j |v_j|) e`` for exactly parallel
-    rows; rows whose contributions cancel dropped), with the sign of ``sum a_j |v_j|`` as a first
-    column and as the top weight, rows sorted as in :func:`_canonical_rows`."""
-    V = W if model.residual is None else W + model.residual
-    a = np.asarray(model.a, dtype=float)
-    rows, signs = [], []
-    for g in parallel_groups(V, PARALLEL_ATOL, active=a != 0.0):
-        # The summed contribution, not |.| times one member's direction: rows of a group that are
-        # parallel only to the gradient tolerance deviate in opposite directions, and the sum cancels it.
-        r = a[g] @ V[g]
-        c = float(np.linalg.norm(r))
-        if c > 0.0:
-            sg = math.copysign(1.0, float(np.sum(a[g] * np.linalg.norm(V[g], axis=1))))
-            rows.append(sg * r)
-            signs.append(sg)
-    if not rows:
-        return np.zeros((0, V.shape[1] + 1))
-    # The sign travels as a first column, so it is both the leading sort key and part of the form.
-    return _canonical_rows(np.column_stack([signs, rows]), np.array(signs), rtol)
-
-
-def _n_functions(model, Ws, rtol: float) -> int:
-    """Distinct network functions among the states ``Ws`` (up to relabelling hidden units)."""
-    forms = [_function_form(model, W, rtol) for W in Ws]
-    total = 0
-    for shape in sorted({f.shape for f in forms}):
-        total += _distinct(np.stack([f for f in forms if f.shape == shape]), rtol)
-    return total
 
 
 # ------------------------------------------------------------------------------------------------
@@ -429,7 +360,7 @@ def run_census_chunk(plan: CensusPlan, lo: int, hi: int, *, stop=None, done=None
         elif kind == "saddle":
             labels[r] = LABEL_SADDLE
         elif kind in MINIMUM_KINDS:
-            members.append(_Member(lo + int(r), cp))
+            members.append(Member(lo + int(r), cp))
         else:  # a kind this module does not know: count it as not converged, and say so
             warnings.warn(f"census: run {lo + r} ended at a point of unknown kind {kind!r}; counted as "
                           f"not converged", RuntimeWarning, stacklevel=2)
@@ -453,7 +384,7 @@ def package_census(plan: CensusPlan, chunks) -> Census:
     gnorm = np.full(n_runs, np.nan)
     lam = np.full(n_runs, np.nan)
     steps = np.zeros(n_runs, dtype=np.int64)
-    members: list[_Member] = []
+    members: list[Member] = []
     for c in chunks:
         s = slice(c.lo, c.hi)
         labels[s], loss[s], gnorm[s], lam[s], steps[s] = c.labels, c.loss, c.grad_norm, c.lambda_min, c.steps
@@ -463,8 +394,8 @@ def package_census(plan: CensusPlan, chunks) -> Census:
 
     # Classes up to symmetry: invariants of the network function (parallel rows merged, so a flat
     # family of split rows is one class), grouped per kind; all global minima are one class.
-    reps: list[_Member] = []
-    groups: list[list[_Member]] = []
+    reps: list[Member] = []
+    groups: list[list[Member]] = []
     for kind in MINIMUM_KINDS:
         mk = [mb for mb in members if mb.kind == kind]
         if not mk:
@@ -490,8 +421,8 @@ def package_census(plan: CensusPlan, chunks) -> Census:
             kind=rep.kind, count=count, fraction=count / n_done, interval=wilson_interval(count, n_done),
             loss=rep.loss, lambda_min=float(rep.eig[0]), lambda_max=float(rep.eig[-1]),
             grad_norm=float(max(mb.grad_norm for mb in grp)),
-            multiplicity=_distinct(pts, plan.point_rtol),
-            n_functions=_n_functions(model, pts, plan.point_rtol),
+            multiplicity=distinct_states(pts, plan.point_rtol),
+            n_functions=n_functions(model, pts, plan.point_rtol),
             nullity=rep.nullity, W=rep.W, first_run=rep.run))
 
     n_spur = sum(c.count for c in classes if c.kind == "spurious_minimum")
