@@ -35,7 +35,7 @@ from .theory import (
     normal_matrices,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "PAPER_002_LOSS_FACTOR", "FieldArrays", "TeacherStudent", "Status", "Label", "System", "PointSystem",

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._version import __version__
 from . import display as _display
 
 #: Written into every file; :func:`load` refuses a file whose format version is newer.
@@ -103,9 +104,8 @@ def _dynsys_class(module: str, name: str, path, what: str, base: type = object) 
     try:
         obj = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
-        import dynsys  # a class moved since the file was written: the public namespace still has it
-
-        obj = getattr(dynsys, name, None)
+        # a class moved since the file was written: the public namespace still has it
+        obj = getattr(importlib.import_module("dynsys"), name, None)
     if obj is None:
         raise ResultFileError(f"{path}: {what} {module}.{name} does not exist in this dynsys "
                               f"({_version()})")
@@ -238,9 +238,7 @@ def _result_type(name: str, module: str, path) -> type:
 
 
 def _version() -> str:
-    import dynsys
-
-    return f"dynsys {dynsys.__version__}"
+    return f"dynsys {__version__}"
 
 
 def _npz_path(path) -> Path:
@@ -276,8 +274,6 @@ def save(result, path, *, model=None, call=None, meta=None, compress=False) -> P
     """
     if not (isinstance(result, Result) and dataclasses.is_dataclass(result)):
         raise TypeError(f"save needs a dynsys result; got {type(result).__name__}")
-    import dynsys
-
     w = _Writer()
     known = {name: getattr(result, name) for name in type(result)._call_fields}
     if call is not None and not isinstance(call, dict):
@@ -289,7 +285,7 @@ def save(result, path, *, model=None, call=None, meta=None, compress=False) -> P
         "format_version": FORMAT_VERSION,
         "type": type(result).__name__,
         "module": type(result).__module__,
-        "dynsys_version": dynsys.__version__,
+        "dynsys_version": __version__,
         "model": None if model is None else w.model(model),
         "call": w.encode(known, "_call")["dict"],
         "seed": w.encode(seed, "_seed"),
