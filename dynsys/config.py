@@ -227,3 +227,17 @@ DEFLATION_HANDOVER_GTOL = 1e-6
 #: ``NEWTON_LDLT_RESID_RTOL * max|g|``; else LU with partial pivoting.
 NEWTON_LDLT_PIVOT_RTOL = 1e-8
 NEWTON_LDLT_RESID_RTOL = 1e-10
+#: ``trace_manifold``: predictor step, relative to the largest row norm of the start point.
+MANIFOLD_STEP = 0.05
+#: ``trace_manifold``: at most this many points are sampled.
+MANIFOLD_MAX_POINTS = 500
+#: ``trace_manifold``: Newton steps of one corrector (a converging one needs 3 to 6).
+MANIFOLD_NEWTON_STEPS = 30
+#: ``trace_manifold``: a predicted or corrected point closer than this many steps to a sampled point
+#: is not added (the sampling's resolution; below 1 so that a grid of steps is kept).
+MANIFOLD_MIN_SEPARATION = 0.7
+#: ``trace_manifold``: local PCA takes the sampled points within this many steps of a point, and
+#: counts the singular values of the centred neighbourhood above ``MANIFOLD_PCA_RTOL`` times the
+#: largest (curvature gives the normal directions about ``step * curvature`` of it, well below).
+MANIFOLD_PCA_RADIUS = 2.5
+MANIFOLD_PCA_RTOL = 0.2

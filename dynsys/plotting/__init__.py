@@ -5,5 +5,6 @@ Axes it drew on. Without an Axes it makes a figure with constrained layout, so l
 """
 
 from .census import census_sweep
+from .manifold import manifold
 
-__all__ = ["census_sweep"]
+__all__ = ["census_sweep", "manifold"]
