@@ -233,6 +233,9 @@ MANIFOLD_STEP = 0.05
 MANIFOLD_MAX_POINTS = 500
 #: ``trace_manifold``: Newton steps of one corrector (a converging one needs 3 to 6).
 MANIFOLD_NEWTON_STEPS = 30
+#: ``trace_manifold``: a corrector bordered by the step direction alone (tried where the null space
+#: is larger than the set's tangent space) may move this many steps from the predicted point.
+MANIFOLD_FALLBACK_REACH = 5.0
 #: ``trace_manifold``: a predicted or corrected point closer than this many steps to a sampled point
 #: is not added (the sampling's resolution; below 1 so that a grid of steps is kept).
 MANIFOLD_MIN_SEPARATION = 0.7

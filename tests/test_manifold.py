@@ -181,3 +181,24 @@ def test_plot(tmp_path):
         plotting.manifold(m, coords=((5, 5), (0, 0)))
     with pytest.raises(ValueError, match="color"):
         plotting.manifold(m, color="age")
+
+
+def test_split_minimum_extra_flat_directions_are_not_a_manifold():
+    """k = 3 students, teacher I_2 in R^3, w*_2 split between two aligned rows: nullity 3 against 1
+    that symmetry explains (docs/math.md section 4). Only the mass-sharing direction carries critical
+    points: the sample is one-dimensional, every point a global minimum (the teacher's function)."""
+    model = ds.TeacherStudent(np.eye(2, 3), k=3)
+    m = ds.trace_manifold(model, [[1.0, 0.0, 0.0], [0.0, 0.4, 0.0], [0.0, 0.6, 0.0]], max_points=40)
+    assert (m.dim_null, m.dim_sampled, m.dim_expected) == (3, 1, 1)
+    assert m.indices == (0,) and np.all(np.abs(m.loss) <= 1e-14)
+    # every point splits each teacher row among parallel student rows: the function is the teacher's.
+    # Rows align only to about 1e-5 (the gradient grows like the square of their angle, and the two
+    # extra flat directions counter-rotate the split pair).
+    for W in m.W:
+        merged = np.zeros((2, 3))
+        for w in W:
+            k = int(np.argmax(np.abs(w[:2])))
+            assert np.linalg.norm(w - w[k] * np.eye(3)[k]) <= 1e-4 * np.linalg.norm(w)
+            merged[k] += w
+        np.testing.assert_allclose(merged, np.eye(2, 3), atol=1e-5)
+    _check_critical(m, np.eye(2, 3), every=5)

@@ -16,7 +16,10 @@ The method (a breadth-first predictor-corrector, docs/manifolds.md):
 3. Corrector: Newton on ``grad L(x) = 0`` restricted to the affine plane through the predicted point
    orthogonal to the tangent space, i.e. the bordered system ``[[H, N], [N^T, 0]] [dx; mu] =
    [-g; 0]`` (``N`` the tangent basis): the correction is orthogonal to the step, so the corrector
-   cannot slide back to the point it came from.
+   cannot slide back to the point it came from. Where the null space is larger than the set's
+   tangent space (directions flat only to higher order), that corrector fails; it is retried with
+   the step direction alone in the border and least-squares steps, which reach the set along the
+   other null directions.
 4. A corrected point within ``MANIFOLD_MIN_SEPARATION * step`` of a sampled one is dropped; the
    others are kept and expanded in turn, until no step finds a new point, ``max_points`` is
    reached, or Ctrl-C.
@@ -33,7 +36,7 @@ import collections
 import numpy as np
 
 from .. import _validate as v
-from ..config import (CRITICAL_GTOL, EIG_RTOL, MANIFOLD_MAX_POINTS, MANIFOLD_MIN_SEPARATION,
+from ..config import (CRITICAL_GTOL, EIG_RTOL, MANIFOLD_FALLBACK_REACH, MANIFOLD_MAX_POINTS, MANIFOLD_MIN_SEPARATION,
                       MANIFOLD_NEWTON_STEPS, MANIFOLD_PCA_RADIUS, MANIFOLD_PCA_RTOL, MANIFOLD_STEP,
                       PARALLEL_ATOL)
 from ..results import Status
@@ -144,6 +147,12 @@ def trace_manifold(model, W0, *, step=MANIFOLD_STEP, max_points=MANIFOLD_MAX_POI
                     if _nearest(flat, pred) < sep or (radius is not None and np.linalg.norm(pred - flat[0]) > radius):
                         continue
                     x = _correct(model, pred, N, gtol, h, newton_steps)
+                    if x is None and dim > 1:
+                        # the flattest eigenvectors mix directions of the set with directions that
+                        # are only flat to higher order: border the step alone, let the
+                        # least-squares correction find the set
+                        x = _correct(model, pred, N[:, j:j + 1], gtol, MANIFOLD_FALLBACK_REACH * h,
+                                     newton_steps, lstsq=True)
                     if x is None:
                         n_failed += 1
                         continue
@@ -200,10 +209,11 @@ def _evaluate(model, x, eig_rtol, parallel_atol):
             "tangent": U[:, np.argsort(np.abs(lam), kind="stable")]}
 
 
-def _correct(model, pred, N, gtol, h, newton_steps):
-    """Newton from ``pred`` back to ``grad L = 0`` with every correction orthogonal to the tangent
-    basis ``N`` (n, dim); None when it fails (singular state, no convergence, or a correction longer
-    than the step ``h``, which would land on another part of the critical set)."""
+def _correct(model, pred, N, gtol, reach, newton_steps, lstsq=False):
+    """Newton from ``pred`` back to ``grad L = 0`` with every correction orthogonal to the columns of
+    ``N`` (n, m); None when it fails (singular state, no convergence, or a correction longer than
+    ``reach``, which would land on another part of the critical set). With ``lstsq`` every step is
+    the least-squares solution (for a bordered matrix that stays singular)."""
     shape = model.state_shape
     n, dim = N.shape
     x = pred.copy()
@@ -216,15 +226,19 @@ def _correct(model, pred, N, gtol, h, newton_steps):
         if st:
             return None
         if row_max(G) <= gtol:
-            return x if np.linalg.norm(x - pred) <= h else None
+            return x if np.linalg.norm(x - pred) <= reach else None
         J[:n, :n] = H
         rhs[:n] = -G.ravel()
-        try:
-            delta = np.linalg.solve(J, rhs)
-        except np.linalg.LinAlgError:
+        delta = None
+        if not lstsq:
+            try:
+                delta = np.linalg.solve(J, rhs)
+            except np.linalg.LinAlgError:
+                pass
+        if delta is None:
             delta = np.linalg.lstsq(J, rhs, rcond=None)[0]
         x = x + delta[:n]
-        if not np.all(np.isfinite(x)) or np.linalg.norm(x - pred) > h:
+        if not np.all(np.isfinite(x)) or np.linalg.norm(x - pred) > reach:
             return None
     return None
 
