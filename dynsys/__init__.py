@@ -16,6 +16,7 @@ from .critical import (
     wilson_interval,
 )
 from .flow import flow
+from .graph import landscape_graph
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
 from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, Manifold, MonteCarloEstimate,
@@ -49,6 +50,6 @@ __all__ = [
     "Conjecture1Scan", "conjecture1_scan",
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
-    "trace_manifold", "Manifold",
+    "trace_manifold", "Manifold", "landscape_graph",
     "__version__",
 ]

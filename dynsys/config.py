@@ -244,3 +244,18 @@ MANIFOLD_MIN_SEPARATION = 0.7
 #: largest (curvature gives the normal directions about ``step * curvature`` of it, well below).
 MANIFOLD_PCA_RADIUS = 2.5
 MANIFOLD_PCA_RTOL = 0.2
+#: ``landscape_graph``: descents start at ``W_s +- GRAPH_EPS * max_j |w_j| * v`` (v the saddle's unit
+#: unstable eigenvector): far enough that the flow leaves in a few time units, close enough to stay on
+#: the saddle's side.
+GRAPH_EPS = 1e-3
+#: ``landscape_graph``: a point found again is the same node when it agrees entry by entry to this
+#: times ``max(1, max |W_ij|)`` (Newton-refined minima agree to about 1e-12).
+GRAPH_MATCH_RTOL = 1e-6
+#: ``landscape_graph``: saddle searches (climbing-image NEB) allowed to connect the graph.
+GRAPH_MAX_SEARCHES = 20
+#: ``landscape_graph(permute_rows=True)``: at most this many row permutations per point (k = 5: 120).
+GRAPH_MAX_PERMUTATIONS = 120
+#: ``landscape_graph``: a descent stops below this gradient norm (times the gradient scale) and is
+#: then refined by Newton; and after this many steps.
+GRAPH_DESCENT_GTOL = 1e-8
+GRAPH_DESCENT_MAX_STEPS = 100_000
