@@ -184,3 +184,16 @@ def test_disconnectivity_plot(model_graph, tmp_path):
     ax = disconnectivity(quotient_graph(G))
     with pytest.raises(ValueError, match="no minima"):
         disconnectivity(quotient_graph(ds.landscape_graph(DoubleWell(), [[0.0, 0.0]], connect=False)).subgraph([]))
+
+
+def test_ctrl_c_returns_the_graph_so_far(monkeypatch):
+    from dynsys import graph as mod
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mod, "_descend", interrupted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        G = ds.landscape_graph(DoubleWell(), [[0.0, 0.0], [1.0, 0.0]])
+    assert G.graph["interrupted"] and G.number_of_nodes() == 2 and G.number_of_edges() == 0

@@ -202,3 +202,20 @@ def test_split_minimum_extra_flat_directions_are_not_a_manifold():
             merged[k] += w
         np.testing.assert_allclose(merged, np.eye(2, 3), atol=1e-5)
     _check_critical(m, np.eye(2, 3), every=5)
+
+
+def test_ctrl_c_returns_the_points_so_far(monkeypatch):
+    from dynsys.critical import manifold as mod
+    calls = []
+    real = mod._correct
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mod, "_correct", interrupted)
+    m = ds.trace_manifold(RingOfMinima(), [1.0, 0.0])
+    assert m.status == ds.Status.INTERRUPTED and m.n_points == 10
+    assert m.parent.shape == m.loss.shape == (10,) and np.all(m.grad_norm <= m.gtol)

@@ -129,7 +129,9 @@ def trace_manifold(model, W0, *, step=MANIFOLD_STEP, max_points=MANIFOLD_MAX_POI
     sep = MANIFOLD_MIN_SEPARATION * h
     points = [start]
     parent = [-1]
-    flat = [x0.ravel().copy()]
+    # the sampled points, flattened, in a buffer filled row by row (distance tests read the filled part)
+    flat = np.empty((max_points, x0.size))
+    flat[0] = x0.ravel()
     frontier = collections.deque([0])
     n_failed = 0
     status = Status.CONVERGED
@@ -144,7 +146,8 @@ def trace_manifold(model, W0, *, step=MANIFOLD_STEP, max_points=MANIFOLD_MAX_POI
                         status = Status.MAX_STEPS
                         raise _Full
                     pred = flat[i] + sign * h * N[:, j]
-                    if _nearest(flat, pred) < sep or (radius is not None and np.linalg.norm(pred - flat[0]) > radius):
+                    if (_nearest(flat[:len(points)], pred) < sep
+                            or (radius is not None and np.linalg.norm(pred - flat[0]) > radius)):
                         continue
                     x = _correct(model, pred, N, gtol, h, newton_steps)
                     if x is None and dim > 1:
@@ -156,30 +159,31 @@ def trace_manifold(model, W0, *, step=MANIFOLD_STEP, max_points=MANIFOLD_MAX_POI
                     if x is None:
                         n_failed += 1
                         continue
-                    if _nearest(flat, x) < sep:
+                    if _nearest(flat[:len(points)], x) < sep:
                         continue
                     pt = _evaluate(model, x.reshape(shape), eig_rtol, parallel_atol)
                     if pt is None or pt["grad_norm"] > gtol:
                         n_failed += 1
                         continue
-                    points.append(pt)
+                    flat[len(points)] = x
                     parent.append(i)
-                    flat.append(x)
+                    points.append(pt)  # last: a Ctrl-C before it leaves the point out everywhere
                     frontier.append(len(points) - 1)
     except _Full:
         pass
     except KeyboardInterrupt:  # Ctrl-C between two correctors: the points so far
         status = Status.INTERRUPTED
-    W = np.array(flat).reshape((len(flat),) + shape)
+    flat = flat[:len(points)]
+    W = flat.reshape((len(points),) + shape).copy()
     pca_radius = MANIFOLD_PCA_RADIUS * h
-    local_dim = local_dimension(np.array(flat), pca_radius, MANIFOLD_PCA_RTOL)
+    local_dim = local_dimension(flat, pca_radius, MANIFOLD_PCA_RTOL)
     ok = local_dim[local_dim >= 0]
     dim_sampled = int(np.bincount(ok).argmax()) if ok.size else -1
 
     def col(key, dtype):
         return np.array([p[key] for p in points], dtype=dtype)
 
-    return Manifold(W=W, parent=np.array(parent, dtype=np.int64), loss=col("loss", float),
+    return Manifold(W=W, parent=np.array(parent[:len(points)], dtype=np.int64), loss=col("loss", float),
                     grad_norm=col("grad_norm", float), morse_index=col("morse_index", np.int64),
                     nullity=col("nullity", np.int64), nullity_expected=col("nullity_expected", np.int64),
                     local_dim=local_dim, dim_null=int(dim), dim_sampled=dim_sampled,
@@ -191,9 +195,9 @@ class _Full(Exception):
     """``max_points`` reached (leaves the nested sampling loops)."""
 
 
-def _nearest(flat, x) -> float:
-    """Distance from ``x`` to the nearest sampled point."""
-    return float(np.min(np.linalg.norm(np.asarray(flat) - x, axis=1)))
+def _nearest(P, x) -> float:
+    """Distance from ``x`` to the nearest row of ``P``."""
+    return float(np.sqrt(np.min(np.einsum("ij,ij->i", P - x, P - x))))
 
 
 def _evaluate(model, x, eig_rtol, parallel_atol):
