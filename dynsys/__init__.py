@@ -12,13 +12,15 @@ from .critical import (
     find_critical_points,
     saddle_between,
     same_point,
+    trace_manifold,
     wilson_interval,
 )
 from .flow import flow
+from .graph import landscape_graph
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, MonteCarloEstimate, SGDResult,
-                      Status, load)
+from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, Manifold, MonteCarloEstimate,
+                      SGDResult, Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
 from .theory import (
@@ -48,5 +50,6 @@ __all__ = [
     "Conjecture1Scan", "conjecture1_scan",
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
+    "trace_manifold", "Manifold", "landscape_graph",
     "__version__",
 ]

@@ -227,3 +227,35 @@ DEFLATION_HANDOVER_GTOL = 1e-6
 #: ``NEWTON_LDLT_RESID_RTOL * max|g|``; else LU with partial pivoting.
 NEWTON_LDLT_PIVOT_RTOL = 1e-8
 NEWTON_LDLT_RESID_RTOL = 1e-10
+#: ``trace_manifold``: predictor step, relative to the largest row norm of the start point.
+MANIFOLD_STEP = 0.05
+#: ``trace_manifold``: at most this many points are sampled.
+MANIFOLD_MAX_POINTS = 500
+#: ``trace_manifold``: Newton steps of one corrector (a converging one needs 3 to 6).
+MANIFOLD_NEWTON_STEPS = 30
+#: ``trace_manifold``: a corrector bordered by the step direction alone (tried where the null space
+#: is larger than the set's tangent space) may move this many steps from the predicted point.
+MANIFOLD_FALLBACK_REACH = 5.0
+#: ``trace_manifold``: a predicted or corrected point closer than this many steps to a sampled point
+#: is not added (the sampling's resolution; below 1 so that a grid of steps is kept).
+MANIFOLD_MIN_SEPARATION = 0.7
+#: ``trace_manifold``: local PCA takes the sampled points within this many steps of a point, and
+#: counts the singular values of the centred neighbourhood above ``MANIFOLD_PCA_RTOL`` times the
+#: largest (curvature gives the normal directions about ``step * curvature`` of it, well below).
+MANIFOLD_PCA_RADIUS = 2.5
+MANIFOLD_PCA_RTOL = 0.2
+#: ``landscape_graph``: descents start at ``W_s +- GRAPH_EPS * max_j |w_j| * v`` (v the saddle's unit
+#: unstable eigenvector): far enough that the flow leaves in a few time units, close enough to stay on
+#: the saddle's side.
+GRAPH_EPS = 1e-3
+#: ``landscape_graph``: a point found again is the same node when it agrees entry by entry to this
+#: times ``max(1, max |W_ij|)`` (Newton-refined minima agree to about 1e-12).
+GRAPH_MATCH_RTOL = 1e-6
+#: ``landscape_graph``: saddle searches (climbing-image NEB) allowed to connect the graph.
+GRAPH_MAX_SEARCHES = 20
+#: ``landscape_graph(permute_rows=True)``: at most this many row permutations per point (k = 5: 120).
+GRAPH_MAX_PERMUTATIONS = 120
+#: ``landscape_graph``: a descent stops below this gradient norm (times the gradient scale) and is
+#: then refined by Newton; and after this many steps.
+GRAPH_DESCENT_GTOL = 1e-8
+GRAPH_DESCENT_MAX_STEPS = 100_000

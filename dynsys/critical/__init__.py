@@ -16,6 +16,8 @@ the index/nullity count) <- :mod:`.newton` <- :mod:`.classify` <- :mod:`.find`; 
 * :func:`same_point`, :func:`invariants`, :func:`nullity_expected` (:mod:`.symmetry`).
 * :func:`saddle_between`, :func:`eigenvector_following` (:mod:`.saddles`): index-1 saddles between
   minima (climbing-image NEB or string) and from a minimum along its softest modes.
+* :func:`trace_manifold` (:mod:`.manifold`): sample the connected set of critical points through a
+  degenerate one (:class:`~dynsys.results.Manifold`).
 * :func:`census`, :func:`census_sweep` (:mod:`.census`): gradient descent from many random starts,
   endpoints refined, classified and grouped into classes of minima with Wilson intervals.
 """
@@ -23,6 +25,7 @@ the index/nullity count) <- :mod:`.newton` <- :mod:`.classify` <- :mod:`.find`; 
 from .census import census, census_sweep, random_starts, wilson_interval
 from .classify import classify, teacher_match
 from .find import find_critical_points
+from .manifold import trace_manifold
 from .newton import BorderedResult, NewtonResult, bordered_newton, deflate, refine
 from .saddles import eigenvector_following, saddle_between
 from .shared import grad_scale
@@ -30,4 +33,4 @@ from .symmetry import invariants, nullity_expected, same_point
 
 __all__ = ["BorderedResult", "NewtonResult", "bordered_newton", "census", "census_sweep", "classify", "deflate",
            "eigenvector_following", "find_critical_points", "grad_scale", "invariants", "nullity_expected",
-           "random_starts", "refine", "saddle_between", "same_point", "teacher_match", "wilson_interval"]
+           "random_starts", "refine", "saddle_between", "same_point", "teacher_match", "trace_manifold", "wilson_interval"]

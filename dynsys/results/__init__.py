@@ -12,10 +12,11 @@ are in :mod:`dynsys.plotting`, which results never import.
 from .census import Census, CensusClass, CensusSweep
 from .critical import CRITICAL_KINDS, CriticalPoint, CriticalSet, SaddlePath, SaddlePoint
 from .flow import FlowResult
+from .manifold import Manifold
 from .io import Result, ResultFileError, load, load_model, read_meta, save
 from .sampling import GatingEstimate, MonteCarloEstimate, SGDResult
 from .status import OK, Label, Status, status_counts
 
 __all__ = ["CRITICAL_KINDS", "Census", "CensusClass", "CensusSweep", "CriticalPoint", "CriticalSet",
-           "FlowResult", "GatingEstimate", "Label", "MonteCarloEstimate", "OK", "Result", "ResultFileError", "SGDResult",
+           "FlowResult", "GatingEstimate", "Label", "Manifold", "MonteCarloEstimate", "OK", "Result", "ResultFileError", "SGDResult",
            "SaddlePath", "SaddlePoint", "Status", "load", "load_model", "read_meta", "save", "status_counts"]
