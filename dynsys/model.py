@@ -29,13 +29,30 @@ from .systems.teacher_student import teacher_energy, work_size
 PAPER_002_LOSS_FACTOR = 2.0
 
 
+def _check_teacher_rows(tn, residual: bool) -> None:
+    """Refuse a teacher whose network row ``w*_k + u_k`` is zero (to ``SINGULAR_RTOL`` of the largest).
+
+    Such a row has no direction: it adds nothing to the teacher's output, yet every tolerance scaled
+    by the teacher's rows (singular states, matching, realisability) would count it.
+    """
+    scale = float(tn.max())
+    bad = np.flatnonzero(tn <= SINGULAR_RTOL * scale) if scale > 0 else np.arange(tn.size)
+    if bad.size:
+        k = int(bad[0])
+        what = f"row {k} of W_star + residual" if residual else f"W_star[{k}]"
+        raise ValueError(f"{what} is zero (norm {tn[k]:.3g}; {bad.size} such row(s) of {tn.size}): a teacher "
+                         f"row must be nonzero, since a zero row has no direction and adds nothing to "
+                         f"the teacher's output. Drop the row (W_star = np.delete(W_star, {k}, axis=0), "
+                         f"and its a_star entry).")
+
+
 class TeacherStudent(System):
     """Two-layer network ``g(x; W) = sum_j a_j sigma_alpha((w_j + u_j) . x)`` learning a teacher.
 
     Parameters
     ----------
     W_star : array_like, shape (k_star, d)
-        Teacher weights (rows ``w*_k``).
+        Teacher weights (rows ``w*_k``); every row of ``W_star + residual`` must be nonzero.
     k : int, optional
         Student width (default ``k_star``); ``k != k_star`` gives an over- or under-parameterised student.
     alpha : float, default 0.0
@@ -90,6 +107,7 @@ class TeacherStudent(System):
         U = np.zeros((0, 0)) if residual is None else residual
         T = W_star.copy() if residual is None else W_star + residual
         tn = np.sqrt(np.einsum("kd,kd->k", T, T))
+        _check_teacher_rows(tn, residual is not None)
         # All kernel arrays read-only, with or without a residual: Numba compiles one version of a
         # kernel per array mutability, so a mixture would compile every kernel twice.
         for arr in (U, T, tn):

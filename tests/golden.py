@@ -127,9 +127,9 @@ def cpu_cases(ds):
     cases["flow.diverged"] = lambda: ds.flow(plain, starts[:3], step=50.0, max_steps=200)
 
     cases["sgd.batch"] = lambda: ds.sgd(resid, _batch(resid, 3, 0.1, 6), n_samples=200,
-                                        batch_size=8, lr=0.1, epochs=3, seed=1)
+                                        batch_size=8, step=0.1, epochs=3, seed=1)
     cases["sgd.fresh.project"] = lambda: ds.sgd(leaky, _batch(leaky, 2, 0.5, 7), n_samples=64,
-                                                batch_size=4, lr=0.05, epochs=2, seed=2, fresh=True,
+                                                batch_size=4, step=0.05, epochs=2, seed=2, fresh=True,
                                                 project=("fro", 3.0))
     cases["sgd_dataset"] = lambda: ds.sgd_dataset(50, 4, seed=3, run=2)
     cases["monte_carlo"] = lambda: ds.monte_carlo(leaky, _batch(leaky, 1, 0.5, 8)[0], 20000, seed=4)

@@ -21,7 +21,7 @@ the index/nullity count) <- :mod:`.newton` <- :mod:`.classify` <- :mod:`.find`; 
 """
 
 from .census import census, census_sweep, random_starts, wilson_interval
-from .classify import classify, teacher_match
+from .classify import classify, teacher_assignment, teacher_match
 from .find import find_critical_points
 from .newton import BorderedResult, NewtonResult, bordered_newton, deflate, refine
 from .saddles import eigenvector_following, saddle_between
@@ -30,4 +30,4 @@ from .symmetry import invariants, nullity_expected, same_point
 
 __all__ = ["BorderedResult", "NewtonResult", "bordered_newton", "census", "census_sweep", "classify", "deflate",
            "eigenvector_following", "find_critical_points", "grad_scale", "invariants", "nullity_expected",
-           "random_starts", "refine", "saddle_between", "same_point", "teacher_match", "wilson_interval"]
+           "random_starts", "refine", "saddle_between", "same_point", "teacher_assignment", "teacher_match", "wilson_interval"]

@@ -40,6 +40,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .. import _validate as v
+from .._codes import SYSTEM_TEACHER_STUDENT
 from ..config import (CRITICAL_GTOL, EIG_DENSE_MAX_KD, EIG_LANCZOS_EXTRA, EIG_RTOL, LOSS_RTOL,
                       NEWTON_MAX_STEPS, PARALLEL_ATOL)
 from ..results import CriticalPoint, Status
@@ -119,6 +120,18 @@ def classify(model, W, *, refine=True, gtol=None, eig_rtol=EIG_RTOL, loss_rtol=L
     return classify_at(model, W0, gn, status, False, *tols, eig_method=eig_method, n_eig=n_eig)
 
 
+def _match_fields(model, W, parallel_atol) -> dict:
+    """``match``, ``match_cosine``, ``unmatched_teacher`` for a teacher-student system (read-only),
+    all None for a system without a teacher."""
+    view = model.kernel()
+    if view is None or view.code != SYSTEM_TEACHER_STUDENT:
+        return {"match": None, "match_cosine": None, "unmatched_teacher": None}
+    out = dict(zip(("match", "match_cosine", "unmatched_teacher"), teacher_assignment(model, W, parallel_atol)))
+    for arr in out.values():
+        arr.setflags(write=False)
+    return out
+
+
 def _singular(model, W, tols) -> CriticalPoint:
     W = np.array(W, dtype=float)
     rn = np.asarray(model.row_norms(W), dtype=float)
@@ -127,7 +140,8 @@ def _singular(model, W, tols) -> CriticalPoint:
     return CriticalPoint(W=W, loss=math.nan, grad_norm=math.nan, grad_norm_before=math.nan,
                          eigvals=np.zeros(0), morse_index=-1, nullity=-1, nullity_expected=-1,
                          kind="singular", row_norms=rn, eig_tol=math.nan, loss_tol=loss_tol, gtol=tols[0],
-                         permutation=None, refined=False, status=Status.SINGULAR, eig_complete=False)
+                         permutation=None, refined=False, status=Status.SINGULAR, eig_complete=False,
+                         **_match_fields(model, W, tols[3]))
 
 
 def _eigenvalues(model, W, n, method, n_eig, nexp):
@@ -155,6 +169,32 @@ def _eigenvalues(model, W, n, method, n_eig, nexp):
     return np.sort(np.concatenate([np.sort(small), large[-1:]])), False
 
 
+def _cosines(model, W):
+    """Cosines (k, k*) between the contributions ``r_j = a_j (w_j + u_j)`` and ``s_k = a*_k (w*_k + u_k)``
+    (-2 where a row is zero), and the norms ``|r_j|``."""
+    A = model.kernel().arrays
+    W = np.asarray(W, dtype=float)
+    V = W if A.U.size == 0 else W + A.U
+    R = A.a[:, None] * V
+    S = A.a_star[:, None] * A.T
+    rn = np.linalg.norm(R, axis=1)
+    sn = np.linalg.norm(S, axis=1)
+    C = np.full((R.shape[0], S.shape[0]), -2.0)
+    ok = (rn[:, None] > 0) & (sn[None, :] > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Cr = np.clip((R @ S.T) / (rn[:, None] * sn[None, :]), -1.0, 1.0)
+    C[ok] = Cr[ok]
+    return C, rn, ok
+
+
+def _parallel(C, rn, ok, parallel_atol):
+    """Which (student, teacher) pairs are parallel: ``|r_j| sin(theta) <= parallel_atol max_l |r_l|``
+    with ``cos(theta) > 0``."""
+    scale = float(np.max(rn)) if rn.size else 0.0
+    sin = np.sqrt(np.maximum(0.0, 1.0 - C * C))
+    return (C > 0.0) & (rn[:, None] * sin <= parallel_atol * scale) & ok
+
+
 def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
     """For each student row, the teacher row it is parallel to (-1 for none), as an int64 array (k,).
 
@@ -168,23 +208,10 @@ def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
 
     ``model`` is a system whose kernel view holds teacher-student arrays (a TeacherStudent).
     """
-    A = model.kernel().arrays
-    W = np.asarray(W, dtype=float)
-    V = W if A.U.size == 0 else W + A.U
-    R = A.a[:, None] * V
-    S = A.a_star[:, None] * A.T
-    rn = np.linalg.norm(R, axis=1)
-    sn = np.linalg.norm(S, axis=1)
-    C = np.full((R.shape[0], S.shape[0]), -2.0)
-    ok = (rn[:, None] > 0) & (sn[None, :] > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        Cr = np.clip((R @ S.T) / (rn[:, None] * sn[None, :]), -1.0, 1.0)
-    C[ok] = Cr[ok]
+    C, rn, ok = _cosines(model, W)
     rows, cols = linear_sum_assignment(-C)
-    scale = float(np.max(rn)) if rn.size else 0.0
-    sin = np.sqrt(np.maximum(0.0, 1.0 - C * C))
-    par = (C > 0.0) & (rn[:, None] * sin <= parallel_atol * scale) & ok
-    perm = np.full(R.shape[0], -1, dtype=np.int64)
+    par = _parallel(C, rn, ok, parallel_atol)
+    perm = np.full(C.shape[0], -1, dtype=np.int64)
     for r, c in zip(rows, cols):
         if par[r, c]:
             perm[r] = c
@@ -193,6 +220,44 @@ def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
         if par[j, c]:
             perm[j] = c
     return perm
+
+
+def teacher_assignment(model, W, parallel_atol=PARALLEL_ATOL):
+    """Each student row's teacher row and cosine, and the teacher rows that no student row matches.
+
+    Any point, critical or not, compared as contributions ``a_j (w_j + u_j)`` against
+    ``a*_k (w*_k + u_k)``: a student row parallel to a teacher row is matched to it (as in
+    :func:`teacher_match`, so a global minimum's ``match`` is its permutation); the other student
+    rows are paired one to one with the teacher rows left, by largest total cosine
+    (``scipy.optimize.linear_sum_assignment``); any student row still without one (k > k*) takes
+    the teacher row of largest cosine.
+
+    Returns
+    -------
+    match : ndarray of int64, shape (k,)
+        The teacher row assigned to each student row; -1 only for a row that contributes nothing
+        (``a_j = 0`` or ``w_j + u_j = 0``).
+    cosine : ndarray, shape (k,)
+        Cosine between each student row's contribution and its teacher row's (NaN where ``match``
+        is -1).
+    unmatched : ndarray of int64, shape (m,)
+        Teacher rows parallel to no student row, ascending: the teacher units the point has not
+        learnt. Empty at a global minimum.
+    """
+    C, rn, ok = _cosines(model, W)
+    match = teacher_match(model, W, parallel_atol)
+    free_rows = np.flatnonzero((match < 0) & ok.any(axis=1))
+    free_cols = np.setdiff1d(np.arange(C.shape[1]), match[match >= 0])
+    if free_rows.size and free_cols.size:
+        rows, cols = linear_sum_assignment(-C[np.ix_(free_rows, free_cols)])
+        match[free_rows[rows]] = free_cols[cols]
+    for j in np.flatnonzero((match < 0) & ok.any(axis=1)):
+        match[j] = int(np.argmax(C[j]))
+    has = match >= 0
+    cosine = np.full(C.shape[0], np.nan)
+    cosine[has] = C[np.flatnonzero(has), match[has]]
+    unmatched = np.flatnonzero(~_parallel(C, rn, ok, parallel_atol).any(axis=0)).astype(np.int64)
+    return match, cosine, unmatched
 
 
 def classify_at(model, W, grad_norm_before, status, refined, gtol, eig_rtol, loss_rtol, parallel_atol, *,
@@ -239,4 +304,5 @@ def classify_at(model, W, grad_norm_before, status, refined, gtol, eig_rtol, los
     return CriticalPoint(W=W, loss=loss, grad_norm=gn, grad_norm_before=float(grad_norm_before),
                          eigvals=eigs, morse_index=index, nullity=nullity, nullity_expected=nexp, kind=kind,
                          row_norms=rn, eig_tol=eig_tol, loss_tol=loss_tol, gtol=gtol, permutation=perm,
-                         refined=bool(refined), status=Status(int(status)), eig_complete=complete)
+                         refined=bool(refined), status=Status(int(status)), eig_complete=complete,
+                         **_match_fields(model, W, parallel_atol))

@@ -83,7 +83,7 @@ def as_seeds(system, seeds, name="seeds"):
         raise ValueError(f"{name} must have states of shape {shape}; got {X.shape[1:]} (full shape {X.shape})")
     if X.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (shape {X.shape}); pass at least one state")
-    v.finite(X, name)
+    v.finite(X[0] if single else X, name)  # indices in the caller's own shape: W[1, 2], not W[0, 1, 2]
     X = X.reshape((X.shape[0],) + kernel_shape(shape))
     return np.ascontiguousarray(X), single
 
