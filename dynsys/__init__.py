@@ -21,6 +21,8 @@ from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, La
                       Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
+from .progress import CompileWarning
+from .warmup import warmup
 from .theory import (
     Conjecture1Scan,
     K2SaddleFamily,
@@ -48,5 +50,6 @@ __all__ = [
     "Conjecture1Scan", "conjecture1_scan",
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
+    "warmup", "CompileWarning",
     "__version__",
 ]

@@ -1,4 +1,5 @@
-"""Finite-sample stochastic gradient descent on Gaussian inputs (paper ``002``'s experiments).
+"""Finite-sample stochastic gradient descent on Gaussian inputs (the experiments of the identity-mapping
+/ PReLU report of Jiang et al., docs/math.md section 7).
 
 ``sgd`` trains a batch of independent runs of the model's student on a finite training set (or on
 fresh mini-batches), with the model's leaky slope, top weights and residual offset, and records
@@ -78,7 +79,7 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, step=0.1, epochs=10, seed=0,
 
     ``step`` is the step on dynsys's loss, the mean of HALF the squared error (docs/math.md
     section 1), and has the name and meaning of :func:`dynsys.flow`'s gd ``step``. The identity
-    mapping / PReLU report (paper 002) writes its loss without the 1/2 (``L_002 = 2 L``,
+    mapping / PReLU report (Jiang et al.) writes its loss without the 1/2 (``L_002 = 2 L``,
     :data:`dynsys.PAPER_002_LOSS_FACTOR`), so its learning rate eta is ``step = 2 eta`` here: its
     stage-4 rate 0.1 is ``step=0.2``.
 
@@ -103,7 +104,7 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, step=0.1, epochs=10, seed=0,
         Fresh inputs for every batch instead of a fixed training set.
     project : None, ("row", r) or ("fro", r)
         After each step, project each row of W onto the ball ``|w_j| <= r`` (``"row"``), or W onto
-        ``|W|_F <= r`` (``"fro"``): paper ``002``'s norm bound. It acts on W, not on ``W + U``.
+        ``|W|_F <= r`` (``"fro"``): Jiang et al.'s norm bound. It acts on W, not on ``W + U``.
     record_every : int, optional
         Record the curves every this many steps (default: once per epoch), and always at the start
         and at the end.
@@ -122,7 +123,7 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, step=0.1, epochs=10, seed=0,
         ``dist`` is the distance to the teacher after matching rows by the best permutation (exact
         assignment, Hungarian method, in the kernel): ``min_P |A (W + U) - P A* (W* + U)|_F`` with rows
         scaled by their top weights, which is ``min_P |W - P W*|_F`` without residual and with
-        ``a = a* = 1``; ``dist_raw`` is ``|W - W*|_F`` unmatched (paper ``002``'s curve). Both are NaN
+        ``a = a* = 1``; ``dist_raw`` is ``|W - W*|_F`` unmatched (Jiang et al.'s curve). Both are NaN
         when ``k != k_star``. A run that blows up stops with status DIVERGED (``|W + U|_F`` above
         ``config.SGD_DIVERGENCE_FACTOR * (1 + |W* + U|_F + |W0 + U|_F)``) or NONFINITE, its later
         records NaN; the other runs go on.

@@ -52,7 +52,7 @@ def cases(size="tiny"):
     mode is known to be fast enough; at k = d = 10 some starts near the teacher or in the linear
     model need more steps, or sit below dopri5's error floor): a start near the teacher (a strict
     minimum) reaches ``gtol``; a gd step of 40 exceeds ``2 / lambda`` for the self-curvature ``a_j^2 (1 + alpha^2) / 2
-    = 1/2`` (MATH.md section 2), so the iterates grow geometrically; a zero row is singular (alpha < 1).
+    = 1/2`` (docs/math.md section 2), so the iterates grow geometrically; a zero row is singular (alpha < 1).
     """
     from dynsys import TeacherStudent
 

@@ -7,7 +7,7 @@ simulator) it instead compiles the real kernels to PTX through NVVM (:func:`ptx_
 
 Tolerance scale (mathematics, not measurement): with ``S = sum_j |a_j| |v_j| + sum_q |a*_q| |t_q|``
 every term of the loss is at most ``S^2`` in size and every term of ``dL/dw_j`` at most ``|a_j| S``
-(``kappa_a(u, v) <= (1 + alpha^2) |u||v| / 2`` and ``|g1| <= |v|``, MATH.md section 1), so the
+(``kappa_a(u, v) <= (1 + alpha^2) |u||v| / 2`` and ``|g1| <= |v|``, docs/math.md section 1), so the
 rounding error of any evaluation order is a few ulps of these, not of the (possibly tiny) results.
 """
 

@@ -1,6 +1,6 @@
 """The teacher-student field (loss, gradient, Hessian, hvp, grad_a, Monte Carlo) against slow oracles.
 
-The oracles live in ``tests/naive.py`` (plain NumPy loops transcribed from MATH.md sections 1-2) and
+The oracles live in ``tests/naive.py`` (plain NumPy loops transcribed from docs/math.md sections 1-2) and
 share no code with ``dynsys``. The first group of tests checks the oracles against each other
 (closed form vs quadrature vs finite differences vs Monte Carlo); the rest hold the library's fast
 kernels against them on a catalogue of adversarial states (collinear / antiparallel rows, rows equal
@@ -407,7 +407,7 @@ def test_hessian_matches_fd_of_library_grad(ds, name):
 def test_hessian_at_collinear_and_antiparallel_pairs(ds, name):
     """Rows 0 and 1 are collinear (theta = 0) or antiparallel (theta = pi): the pair block is the
     closed-form limit a_0 a_1 [(1+alpha^2) h2 + 2 alpha h2(w, -v)] with h2 = I/2 at 0 and 0 at pi;
-    finite differences are only O(h) accurate there (MATH.md section 2)."""
+    finite differences are only O(h) accurate there (docs/math.md section 2)."""
     s = _state(name)
     m = _model(ds, s)
     W = s["W"]

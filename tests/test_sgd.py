@@ -1,4 +1,4 @@
-"""Finite-sample SGD (dynsys.sgd): exact single steps against hand-computed gradients, the paper 002
+"""Finite-sample SGD (dynsys.sgd): exact single steps against hand-computed gradients, the Jiang et al.
 learning-rate convention, the population-flow limit, projections, determinism, bad runs, validation.
 
 All runs use small sizes and one set of argument dtypes, so the kernel compiles once.
@@ -45,7 +45,7 @@ def _model(ds, kind):
 
 
 def _hand_grad(m, W, X, factor=0.5):
-    """Gradient of mean over rows of factor * (g* - g)^2 (factor 1/2: dynsys's L; 1: paper 002's)."""
+    """Gradient of mean over rows of factor * (g* - g)^2 (factor 1/2: dynsys's L; 1: Jiang et al.'s)."""
     U = m.residual
     r = nv.network(X, m.W_star + (0 if U is None else U), m.a_star, m.alpha) \
         - nv.network(X, W + (0 if U is None else U), m.a, m.alpha)
@@ -74,14 +74,14 @@ def test_one_full_batch_step_equals_hand_gradient(api, kind):
 
 
 def test_paper_002_learning_rate_convention(api):
-    """step = 0.2 on dynsys's L (half squared error) is paper 002's rate 0.1 on its L_002 = 2 L."""
+    """step = 0.2 on dynsys's L (half squared error) is Jiang et al.'s rate 0.1 on its L_002 = 2 L."""
     ds, sgd, sgd_dataset = api
     m = _model(ds, "prelu_residual")
     n = 100
     W0 = 0.1 * np.random.default_rng(2).normal(size=(m.k, m.d))
     res = sgd(m, W0, n_samples=n, batch_size=n, step=0.2, epochs=1, seed=3)
     X = sgd_dataset(n, m.d, seed=3, run=0)
-    G002, _ = _hand_grad(m, W0, X, factor=1.0)   # gradient of mean (g* - g)^2, paper 002's loss
+    G002, _ = _hand_grad(m, W0, X, factor=1.0)   # gradient of mean (g* - g)^2, Jiang et al.'s loss
     np.testing.assert_allclose(res.W, W0 - 0.1 * G002, rtol=STEP_RTOL, atol=STEP_RTOL)
     assert ds.PAPER_002_LOSS_FACTOR == 2.0
 

@@ -3,6 +3,9 @@ input's own shape, a refused zero teacher row, the teacher matching of every cla
 
 from __future__ import annotations
 
+import threading
+import warnings
+
 import numpy as np
 import pytest
 
@@ -139,3 +142,134 @@ def test_toy_system_has_no_matching():
 
     cp = ds.classify(toys.DoubleWell(), np.array([0.9, 0.1]))
     assert cp.match is None and cp.unmatched_teacher is None and "teacher" not in cp.summary()
+
+
+# ------------------------------------------------------------------ defaults that finish
+def test_dopri5_defaults_reach_gtol_without_a_warning():
+    """k = d = 8 from random starts: without polish, some trajectories crawl at dopri5's error floor
+    (about 4e-8 here, above the default gtol 1e-9); the default (polish on) converges them all."""
+    from dynsys.critical.census import random_starts
+
+    m = ds.TeacherStudent(np.eye(8))
+    W0 = random_starts(8, 8, 40, seed=1)
+    with pytest.warns(RuntimeWarning, match="error-control floor"):
+        old = ds.flow(m, W0, method="dopri5", polish=False, max_steps=5000, progress=False)
+    assert old.status_counts().get("MAX_STEPS", 0) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = ds.flow(m, W0, method="dopri5", max_steps=5000, progress=False)
+    assert r.status_counts() == {"CONVERGED": 40} and (r.grad_norm <= 1e-9).all()
+    assert (r.n_polish > 0).any()
+
+
+# ------------------------------------------------------------------ progress in logs and notebooks
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_log_progress_writes_a_line_every_interval(monkeypatch):
+    import io
+
+    from dynsys import progress
+
+    clock = _Clock()
+    monkeypatch.setattr(progress.time, "monotonic", clock)
+    out = io.StringIO()
+    bar = progress.LogProgress(100, "flow (gd)", "traj", delay=2.0, interval=5.0, stream=out)
+    bar.update(10)
+    bar.tick()
+    assert out.getvalue() == ""                     # short calls stay silent
+    clock.t = 2.5
+    bar.note("1.2e+05 steps")
+    bar.tick()
+    clock.t = 4.0
+    bar.tick()                                      # within the interval: nothing new
+    clock.t = 8.0
+    bar.tick()                                      # no item finished, still a line: time passes
+    bar.update(90)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and "\r" not in out.getvalue()
+    assert lines[0] == "dynsys flow (gd): 10/100 traj (10%), 1.2e+05 steps, 2 s, about 22 s left"
+    assert lines[1].startswith("dynsys flow (gd): 10/100 traj (10%), 1.2e+05 steps, 8 s")
+    assert lines[2] == "dynsys flow (gd): 100/100 traj (100%), 1.2e+05 steps, 8 s, done"
+
+
+def test_auto_progress_is_shown_off_a_terminal(monkeypatch):
+    from dynsys import progress
+
+    monkeypatch.setattr(progress, "_is_tty", lambda: False)
+    monkeypatch.setattr(progress, "_in_notebook", lambda: False)
+    assert isinstance(progress.reporter(None, 10, "x"), progress.LogProgress)
+    monkeypatch.setattr(progress, "_in_notebook", lambda: True)
+    bar = progress.reporter(None, 10, "x")          # the notebook bar (or tqdm's text bar)
+    assert isinstance(bar, progress.TqdmProgress)
+    bar.close()
+    assert isinstance(progress.reporter(False, 10, "x"), progress.NoProgress)
+
+
+def test_flow_progress_reaches_a_log(monkeypatch, capsys):
+    """Off a terminal, a flow that runs past the delay writes progress lines to stderr while the
+    kernel runs (steps move inside one long trajectory)."""
+    from dynsys import config, progress
+
+    monkeypatch.setattr(progress, "_is_tty", lambda: False)
+    monkeypatch.setattr(progress, "_in_notebook", lambda: False)
+    monkeypatch.setattr(config, "PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr(config, "PROGRESS_LOG_S", 0.05)
+    m = ds.TeacherStudent(np.eye(6))
+    W0 = np.full((6, 6), 0.2)                       # the symmetric start: a long, slow trajectory
+    r = ds.flow(m, W0, gtol=1e-30, max_steps=400_000)
+    assert r.status == ds.Status.MAX_STEPS
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("dynsys flow (gd)")]
+    assert len(lines) >= 2 and lines[-1].endswith("done")
+    steps = [float(x.split(", ")[1].split()[0]) for x in lines if "steps" in x]
+    assert steps == sorted(steps) and steps[-1] > steps[0]
+
+
+# ------------------------------------------------------------------ compile notice
+class _Index:
+    def __init__(self, entries):
+        self.entries = entries
+
+    def _load_index(self):
+        return self.entries
+
+
+class _Kernel:
+    """Stands in for a Numba dispatcher: compiled signatures and an on-disk cache index."""
+
+    def __init__(self, signatures, entries):
+        self.signatures = signatures
+        self._cache = type("C", (), {"_cache_file": _Index(entries)})()
+
+
+def test_compile_notice_is_said_once_and_only_for_a_cold_kernel(monkeypatch):
+    from dynsys import progress
+
+    monkeypatch.setattr(progress, "_compile_said", threading.Event())
+    assert not progress.is_cold(_Kernel(["(float64,)"], {}))        # compiled in this process
+    assert not progress.is_cold(_Kernel([], {("sig",): "f.1.nbc"}))  # on disk: a quick load
+    assert progress.is_cold(_Kernel([], {}))
+    assert not progress.is_cold(object())                           # not a dispatcher: say nothing
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        progress.compile_notice(_Kernel([], {("sig",): "f.1.nbc"}), "flow")
+        progress.compile_notice(_Kernel([], {}), "flow")
+        progress.compile_notice(_Kernel([], {}), "critical")
+    assert len(w) == 1 and issubclass(w[0].category, ds.CompileWarning)
+    text = str(w[0].message)
+    assert "first call only, about" in text and "dynsys warmup" in text
+    assert w[0].filename == __file__                                # points at the caller
+
+
+def test_real_kernels_read_as_warm_once_called():
+    from dynsys import progress
+    from dynsys.kernels import field
+
+    ds.TeacherStudent(np.eye(2)).loss(np.eye(2))
+    assert not progress.is_cold(field._loss_grad_batch)

@@ -1,5 +1,5 @@
 """Critical points of the loss: Newton refinement from many seeds, classification, deduplication up
-to the model's symmetry (MATH.md section 4), and saddles between minima.
+to the model's symmetry (docs/math.md section 4), and saddles between minima.
 
 Every function takes any system of the protocol :class:`dynsys.systems.base.System` (the
 teacher-student model, the toys, the reduced dynamics, a system of yours: ``docs/systems.md``).

@@ -1,5 +1,5 @@
 """Classification of a point: refine by Newton, then loss, gradient, Hessian spectrum, Morse index,
-nullity against what symmetry explains, and the kind (MATH.md section 4, "Classification").
+nullity against what symmetry explains, and the kind (docs/math.md section 4, "Classification").
 
 Kinds, in order of precedence:
 
@@ -59,7 +59,7 @@ def classify_tolerances(system, gtol, eig_rtol, loss_rtol, parallel_atol):
 def classify(model, W, *, refine=True, gtol=None, eig_rtol=EIG_RTOL, loss_rtol=LOSS_RTOL,
              eig_method="auto", n_eig=None, parallel_atol=PARALLEL_ATOL, newton_gtol=None,
              max_steps=NEWTON_MAX_STEPS) -> CriticalPoint:
-    """Refine ``W`` by Newton and classify it (MATH.md section 4).
+    """Refine ``W`` by Newton and classify it (docs/math.md section 4).
 
     Parameters
     ----------

@@ -140,7 +140,7 @@ def row_max(G):
 
 def spectrum(eigvals, rtol):
     """``(morse_index, nullity, eig_tol)``: an eigenvalue is zero when ``|lambda| <= rtol max|lambda|``
-    (MATH.md section 4); the index counts those below ``-eig_tol``."""
+    (docs/math.md section 4); the index counts those below ``-eig_tol``."""
     eigvals = np.asarray(eigvals)
     emax = float(np.max(np.abs(eigvals))) if eigvals.size else 0.0
     eig_tol = rtol * emax

@@ -41,7 +41,7 @@ class CensusClass(Result):
         Distinct network functions among them: points that differ by relabelling hidden units
         (student rows with equal top weights) count once.
     nullity : int
-        Zero eigenvalues of the representative (MATH.md section 4 tolerance).
+        Zero eigenvalues of the representative (docs/math.md section 4 tolerance).
     W : ndarray, shape (k, d)
         A representative (the first run's refined endpoint).
     first_run : int

@@ -13,7 +13,7 @@ from . import display
 from .io import Result
 from .status import Status, status_counts
 
-#: The kinds of critical point, in MATH.md section 4's order of precedence.
+#: The kinds of critical point, in docs/math.md section 4's order of precedence.
 CRITICAL_KINDS = ("singular", "not_critical", "saddle", "global_minimum", "degenerate",
                   "spurious_minimum", "minimum")
 
@@ -40,10 +40,10 @@ class CriticalPoint(Result):
     nullity : int
         Eigenvalues with ``|lambda| <= eig_tol`` (-1 for a singular point).
     nullity_expected : int
-        The nullity that symmetry explains (MATH.md section 4, Theorem 2: rotation orbit dimension
+        The nullity that symmetry explains (docs/math.md section 4, Theorem 2: rotation orbit dimension
         plus ``m_g - 1`` per group of ``m_g`` parallel student rows).
     kind : str
-        One of :data:`CRITICAL_KINDS`, by MATH.md's precedence.
+        One of :data:`CRITICAL_KINDS`, by the precedence of docs/math.md section 4.
     row_norms : ndarray, shape (k,)
         Norms of the network rows ``w_j + u_j``.
     eig_tol : float
@@ -223,7 +223,7 @@ class SaddlePoint(Result):
     eigvals : ndarray
         Hessian eigenvalues, ascending.
     index, nullity : int
-        Negative and zero eigenvalues (MATH.md section 4 tolerance); -1 when singular.
+        Negative and zero eigenvalues (docs/math.md section 4 tolerance); -1 when singular.
     kind : str
         As ``CriticalPoint.kind`` ("saddle" expected).
     status : int
