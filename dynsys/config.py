@@ -87,9 +87,11 @@ PROGRESS_DELAY_S = 2.0
 #: Progress written as plain lines (stderr not a terminal, not a notebook: a log): one line this
 #: often (s).
 PROGRESS_LOG_S = 5.0
-#: Compile time (s) of each kernel group on an empty Numba cache, measured by ``dynsys warmup``
-#: (2 shared cores, numba 0.68); the compile notice (``dynsys.progress.CompileWarning``) quotes them.
-COMPILE_ESTIMATE_S = {"field": 10.0, "flow": 25.0, "critical": 35.0, "sampling": 20.0, "theory": 10.0}
+#: First-call compile time (s) of a kernel of each group on an empty Numba cache, and of every
+#: kernel (``dynsys warmup``), measured on 2 shared cores with numba 0.68; the compile notice
+#: (``dynsys.progress.CompileWarning``) quotes them.
+COMPILE_ESTIMATE_S = {"field": 5.0, "flow": 20.0, "critical": 25.0, "sampling": 9.0, "theory": 2.0}
+COMPILE_ALL_S = 100.0
 
 # --- chunked engine: progress, interrupts, census chunks (docs/engine.md) ---
 #: While a kernel runs on a worker thread, the main thread wakes this often (s) to move the progress

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import importlib.util
 import os
 import sys
+import sysconfig
 import threading
 import time
 import warnings
@@ -46,14 +48,13 @@ class TqdmProgress:
                  notebook: bool = False):
         from tqdm import tqdm
 
-        if notebook:
-            try:
-                from tqdm.notebook import tqdm as tqdm_nb
+        # the widget needs ipywidgets (asked first: a tqdm_notebook that fails half-built complains
+        # again when collected); without it, the text bar, which a notebook shows from stderr
+        if notebook and importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.notebook import tqdm as tqdm_nb
 
-                self._bar = tqdm_nb(total=total, desc=desc, unit=unit, delay=delay, leave=False)
-                return
-            except ImportError:  # no ipywidgets: the text bar, which a notebook shows on stderr
-                pass
+            self._bar = tqdm_nb(total=total, desc=desc, unit=unit, delay=delay, leave=False)
+            return
         self._bar = tqdm(total=total, desc=desc, unit=unit, delay=delay, file=sys.stderr,
                          dynamic_ncols=True, leave=False)
 
@@ -278,6 +279,8 @@ class CompileWarning(UserWarning):
 
 _compile_said = threading.Event()
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+#: Frames in these directories are not the user's (dynsys, and the standard library's threading).
+_NOT_USER = (_PACKAGE_DIR, os.path.abspath(sysconfig.get_paths()["stdlib"]))
 
 
 def is_cold(kernel) -> bool:
@@ -296,14 +299,15 @@ def is_cold(kernel) -> bool:
         return False
 
 
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside dynsys (1 when there is none: a worker thread)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None:
-        if not os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-            return level
-        frame, level = frame.f_back, level + 1
-    return 1
+def _user_frame():
+    """The innermost frame outside dynsys of the call that reached here: on this thread's stack, or,
+    from a worker thread (flows and censuses run their kernels on one), on the main thread's."""
+    frame = sys._getframe(2)
+    if threading.current_thread() is not threading.main_thread():
+        frame = sys._current_frames().get(threading.main_thread().ident)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_NOT_USER):
+        frame = frame.f_back
+    return frame
 
 
 def compile_notice(kernel, what: str) -> None:
@@ -316,10 +320,18 @@ def compile_notice(kernel, what: str) -> None:
         return
     _compile_said.set()
     est = config.COMPILE_ESTIMATE_S
-    warnings.warn(f"dynsys is compiling its {what} kernels: first call only, about {est.get(what, 30):.0f} s "
-                  f"(later calls, and later processes, load them from Numba's on-disk cache). "
-                  f"`dynsys warmup` compiles every kernel up front, about {sum(est.values()):.0f} s in all.",
-                  CompileWarning, stacklevel=_caller_stacklevel())
+    text = (f"dynsys is compiling its {what} kernels: first call only, about {est.get(what, 30):.0f} s "
+            f"(later calls, and later processes, load them from Numba's on-disk cache). "
+            f"`dynsys warmup` compiles every kernel up front, about {config.COMPILE_ALL_S:.0f} s in all.")
+    frame = _user_frame()
+    if frame is None:
+        warnings.warn(text, CompileWarning, stacklevel=2)
+        return
+    # the user's line, also when a worker thread compiles (warn's stacklevel walks this thread only)
+    g = frame.f_globals
+    warnings.warn_explicit(text, CompileWarning, frame.f_code.co_filename, frame.f_lineno,
+                           module=g.get("__name__"), registry=g.setdefault("__warningregistry__", {}),
+                           module_globals=g)
 
 
 def compile_notice_done() -> None:

@@ -157,7 +157,7 @@ def test_dopri5_defaults_reach_gtol_without_a_warning():
     assert old.status_counts().get("MAX_STEPS", 0) > 0
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        r = ds.flow(m, W0, method="dopri5", max_steps=5000, progress=False)
+        r = ds.flow(m, W0, method="dopri5", progress=False)
     assert r.status_counts() == {"CONVERGED": 40} and (r.grad_norm <= 1e-9).all()
     assert (r.n_polish > 0).any()
 
@@ -273,3 +273,14 @@ def test_real_kernels_read_as_warm_once_called():
 
     ds.TeacherStudent(np.eye(2)).loss(np.eye(2))
     assert not progress.is_cold(field._loss_grad_batch)
+
+
+def test_compile_notice_from_a_worker_thread_points_at_the_main_threads_caller(monkeypatch):
+    from dynsys import progress
+
+    monkeypatch.setattr(progress, "_compile_said", threading.Event())
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        progress.watch(lambda: progress.compile_notice(_Kernel([], {}), "flow"), np.zeros(1, np.int8),
+                       lambda: None)
+    assert len(w) == 1 and w[0].filename == __file__
