@@ -284,3 +284,27 @@ def test_compile_notice_from_a_worker_thread_points_at_the_main_threads_caller(m
         progress.watch(lambda: progress.compile_notice(_Kernel([], {}), "flow"), np.zeros(1, np.int8),
                        lambda: None)
     assert len(w) == 1 and w[0].filename == __file__
+
+
+# ------------------------------------------------------------------ warmup
+def test_warmup_reports_seconds_per_group():
+    times = ds.warmup(["theory"], progress=False)
+    assert list(times) == ["theory"] and times["theory"] >= 0.0
+    with pytest.raises(ValueError, match="groups must be among"):
+        ds.warmup(["everything"])
+
+
+def test_warmup_command(monkeypatch, capsys):
+    from dynsys import cli
+
+    seen = {}
+
+    def fake(groups=None, *, progress=None):
+        seen["progress"] = progress
+        return {"field": 1.5, "flow": 2.0}
+
+    monkeypatch.setattr(ds, "warmup", fake)
+    assert cli.main(["warmup"]) == 0
+    out = capsys.readouterr().out
+    assert "field" in out and "1.5 s" in out and "total" in out and "3.5 s" in out
+    assert seen["progress"] is False
