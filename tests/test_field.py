@@ -155,9 +155,6 @@ def _state(name):
         W[1] = W[0]
         alpha = 0.2
         kinky = True
-    elif name == "zero_teacher_row":
-        W_star[1] = 0.0
-        a_star = np.array([1.0, 2.0, -0.5])
     elif name == "zero_top_weights":
         a = np.array([0.0, 1.0, -1.0])
         a_star = np.array([1.0, 0.0, 1.0])
@@ -182,7 +179,7 @@ STATE_NAMES = [
     "generic", "k3_ks2", "k2_ks4", "alpha0.1", "alpha1", "mixed_signs", "mixed_signs_relu",
     "residual", "residual_leaky", "collinear", "collinear_leaky_mixed", "antiparallel",
     "antiparallel_leaky", "row_equals_teacher", "at_teacher", "near_collinear", "near_antiparallel",
-    "tiny_row", "duplicate_rows", "zero_teacher_row", "zero_top_weights", "d1", "scale_1e-150",
+    "tiny_row", "duplicate_rows", "zero_top_weights", "d1", "scale_1e-150",
     "scale_1e150",
 ]
 SMOOTH_NAMES = [n for n in STATE_NAMES if not _state(n)["kinky"] and not _state(n)["tiny"]]

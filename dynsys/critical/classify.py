@@ -15,6 +15,10 @@ Kinds, in order of precedence:
 6. ``"spurious_minimum"``: index 0, loss above ``min_value + loss_tol`` (a realisable model);
 7. ``"minimum"``: index 0 where the system knows no minimum value (a model that is not realisable).
 
+Every point of a teacher-student system, whatever its kind, also gets its teacher matching
+(:func:`teacher_assignment`: each student row's teacher row and cosine, and the teacher rows no
+student row is parallel to; docs/math.md section 4).
+
 Everything is read through the system protocol (:mod:`dynsys.systems.base`): ``min_value``,
 ``loss_scale`` (``loss_tol = loss_rtol * loss_scale``), ``nullity_expected``, ``row_norms``,
 ``permutes_teacher``.
