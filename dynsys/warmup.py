@@ -57,6 +57,9 @@ def _critical(ds):
         ds.census(m, 4, seed=0, max_steps=200, backend=b, progress=False)
     ds.saddle_between(m, np.eye(2), np.eye(2)[::-1])
     ds.eigenvector_following(m, np.eye(2), n_directions=1)
+    from .systems import toys  # the toy systems' own compiled field
+
+    ds.classify(toys.DoubleWell(), np.array([0.9, 0.1]))
 
 
 def _sampling(ds):
@@ -76,6 +79,7 @@ def _theory(ds):
     ds.conjecture1_scan(8)
     ds.k2_saddle_families(1.0, 1.0, 1.0)
     ds.normal_matrices(np.eye(2) + 0.1, np.eye(2))
+    ds.L12(1.0, 0.4)
 
 
 _CALLS = {"field": _field, "flow": _flow, "critical": _critical, "sampling": _sampling, "theory": _theory}
