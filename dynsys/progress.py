@@ -48,6 +48,8 @@ class TqdmProgress:
                  notebook: bool = False):
         from tqdm import tqdm
 
+        self._shown_at = time.monotonic() + delay
+        self._redrawn = 0.0
         # the widget needs ipywidgets (asked first: a tqdm_notebook that fails half-built complains
         # again when collected); without it, the text bar, which a notebook shows from stderr
         if notebook and importlib.util.find_spec("ipywidgets") is not None:
@@ -63,7 +65,15 @@ class TqdmProgress:
 
     def note(self, text: str) -> None:
         """A short status after the bar (``"1.2e+06 steps"``)."""
-        self._bar.set_postfix_str(text)
+        self._bar.set_postfix_str(text, refresh=False)
+
+    def tick(self) -> None:
+        """Redraw about once a second, so that the elapsed time moves while no item finishes
+        (tqdm redraws only on updates)."""
+        now = time.monotonic()
+        if now >= self._shown_at and now - self._redrawn >= 1.0:
+            self._bar.refresh()
+            self._redrawn = now
 
     def close(self) -> None:
         self._bar.close()

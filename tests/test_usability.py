@@ -308,3 +308,18 @@ def test_warmup_command(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "field" in out and "1.5 s" in out and "total" in out and "3.5 s" in out
     assert seen["progress"] is False
+
+
+def test_terminal_bar_redraws_while_nothing_finishes(monkeypatch):
+    from dynsys import progress
+
+    clock = _Clock()
+    monkeypatch.setattr(progress.time, "monotonic", clock)
+    bar = progress.TqdmProgress(10, "x", delay=2.0)
+    drawn = []
+    monkeypatch.setattr(bar._bar, "refresh", lambda *a, **k: drawn.append(clock.t))
+    for t in (0.5, 1.5, 2.5, 3.0, 3.6, 5.0):
+        clock.t = t
+        bar.tick()
+    assert drawn == [2.5, 3.6, 5.0]                 # after the delay, about once a second
+    bar.close()
