@@ -84,7 +84,7 @@ class Census(Result):
     labels : ndarray of int64, shape (n_runs,)
         Per run: its class index (>= 0), or -1 diverged / non-finite, -2 not converged (gd ran out of
         steps, or the endpoint did not refine to a critical point), -3 singular, -4 ended at a saddle,
-        -5 not finished (the census was interrupted) (the basin-label convention of DESIGN.md).
+        -5 not finished (the census was interrupted) (the reserved labels of :class:`dynsys.Label`).
     n_runs, n_saddle, n_unconverged, n_failed : int
         Runs in all; runs ending at a saddle; not converged; diverged, non-finite or singular.
         ``sum(c.count for c in classes) + n_saddle + n_unconverged + n_failed + n_interrupted ==
