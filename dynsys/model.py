@@ -7,7 +7,8 @@ batch (n, k, d), through :mod:`dynsys.backends`.
 
 Normalisation. dynsys's loss is the per-sample population loss ``L = 1/2 E[(g* - g)^2]``. Tian (ICML 2017)
 writes ``J`` over N samples, so its expected gradient is ``N grad L``; the identity-mapping / PReLU
-report of Jiang et al. drops the 1/2, so its loss is ``PAPER_002_LOSS_FACTOR * L`` and its learning rate ``eta`` is the step ``2 eta`` on ``L``.
+report of Jiang et al. drops the 1/2, so its loss is ``PAPER_002_LOSS_FACTOR * L`` and its learning
+rate ``eta`` is the step ``2 eta`` on ``L``.
 """
 
 from __future__ import annotations
