@@ -1,15 +1,16 @@
 """Slow oracle for the teacher matching of a point (imports nothing from dynsys).
 
-Student rows parallel to a teacher row keep it; the others go to the teacher rows left by the
-injective map of largest total cosine (by enumeration); student rows left over take their nearest
-teacher row. Cosines are between the contributions ``a_j (w_j + u_j)`` and ``a*_k (w*_k + u_k)``.
+Each student row's nearest teacher row (largest cosine between the contributions
+``a_j (w_j + u_j)`` and ``a*_k (w*_k + u_k)``), and the teacher rows no student row has learnt: a
+teacher row is learnt when a student row is strictly nearer to it than to any other teacher row and
+no student row is nearer to it. Python loops over every pair.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
+
+TIE = 1e-12
 
 
 def cosines(W, W_star, a=None, a_star=None, U=None):
@@ -28,43 +29,28 @@ def cosines(W, W_star, a=None, a_star=None, U=None):
     return C
 
 
-def _parallel(C, W, parallel_atol):
-    rn = np.linalg.norm(np.asarray(W, float), axis=1)
-    scale = rn.max()
-    P = np.zeros(C.shape, dtype=bool)
+def nearest(C):
+    """match (k,): each row's teacher of largest cosine (the first of equal ones)."""
+    out = []
     for j in range(C.shape[0]):
-        for k in range(C.shape[1]):
-            s = np.sqrt(max(0.0, 1.0 - C[j, k] ** 2))
-            P[j, k] = C[j, k] > 0 and rn[j] * s <= parallel_atol * scale
-    return P
+        best = 0
+        for k in range(1, C.shape[1]):
+            if C[j, k] > C[j, best]:
+                best = k
+        out.append(best)
+    return np.array(out)
 
 
-def best_match(C, W, parallel_atol):
-    """match (k,) by enumeration of the injective maps of the rows not parallel to a teacher row."""
-    P = _parallel(C, W, parallel_atol)
-    match = np.full(C.shape[0], -1)
-    for j in range(C.shape[0]):
-        hits = np.flatnonzero(P[j])
-        if hits.size:
-            match[j] = hits[np.argmax(C[j, hits])]
-    rows = [j for j in range(C.shape[0]) if match[j] < 0]
-    cols = [k for k in range(C.shape[1]) if k not in set(match[match >= 0].tolist())]
-    best, best_total = None, -np.inf
-    n = min(len(rows), len(cols))
-    for rsub in itertools.permutations(rows, n):
-        for csub in itertools.combinations(cols, n):
-            total = sum(C[r, c] for r, c in zip(rsub, csub))
-            if total > best_total + 1e-12:
-                best, best_total = (rsub, csub), total
-    if best is not None:
-        for r, c in zip(*best):
-            match[r] = c
-    for j in range(C.shape[0]):
-        if match[j] < 0:
-            match[j] = int(np.argmax(C[j]))
-    return match
-
-
-def unmatched(C, W, parallel_atol):
-    """Teacher rows parallel (angle about <= parallel_atol, cos > 0) to no student row."""
-    return np.flatnonzero(~_parallel(C, W, parallel_atol).any(axis=0)).astype(np.int64)
+def unmatched(C):
+    """Teacher rows with no mutually nearest student row (ties within TIE excluded)."""
+    k, ks = C.shape
+    out = []
+    for t in range(ks):
+        learnt = False
+        for j in range(k):
+            strictly_t = all(C[j, t] > C[j, u] + TIE for u in range(ks) if u != t)
+            nearest_to_t = all(C[j, t] >= C[i, t] - TIE for i in range(k))
+            learnt = learnt or (strictly_t and nearest_to_t)
+        if not learnt:
+            out.append(t)
+    return np.array(out, dtype=np.int64)

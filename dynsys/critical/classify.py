@@ -16,8 +16,8 @@ Kinds, in order of precedence:
 7. ``"minimum"``: index 0 where the system knows no minimum value (a model that is not realisable).
 
 Every point of a teacher-student system, whatever its kind, also gets its teacher matching
-(:func:`teacher_assignment`: each student row's teacher row and cosine, and the teacher rows no
-student row is parallel to; docs/math.md section 4).
+(:func:`teacher_assignment`: each student row's nearest teacher row and cosine, and the teacher rows
+no student row has learnt; docs/math.md section 4).
 
 Everything is read through the system protocol (:mod:`dynsys.systems.base`): ``min_value``,
 ``loss_scale`` (``loss_tol = loss_rtol * loss_scale``), ``nullity_expected``, ``row_norms``,
@@ -124,13 +124,13 @@ def classify(model, W, *, refine=True, gtol=None, eig_rtol=EIG_RTOL, loss_rtol=L
     return classify_at(model, W0, gn, status, False, *tols, eig_method=eig_method, n_eig=n_eig)
 
 
-def _match_fields(model, W, parallel_atol) -> dict:
+def _match_fields(model, W) -> dict:
     """``match``, ``match_cosine``, ``unmatched_teacher`` for a teacher-student system (read-only),
     all None for a system without a teacher."""
     view = model.kernel()
     if view is None or view.code != SYSTEM_TEACHER_STUDENT:
         return {"match": None, "match_cosine": None, "unmatched_teacher": None}
-    out = dict(zip(("match", "match_cosine", "unmatched_teacher"), teacher_assignment(model, W, parallel_atol)))
+    out = dict(zip(("match", "match_cosine", "unmatched_teacher"), teacher_assignment(model, W)))
     for arr in out.values():
         arr.setflags(write=False)
     return out
@@ -145,7 +145,7 @@ def _singular(model, W, tols) -> CriticalPoint:
                          eigvals=np.zeros(0), morse_index=-1, nullity=-1, nullity_expected=-1,
                          kind="singular", row_norms=rn, eig_tol=math.nan, loss_tol=loss_tol, gtol=tols[0],
                          permutation=None, refined=False, status=Status.SINGULAR, eig_complete=False,
-                         **_match_fields(model, W, tols[3]))
+                         **_match_fields(model, W))
 
 
 def _eigenvalues(model, W, n, method, n_eig, nexp):
@@ -226,42 +226,47 @@ def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
     return perm
 
 
-def teacher_assignment(model, W, parallel_atol=PARALLEL_ATOL):
-    """Each student row's teacher row and cosine, and the teacher rows that no student row matches.
+#: Cosines closer than this are tied (an exactly symmetric point matches no teacher row).
+MATCH_TIE = 1e-12
+
+
+def teacher_assignment(model, W):
+    """Each student row's nearest teacher row and cosine, and the teacher rows no student row has
+    learnt.
 
     Any point, critical or not, compared as contributions ``a_j (w_j + u_j)`` against
-    ``a*_k (w*_k + u_k)``: a student row parallel to a teacher row is matched to it (as in
-    :func:`teacher_match`, so a global minimum's ``match`` is its permutation); the other student
-    rows are paired one to one with the teacher rows left, by largest total cosine
-    (``scipy.optimize.linear_sum_assignment``); any student row still without one (k > k*) takes
-    the teacher row of largest cosine.
+    ``a*_k (w*_k + u_k)`` (as in :func:`teacher_match`). A teacher row counts as learnt when some
+    student row is nearer to it than to any other teacher row and no other student row is nearer to
+    it (mutual nearest rows, ties within ``MATCH_TIE`` in cosine excluded). At a global minimum this is
+    every teacher row, and ``match`` is the permutation; at a spurious minimum of ``W* = I_k`` the
+    unlearnt teacher rows are those left to rows stuck between teachers.
 
     Returns
     -------
     match : ndarray of int64, shape (k,)
-        The teacher row assigned to each student row; -1 only for a row that contributes nothing
-        (``a_j = 0`` or ``w_j + u_j = 0``).
+        The nearest teacher row (largest cosine) of each student row; -1 for a row that contributes
+        nothing (``a_j = 0`` or ``w_j + u_j = 0``).
     cosine : ndarray, shape (k,)
         Cosine between each student row's contribution and its teacher row's (NaN where ``match``
         is -1).
     unmatched : ndarray of int64, shape (m,)
-        Teacher rows parallel to no student row, ascending: the teacher units the point has not
-        learnt. Empty at a global minimum.
+        Teacher rows no student row has learnt (above), ascending; never a row with ``a*_k = 0``.
+        Empty at a global minimum.
     """
-    C, rn, ok = _cosines(model, W)
-    match = teacher_match(model, W, parallel_atol)
-    free_rows = np.flatnonzero((match < 0) & ok.any(axis=1))
-    free_cols = np.setdiff1d(np.arange(C.shape[1]), match[match >= 0])
-    if free_rows.size and free_cols.size:
-        rows, cols = linear_sum_assignment(-C[np.ix_(free_rows, free_cols)])
-        match[free_rows[rows]] = free_cols[cols]
-    for j in np.flatnonzero((match < 0) & ok.any(axis=1)):
-        match[j] = int(np.argmax(C[j]))
-    has = match >= 0
-    cosine = np.full(C.shape[0], np.nan)
+    C, _, ok = _cosines(model, W)
+    k, ks = C.shape
+    has = ok.any(axis=1)
+    match = np.where(has, np.argmax(C, axis=1), -1).astype(np.int64)
+    cosine = np.full(k, np.nan)
     cosine[has] = C[np.flatnonzero(has), match[has]]
-    unmatched = np.flatnonzero(~_parallel(C, rn, ok, parallel_atol).any(axis=0)).astype(np.int64)
-    return match, cosine, unmatched
+    others = np.where(np.arange(ks)[None, :] == match[:, None], -np.inf, C)
+    strict = has & (cosine > others.max(axis=1, initial=-np.inf) + MATCH_TIE)
+    best_row = C.max(axis=0, initial=-np.inf)
+    learnt = ~ok.any(axis=0)  # a teacher unit with a*_k = 0 needs no student row
+    for j in np.flatnonzero(strict):
+        if cosine[j] >= best_row[match[j]] - MATCH_TIE:
+            learnt[match[j]] = True
+    return match, cosine, np.flatnonzero(~learnt).astype(np.int64)
 
 
 def classify_at(model, W, grad_norm_before, status, refined, gtol, eig_rtol, loss_rtol, parallel_atol, *,
@@ -309,4 +314,4 @@ def classify_at(model, W, grad_norm_before, status, refined, gtol, eig_rtol, los
                          eigvals=eigs, morse_index=index, nullity=nullity, nullity_expected=nexp, kind=kind,
                          row_norms=rn, eig_tol=eig_tol, loss_tol=loss_tol, gtol=gtol, permutation=perm,
                          refined=bool(refined), status=Status(int(status)), eig_complete=complete,
-                         **_match_fields(model, W, parallel_atol))
+                         **_match_fields(model, W))

@@ -62,15 +62,15 @@ class CriticalPoint(Result):
     eig_complete : bool
         Whether ``eigvals`` is the whole spectrum (dense) or the smallest few (Lanczos).
     match : ndarray of int64, shape (k,), or None
-        At every point (any kind): the teacher row assigned to each student row, by largest total
-        cosine between the contributions ``a_j (w_j + u_j)`` and ``a*_k (w*_k + u_k)`` (one to one
-        where possible; further rows take their nearest teacher row); -1 for a row that contributes
-        nothing. None for a system without a teacher (a toy).
+        At every point (any kind): each student row's nearest teacher row, by the cosine between the
+        contributions ``a_j (w_j + u_j)`` and ``a*_k (w*_k + u_k)``; -1 for a row that contributes
+        nothing. The permutation at a global minimum. None for a system without a teacher (a toy).
     match_cosine : ndarray, shape (k,), or None
-        Cosine between each student row and its assigned teacher row (NaN where ``match`` is -1).
+        Cosine between each student row and its teacher row (NaN where ``match`` is -1).
     unmatched_teacher : ndarray of int64, shape (m,), or None
-        Teacher rows that no student row is parallel to (within ``parallel_atol``): the teacher
-        units the point has not learnt (empty at a global minimum).
+        Teacher rows the point has not learnt: no student row is strictly nearer to it than to the
+        other teacher rows while being the nearest student row to it (empty at a global minimum;
+        :func:`dynsys.critical.teacher_assignment`).
     """
 
     W: np.ndarray
