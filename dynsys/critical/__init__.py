@@ -30,4 +30,5 @@ from .symmetry import invariants, nullity_expected, same_point
 
 __all__ = ["BorderedResult", "NewtonResult", "bordered_newton", "census", "census_sweep", "classify", "deflate",
            "eigenvector_following", "find_critical_points", "grad_scale", "invariants", "nullity_expected",
-           "random_starts", "refine", "saddle_between", "same_point", "teacher_assignment", "teacher_match", "wilson_interval"]
+           "random_starts", "refine", "saddle_between", "same_point", "teacher_assignment", "teacher_match",
+           "wilson_interval"]
