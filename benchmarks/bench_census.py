@@ -1,6 +1,6 @@
 """Census benchmark: W* = I_k, k = 6..12, 1000 gradient-descent runs each; wall time per k.
 
-Target (issue "Critical points", item 8): the census of k = 6..12 x 1000 runs in under 2 minutes on 2
+Target: the census of k = 6..12 x 1000 runs in under 2 minutes on 2
 cores after warm-up, against about 400 s for a plain per-pair Numba gradient-descent loop; every
 reported minimum with gradient norm <= 1e-10 and its smallest Hessian eigenvalue stated.
 
@@ -36,7 +36,7 @@ from dynsys.critical.census import census, census_sweep, random_starts
 @njit(parallel=True, cache=True)
 def _plain_gd(W, Ws, step, gtol, max_steps, steps):
     """The baseline: ``W <- W - step grad L`` per run, each ordered pair with its own arccos
-    (MATH.md section 2: ``2 pi grad_j = sum_i [(pi - t_ji) w_i + |w_i| sin t_ji w_j/|w_j|] - (same over
+    (docs/math.md section 2: ``2 pi grad_j = sum_i [(pi - t_ji) w_i + |w_i| sin t_ji w_j/|w_j|] - (same over
     teacher rows)``, the i = j term being ``pi w_j``); stop at row-max norm <= gtol."""
     n, k, d = W.shape
     ks = Ws.shape[0]

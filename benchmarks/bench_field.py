@@ -32,7 +32,7 @@ from _common import best_time, machine
 
 # ---------------------------------------------------------------- baselines
 def numpy_grad(W, W_star):
-    """Batched NumPy gradient, matrix form of MATH.md section 2 (all a = 1, ReLU), as a user writes it.
+    """Batched NumPy gradient, matrix form of docs/math.md section 2 (all a = 1, ReLU), as a user writes it.
 
     ``2 pi grad L = A W - B W* + diag(s_j / |w_j|) W`` with ``A_ji = pi - angle(w_j, w_i)``,
     ``B_jk = pi - angle(w_j, w*_k)``.

@@ -9,7 +9,7 @@ float32, W* and W with N(0, 1/d) entries: the one-state-per-thread kernel, the o
 kernel with its workspace in shared memory (where it fits, with the opt-in above 48 KiB) and in
 global memory, loops compiled for the constant sizes (unrolled) or not, the default choice end to end
 from host arrays (transfers included), and ``jax.jit(jax.vmap(jax.value_and_grad(loss)))`` of the
-same closed-form loss (MATH.md section 1) on device arrays. Compile time (first call) is printed apart
+same closed-form loss (docs/math.md section 1) on device arrays. Compile time (first call) is printed apart
 from run time (best of several calls after it); ratios are JAX's time over ours (> 1: we are
 faster). Every variant's loss and gradient on 256 states are checked against the CPU kernels (max
 error in units of the terms' scale, see ``tests/cuda_sim_check.py``).

@@ -16,7 +16,7 @@ Measured, compile time (or cache load) apart from run time, each once after a wa
 3. dynsys ``dopri5`` (rtol 1e-8, atol 1e-10, gtol 1e-6 in the largest row norm, initial dt 0.1);
 4. ``scipy.integrate.solve_ivp`` RK45 at the same tolerances with a terminal event at the same
    gradient norm, one trajectory at a time: NumPy right-hand side as a user writes it (matrix form
-   of MATH.md section 2) and a Numba one (dynsys's own per-state kernel); a sample of 20 trajectories,
+   of docs/math.md section 2) and a Numba one (dynsys's own per-state kernel); a sample of 20 trajectories,
    extrapolated;
 5. diffrax: ``jax.vmap`` over ``diffeqsolve`` with ``Dopri5``, ``PIDController`` at the same
    tolerances and ``Event(steady_state_event)`` at the same gradient norm, float64, on a sub-batch
@@ -62,7 +62,7 @@ def timed(fn):
 
 # ---------------------------------------------------------------- right-hand sides for the baselines
 def numpy_grad(W, W_star):
-    """One state's gradient in NumPy, matrix form of MATH.md section 2 (all a = 1, ReLU):
+    """One state's gradient in NumPy, matrix form of docs/math.md section 2 (all a = 1, ReLU):
     ``2 pi grad L = A W - B W* + diag(s_j / |w_j|) W`` with ``A_ji = pi - angle(w_j, w_i)``,
     ``B_jk = pi - angle(w_j, w*_k)``, ``s_j = sum_i |w_i| sin - sum_k |w*_k| sin``."""
     nw = np.linalg.norm(W, axis=1)
@@ -249,7 +249,7 @@ def main(argv=None):
     for rd in range(rounds):
         sl = split(args.n, rd)
         r = clock("dp", lambda: flow(m, W0[sl], method="dopri5", step=DT0, rtol=RTOL, atol=ATOL,
-                                     gtol=GTOL_ODE))
+                                     gtol=GTOL_ODE, polish=False))  # the same work as solve_ivp
         W_dp[sl] = r.W
         st_dp.append(r.status)
         steps_dp.append(r.steps)

@@ -62,7 +62,7 @@ def main():
     print(machine())
     print(f"GPU: {name.decode() if isinstance(name, bytes) else name}; k = k* = d = {k}, n = {n}, alpha = 0")
     runs = {"gd": dict(step=0.1, gtol=1e-5, max_steps=2000),
-            "dopri5": dict(step=0.1, gtol=1e-5, max_steps=2000, rtol=1e-6, atol=1e-8)}
+            "dopri5": dict(step=0.1, gtol=1e-5, max_steps=2000, rtol=1e-6, atol=1e-8, polish=False)}
     arr = model.arrays
     tnorm = float(np.sqrt((arr.T ** 2).sum(axis=1)).max())
     div = config.FLOW_DIVERGENCE_FACTOR * (1.0 + tnorm)

@@ -47,7 +47,7 @@ WORKLOADS = {
     "sgd k=d=10 runs=8": (
         "m = ds.TeacherStudent(0.1 * np.eye(10), residual=np.eye(10)); "
         "W = np.random.default_rng(4).normal(scale=0.01, size=(8, 10, 10))",
-        "ds.sgd(m, W, n_samples=5000, batch_size=16, lr=0.2, epochs=3, seed=0)"),
+        "ds.sgd(m, W, n_samples=5000, batch_size=16, step=0.2, epochs=3, seed=0)"),
     "monte_carlo k=d=10 N=2e6": (
         "m = ds.TeacherStudent(np.eye(10)); W = np.random.default_rng(5).normal(size=(10, 10))",
         "ds.monte_carlo(m, W, 2_000_000, seed=0)"),

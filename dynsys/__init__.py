@@ -23,6 +23,8 @@ from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, La
                       SGDResult, Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
+from .progress import CompileWarning
+from .warmup import warmup
 from .theory import (
     Conjecture1Scan,
     K2SaddleFamily,
@@ -51,5 +53,6 @@ __all__ = [
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
     "trace_manifold", "Manifold", "landscape_graph",
+    "warmup", "CompileWarning",
     "__version__",
 ]

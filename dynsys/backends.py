@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from .config import PARALLEL_MIN_BATCH
+from .progress import compile_notice
 from .kernels import field, integrators
 from .kernels import newton as kn
 from .kernels.newton import NewtonParams  # noqa: F401  (the Newton kernel's settings, built by critical/)
@@ -77,6 +78,7 @@ def loss_grad(backend, W, A, want_grad):
     loss = np.empty(n)
     G = np.empty((n, k, d) if want_grad else (n, 0, 0))
     status = np.empty(n, dtype=np.int8)
+    compile_notice(field._loss_grad_batch, "field")
     with threads(backend, W.shape[0]):
         field._loss_grad_batch(W, A, want_grad, loss, G, status, field.blocks(n),
                                work_size(k, A.T.shape[0], d))
@@ -94,6 +96,7 @@ def hessian(backend, W, A):
     n, k, d = W.shape
     H = np.empty((n, k * d, k * d))
     status = np.empty(n, dtype=np.int8)
+    compile_notice(field._hessian_batch, "field")
     with threads(backend, W.shape[0]):
         field._hessian_batch(W, A, H, status, field.blocks(n))
     return H, status
@@ -105,6 +108,7 @@ def hvp(backend, W, X, A):
     n = W.shape[0]
     out = np.empty_like(W)
     status = np.empty(W.shape[0], dtype=np.int8)
+    compile_notice(field._hvp_batch, "field")
     with threads(backend, W.shape[0]):
         field._hvp_batch(W, X, A, out, status, field.blocks(n))
     return out, status
@@ -116,6 +120,7 @@ def grad_a(backend, W, A):
     n = W.shape[0]
     out = np.empty(W.shape[:2])
     status = np.empty(W.shape[0], dtype=np.int8)
+    compile_notice(field._grad_a_batch, "field")
     with threads(backend, W.shape[0]):
         field._grad_a_batch(W, A, out, status, field.blocks(n))
     return out, status
@@ -134,6 +139,7 @@ def flow_fixed(backend, *args):
     """
     _cpu_only(backend, "flow_fixed")
 
+    compile_notice(integrators._fixed_batch, "flow")
     # one trajectory runs on one thread: waking the pool would be its only parallel work
     with threads("cpu" if args[1].shape[0] == 1 else backend), numba.parallel_chunksize(1):
         integrators._fixed_batch(*args)
@@ -143,6 +149,7 @@ def flow_dopri5(backend, *args):
     """Adaptive Dormand-Prince over a batch: :func:`dynsys.kernels.integrators._dopri5_batch`
     ``(*args)``, scheduled as :func:`flow_fixed`."""
     _cpu_only(backend, "flow_dopri5")
+    compile_notice(integrators._dopri5_batch, "flow")
 
     with threads("cpu" if args[0].shape[0] == 1 else backend), numba.parallel_chunksize(1):
         integrators._dopri5_batch(*args)
@@ -167,6 +174,7 @@ def newton(backend, X0, *args):
     ``(X0, *args, n_threads)`` on the shared pool (all threads for ``"parallel"``, one for ``"cpu"``;
     seeds are independent, so the result is bitwise the same)."""
     _cpu_only(backend, "Newton")
+    compile_notice(kn.newton_range, "critical")
 
     kn.newton_batch(X0, *args, 1 if backend == "cpu" else numba.get_num_threads())
 
@@ -177,5 +185,6 @@ def grad_hess_one(view, X, want_H):
     k, d = X.shape
     G = np.empty((k, d))
     H = np.empty((k * d, k * d))
+    compile_notice(kn.grad_hess_one, "critical")
     st = kn.grad_hess_one(view.code, X, view.arrays, G, H, want_H, view.nwork)
     return G, H, int(st)

@@ -49,6 +49,19 @@ def _info(args) -> int:
     return 0
 
 
+def _warmup(args) -> int:
+    import dynsys as ds
+    from dynsys.config import COMPILE_ALL_S
+
+    print(f"compiling and caching every dynsys kernel (both CPU backends): about {COMPILE_ALL_S:.0f} s "
+          f"on an empty cache, a few seconds once cached", flush=True)
+    times = ds.warmup(progress=False)
+    for group, t in times.items():
+        print(f"  {group:<9} {t:6.1f} s", flush=True)
+    print(f"  {'total':<9} {sum(times.values()):6.1f} s")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="dynsys", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -60,6 +73,8 @@ def main(argv=None) -> int:
     p.set_defaults(func=_demo)
     p = sub.add_parser("info", help="versions and threads")
     p.set_defaults(func=_info)
+    p = sub.add_parser("warmup", help="compile and cache every kernel now (first calls are then fast)")
+    p.set_defaults(func=_warmup)
     args = parser.parse_args(argv)
     if getattr(args, "k", 1) < 1 or getattr(args, "d", 1) < getattr(args, "k", 1):
         parser.error("--k must be >= 1 and --d >= --k (the teacher is I_k padded to d columns)")

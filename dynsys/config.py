@@ -39,7 +39,7 @@ CUDA_THREADS_PER_BLOCK = 128
 #: CUDA: above this k * d the one-state-per-block kernel is used.
 CUDA_BLOCK_KERNEL_MIN_KD = 400
 
-#: Classification defaults (MATH.md section 4).
+#: Classification defaults (docs/math.md section 4).
 EIG_RTOL = 1e-7
 LOSS_RTOL = 1e-10
 
@@ -82,8 +82,16 @@ FLOW_SAVE_MAX_BYTES = 2 * 1024**3
 #: dopri5 ``polish=True`` hands a trajectory to gd once its gradient norm is below this many times
 #: the error-control floor ``B (rtol max|W| + atol)`` (B the Hessian norm bound at the state).
 FLOW_POLISH_FLOOR_FACTOR = 10.0
-#: Progress bar (``progress=None``, stderr a TTY): shown only once a call has run this long (s).
+#: Progress (``progress=None``): shown only once a call has run this long (s).
 PROGRESS_DELAY_S = 2.0
+#: Progress written as plain lines (stderr not a terminal, not a notebook: a log): one line this
+#: often (s).
+PROGRESS_LOG_S = 5.0
+#: First-call compile time (s) of a kernel of each group on an empty Numba cache, and of every
+#: kernel (``dynsys warmup``), measured on 2 shared cores with numba 0.68; the compile notice
+#: (``dynsys.progress.CompileWarning``) quotes them.
+COMPILE_ESTIMATE_S = {"field": 5.0, "flow": 20.0, "critical": 25.0, "sampling": 9.0, "theory": 2.0}
+COMPILE_ALL_S = 100.0
 
 # --- chunked engine: progress, interrupts, census chunks (docs/engine.md) ---
 #: While a kernel runs on a worker thread, the main thread wakes this often (s) to move the progress

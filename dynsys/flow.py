@@ -27,7 +27,7 @@ from .systems.teacher_student import work_size
 
 def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gtol=1e-9,
          norm="row_max", max_steps=10**6, save=None, backend="parallel", chunk_size=None,
-         progress=None, throw=False, polish=False, plateau_gtol=None):
+         progress=None, throw=False, polish=None, plateau_gtol=None):
     """Run gradient descent, or integrate the gradient flow, from each initial state to its own stop.
 
     Parameters
@@ -76,10 +76,12 @@ def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gt
     throw : bool
         Raise ``ValueError`` naming the first trajectory that ended other than CONVERGED or
         T1_REACHED (and re-raise ``KeyboardInterrupt``) instead of returning statuses.
-    polish : bool
+    polish : None or bool
         dopri5 only: once a trajectory's gradient is within ``config.FLOW_POLISH_FLOOR_FACTOR`` of
         its error-control floor, finish with gd steps of length ``1 / B`` (``B`` an upper bound on the
-        Hessian's spectral norm at that state, so the steps are stable) until ``gtol``.
+        Hessian's spectral norm at that state, so the steps are stable) until ``gtol``. ``None``
+        (default): on for dopri5 with the CPU backends (the CUDA integrators have no polish), since
+        without it the default ``gtol`` lies below dopri5's floor (see Warns); False for the others.
     plateau_gtol : float, optional
         Gradient-norm threshold of the plateau time (default ``config.FLOW_PLATEAU_GTOL``).
 
@@ -102,7 +104,7 @@ def flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-10, gt
     -----
     RuntimeWarning
         dopri5 with ``gtol`` below the estimated floor ``lambda (rtol max|W*+U| + atol)`` (see
-        ``_floor_estimate``), no ``polish`` and no ``t1``: an adaptive integrator cannot push the
+        ``_floor_estimate``), ``polish=False`` and no ``t1``: an adaptive integrator cannot push the
         gradient below about ``lambda_max`` times its error tolerance, so such trajectories would
         crawl to ``max_steps``. (Measured at k = d = 10, W* = I, rtol 1e-8: every trajectory
         reached gtol = 1e-8, and 7 of 20 stalled at gtol = 1e-9; the estimate there is 5e-8.)

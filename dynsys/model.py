@@ -1,13 +1,14 @@
 """The teacher-student model: a validated, immutable specification and its exact field.
 
 ``TeacherStudent`` holds the teacher, the student width, the leaky slope, the fixed top-layer weights and
-the residual offset (``../MATH.md`` section 1). Its methods evaluate the population loss, gradient,
+the residual offset (docs/math.md section 1). Its methods evaluate the population loss, gradient,
 Hessian, Hessian-vector product and the gradient in the top weights for one state ``W`` (k, d) or a
 batch (n, k, d), through :mod:`dynsys.backends`.
 
-Normalisation. dynsys's loss is the per-sample population loss ``L = 1/2 E[(g* - g)^2]``. Paper ``000``
-writes ``J`` over N samples, so its expected gradient is ``N grad L``; paper ``002`` drops the 1/2, so
-its loss is ``PAPER_002_LOSS_FACTOR * L`` and its learning rate ``eta`` is the step ``2 eta`` on ``L``.
+Normalisation. dynsys's loss is the per-sample population loss ``L = 1/2 E[(g* - g)^2]``. Tian (ICML 2017)
+writes ``J`` over N samples, so its expected gradient is ``N grad L``; the identity-mapping / PReLU
+report of Jiang et al. drops the 1/2, so its loss is ``PAPER_002_LOSS_FACTOR * L`` and its learning
+rate ``eta`` is the step ``2 eta`` on ``L``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,25 @@ from .systems import symmetry
 from .systems.base import FieldArrays, KernelView, System
 from .systems.teacher_student import teacher_energy, work_size
 
-#: Paper ``002``'s loss is ``E[(g* - g)^2]`` without the 1/2: ``L_002 = 2 L``.
+#: Jiang et al.'s loss is ``E[(g* - g)^2]`` without the 1/2: ``L_002 = 2 L``.
 PAPER_002_LOSS_FACTOR = 2.0
+
+
+def _check_teacher_rows(tn, residual: bool) -> None:
+    """Refuse a teacher whose network row ``w*_k + u_k`` is zero (to ``SINGULAR_RTOL`` of the largest).
+
+    Such a row has no direction: it adds nothing to the teacher's output, yet every tolerance scaled
+    by the teacher's rows (singular states, matching, realisability) would count it.
+    """
+    scale = float(tn.max())
+    bad = np.flatnonzero(tn <= SINGULAR_RTOL * scale) if scale > 0 else np.arange(tn.size)
+    if bad.size:
+        k = int(bad[0])
+        what = f"row {k} of W_star + residual" if residual else f"W_star[{k}]"
+        raise ValueError(f"{what} is zero (norm {tn[k]:.3g}; {bad.size} such row(s) of {tn.size}): a teacher "
+                         f"row must be nonzero, since a zero row has no direction and adds nothing to "
+                         f"the teacher's output. Drop the row (W_star = np.delete(W_star, {k}, axis=0), "
+                         f"and its a_star entry).")
 
 
 class TeacherStudent(System):
@@ -35,7 +53,7 @@ class TeacherStudent(System):
     Parameters
     ----------
     W_star : array_like, shape (k_star, d)
-        Teacher weights (rows ``w*_k``).
+        Teacher weights (rows ``w*_k``); every row of ``W_star + residual`` must be nonzero.
     k : int, optional
         Student width (default ``k_star``); ``k != k_star`` gives an over- or under-parameterised student.
     alpha : float, default 0.0
@@ -43,7 +61,7 @@ class TeacherStudent(System):
     a, a_star : array_like, shape (k,) and (k_star,), optional
         Fixed top-layer weights of student and teacher, any sign (default ones).
     residual : array_like, shape (k, d), optional
-        Fixed offset ``U`` added to the student's and the teacher's rows (paper ``002``'s identity
+        Fixed offset ``U`` added to the student's and the teacher's rows (Jiang et al.'s identity
         mapping is ``residual=np.eye(d)``); needs ``k == k_star``.
 
     Notes
@@ -90,6 +108,7 @@ class TeacherStudent(System):
         U = np.zeros((0, 0)) if residual is None else residual
         T = W_star.copy() if residual is None else W_star + residual
         tn = np.sqrt(np.einsum("kd,kd->k", T, T))
+        _check_teacher_rows(tn, residual is not None)
         # All kernel arrays read-only, with or without a residual: Numba compiles one version of a
         # kernel per array mutability, so a mixture would compile every kernel twice.
         for arr in (U, T, tn):
@@ -166,7 +185,7 @@ class TeacherStudent(System):
 
     @property
     def realisable(self) -> bool:
-        """Whether a zero-loss state exists (MATH.md section 4): every teacher row with ``a*_k != 0``
+        """Whether a zero-loss state exists (docs/math.md section 4): every teacher row with ``a*_k != 0``
         can be matched by its own student row whose top weight has the same sign."""
         need_pos = int(np.sum(self._a_star > 0))
         need_neg = int(np.sum(self._a_star < 0))
@@ -311,7 +330,7 @@ class TeacherStudent(System):
         return (out, st) if return_status else out
 
     def grad(self, W, *, backend="parallel", return_status=False):
-        """Gradient ``dL/dW`` (paper ``000`` Eqn 8 with top weights, leaky slope and residual)."""
+        """Gradient ``dL/dW`` (Tian (ICML 2017) Eqn 8 with top weights, leaky slope and residual)."""
         out = self.loss_and_grad(W, backend=backend, return_status=return_status)
         return (out[0][1], out[1]) if return_status else out[1]
 

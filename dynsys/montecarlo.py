@@ -1,7 +1,7 @@
-"""Monte Carlo estimates of the loss, the gradient and paper 000's gating function.
+"""Monte Carlo estimates of the loss, the gradient and Tian's (ICML 2017) gating function.
 
-These are the sample averages that the closed forms of ``MATH.md`` section 2 replace: the check of
-Theorem 1 in paper ``000`` (Sec 7.1, Fig 7) and an independent check of the library's field.
+These are the sample averages that the closed forms of docs/math.md section 2 replace: the check of
+Theorem 1 in Tian (ICML 2017) (Sec 7.1, Fig 7) and an independent check of the library's field.
 ``N = 10**8`` samples fit in memory: inputs are generated inside the Numba kernels from the
 counter-based stream (:mod:`dynsys.kernels.rng`), block by block, and never stored; the reduction
 (:mod:`dynsys.kernels.montecarlo`) gives bitwise the same numbers for any thread count and chunk size.
@@ -89,10 +89,10 @@ def monte_carlo(model, W, n_samples, *, sampler="gaussian", seed=0, chunk_size=N
     """Monte Carlo estimate of the loss and gradient of ``model`` at one state ``W``.
 
     Averages, over ``n_samples`` inputs x, the per-sample loss ``1/2 (g(x; W*) - g(x; W))^2`` and its
-    gradient ``-(g* - g) a_j sigma'((w_j + u_j) . x) x`` (``MATH.md`` sections 1 and 6; paper ``000``
+    gradient ``-(g* - g) a_j sigma'((w_j + u_j) . x) x`` (docs/math.md sections 1 and 6; Tian (ICML 2017)
     Eqn 3 divided by N), with the model's leaky slope, top weights ``a``, ``a*`` and residual (the
     network rows are ``W + U``, the teacher's ``W* + U``). For Gaussian inputs the means estimate
-    ``model.loss(W)`` and ``model.grad(W)`` (paper ``000`` Sec 7.1: the check of Theorem 1).
+    ``model.loss(W)`` and ``model.grad(W)`` (Tian (ICML 2017) Sec 7.1: the check of Theorem 1).
 
     Parameters
     ----------
@@ -137,10 +137,10 @@ def monte_carlo(model, W, n_samples, *, sampler="gaussian", seed=0, chunk_size=N
 
 
 def gating_closed_form(e, w):
-    """Paper 000 Theorem 1 per sample: ``((pi - theta) w + |w| sin(theta) e / |e|) / (2 pi)``.
+    """Tian (ICML 2017) Theorem 1 per sample: ``((pi - theta) w + |w| sin(theta) e / |e|) / (2 pi)``.
 
     ``e``, ``w`` of shape (d,) or (n, d); returns ``(F, theta)``. The angle is
-    ``2 atan2(|e~ - w~|, |e~ + w~|)`` (accurate near 0 and pi, MATH.md section 2).
+    ``2 atan2(|e~ - w~|, |e~ + w~|)`` (accurate near 0 and pi, docs/math.md section 2).
     """
     e = np.asarray(e, dtype=float)
     w = np.asarray(w, dtype=float)
@@ -155,11 +155,11 @@ def gating_closed_form(e, w):
 
 
 def monte_carlo_gating(e, w, n_samples, *, sampler="gaussian", seed=0, chunk_size=None):
-    """Sample estimate of paper 000's gating function against its closed form (Theorem 1, Fig 7).
+    """Sample estimate of Tian's (ICML 2017) gating function against its closed form (Theorem 1, Fig 7).
 
     Estimates ``E[x 1{e . x > 0} relu(w . x)]`` (``E[F(e, w)] / N`` with ``F = X^T D(e) D(w) X w``) for
     every pair ``(e_q, w_q)`` on the same ``n_samples`` inputs, with standard errors, and returns the
-    closed form ``((pi - theta) w + |w| sin(theta) e~) / (2 pi)`` (``e~ = e / |e|``; ``MATH.md``
+    closed form ``((pi - theta) w + |w| sin(theta) e~) / (2 pi)`` (``e~ = e / |e|``; docs/math.md
     section 2: ``grad_u kappa(e, w)``) beside it. The paper's relative error is
     ``result.relative_error()``; for non-Gaussian inputs it compares up to one global scale,
     ``result.relative_error("fit")``.

@@ -1,4 +1,5 @@
-"""Finite-sample stochastic gradient descent on Gaussian inputs (paper ``002``'s experiments).
+"""Finite-sample stochastic gradient descent on Gaussian inputs (the experiments of the identity-mapping
+/ PReLU report of Jiang et al., docs/math.md section 7).
 
 ``sgd`` trains a batch of independent runs of the model's student on a finite training set (or on
 fresh mini-batches), with the model's leaky slope, top weights and residual offset, and records
@@ -61,7 +62,7 @@ def _project_arg(project):
                      f"('fro', r) (|W|_F <= r), with r > 0; got {project!r}")
 
 
-def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, fresh=False,
+def sgd(model, W0, *, n_samples=5000, batch_size=1, step=0.1, epochs=10, seed=0, fresh=False,
         project=None, record_every=None, run_ids=None):
     """Stochastic gradient descent from ``W0`` on a finite Gaussian sample (or fresh batches).
 
@@ -71,14 +72,16 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
     not divide ``n_samples``: every sample is used once per epoch). With ``fresh=True`` every batch
     is new inputs instead (an epoch is then just ``ceil(n_samples / batch_size)`` steps). One step:
 
-        W <- W - lr * grad_W [ mean over the batch of 1/2 (g(x; W*) - g(x; W))^2 ]
+        W <- W - step * grad_W [ mean over the batch of 1/2 (g(x; W*) - g(x; W))^2 ]
 
     (per-sample gradient ``-(g* - g) a_j sigma'((w_j + u_j) . x) x``, ``sigma'(0) = alpha``), then,
     if asked, the projection of W onto a norm ball.
 
-    ``lr`` is the step on dynsys's loss, the mean of HALF the squared error (``MATH.md`` section 1).
-    Paper ``002``'s loss has no 1/2 (``L_002 = 2 L``, :data:`dynsys.PAPER_002_LOSS_FACTOR`), so its
-    learning rate eta is ``lr = 2 eta`` here: its stage-4 rate 0.1 is ``lr=0.2``.
+    ``step`` is the step on dynsys's loss, the mean of HALF the squared error (docs/math.md
+    section 1), and has the name and meaning of :func:`dynsys.flow`'s gd ``step``. The identity
+    mapping / PReLU report (Jiang et al.) writes its loss without the 1/2 (``L_002 = 2 L``,
+    :data:`dynsys.PAPER_002_LOSS_FACTOR`), so its learning rate eta is ``step = 2 eta`` here: its
+    stage-4 rate 0.1 is ``step=0.2``.
 
     Parameters
     ----------
@@ -92,8 +95,8 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
         the size of the evaluation set of ``train_loss``.
     batch_size : int, default 1
         At most ``n_samples``.
-    lr : float, default 0.1
-        Step on L (above), > 0.
+    step : float, default 0.1
+        Step on L (above), > 0: the learning rate.
     epochs : int, default 10
     seed : int, default 0
         Run r draws from the stream ``(seed, run_ids[r])``.
@@ -101,7 +104,7 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
         Fresh inputs for every batch instead of a fixed training set.
     project : None, ("row", r) or ("fro", r)
         After each step, project each row of W onto the ball ``|w_j| <= r`` (``"row"``), or W onto
-        ``|W|_F <= r`` (``"fro"``): paper ``002``'s norm bound. It acts on W, not on ``W + U``.
+        ``|W|_F <= r`` (``"fro"``): Jiang et al.'s norm bound. It acts on W, not on ``W + U``.
     record_every : int, optional
         Record the curves every this many steps (default: once per epoch), and always at the start
         and at the end.
@@ -120,7 +123,7 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
         ``dist`` is the distance to the teacher after matching rows by the best permutation (exact
         assignment, Hungarian method, in the kernel): ``min_P |A (W + U) - P A* (W* + U)|_F`` with rows
         scaled by their top weights, which is ``min_P |W - P W*|_F`` without residual and with
-        ``a = a* = 1``; ``dist_raw`` is ``|W - W*|_F`` unmatched (paper ``002``'s curve). Both are NaN
+        ``a = a* = 1``; ``dist_raw`` is ``|W - W*|_F`` unmatched (Jiang et al.'s curve). Both are NaN
         when ``k != k_star``. A run that blows up stops with status DIVERGED (``|W + U|_F`` above
         ``config.SGD_DIVERGENCE_FACTOR * (1 + |W* + U|_F + |W0 + U|_F)``) or NONFINITE, its later
         records NaN; the other runs go on.
@@ -146,7 +149,7 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
     batch_size = v.positive_int(batch_size, "batch_size")
     if batch_size > n_samples:
         raise ValueError(f"batch_size must be at most n_samples = {n_samples}; got {batch_size}")
-    lr = v.real_scalar(lr, "lr", lo=0.0, lo_open=True)
+    step = v.real_scalar(step, "step", lo=0.0, lo_open=True)
     epochs = v.positive_int(epochs, "epochs")
     key = as_key(seed, "seed")
     if not isinstance(fresh, (bool, np.bool_)):
@@ -178,7 +181,7 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
     dist_raw = np.empty((runs, n_rec))
     steps = np.empty(runs, dtype=np.int64)
     status = np.empty(runs, dtype=np.int8)
-    threaded(ksgd.sgd_block, runs, W, ids, key, fa, np.array(model.W_star), n_samples, batch_size, lr,
+    threaded(ksgd.sgd_block, runs, W, ids, key, fa, np.array(model.W_star), n_samples, batch_size, step,
              n_steps, spe, bool(fresh), proj_kind, proj_r, rec, div_lim, work_size(k, model.k_star, d),
              train_loss, pop_loss, dist, dist_raw, steps, status)
     if single:
@@ -186,7 +189,7 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
         train_loss, pop_loss, dist, dist_raw = train_loss[0], pop_loss[0], dist[0], dist_raw[0]
     return SGDResult(W=W, steps=steps, record_steps=rec, train_loss=train_loss, pop_loss=pop_loss,
                      dist=dist, dist_raw=dist_raw, status=status, n_samples=n_samples,
-                     batch_size=batch_size, lr=lr, epochs=epochs, seed=int(seed), fresh=bool(fresh),
+                     batch_size=batch_size, step=step, epochs=epochs, seed=int(seed), fresh=bool(fresh),
                      project=project, record_every=every, steps_per_epoch=spe, run_ids=ids)
 
 

@@ -7,7 +7,7 @@ simulator) it instead compiles the real kernels to PTX through NVVM (:func:`ptx_
 
 Tolerance scale (mathematics, not measurement): with ``S = sum_j |a_j| |v_j| + sum_q |a*_q| |t_q|``
 every term of the loss is at most ``S^2`` in size and every term of ``dL/dw_j`` at most ``|a_j| S``
-(``kappa_a(u, v) <= (1 + alpha^2) |u||v| / 2`` and ``|g1| <= |v|``, MATH.md section 1), so the
+(``kappa_a(u, v) <= (1 + alpha^2) |u||v| / 2`` and ``|g1| <= |v|``, docs/math.md section 1), so the
 rounding error of any evaluation order is a few ulps of these, not of the (possibly tiny) results.
 """
 
@@ -105,9 +105,9 @@ def cases(size="tiny"):
     out.append(("generic_alpha0", TeacherStudent(Ws, alpha=0.0), _states(rng, n, k, d, special)))
     k2, ks2 = (4, 2) if size == "tiny" else (12, 7)
     Ws2 = rng.standard_normal((ks2, d))
-    Ws2[ks2 - 1] = 0.0  # a zero teacher row is skipped, not singular
     a = rng.uniform(0.3, 1.5, k2) * np.where(np.arange(k2) % 2, -1.0, 1.0)
     a_star = rng.uniform(0.3, 1.5, ks2) * np.where(np.arange(ks2) % 2, 1.0, -1.0)
+    a_star[ks2 - 1] = 0.0  # a teacher unit that contributes nothing (a zero teacher row is refused)
     out.append(("k_ne_kstar_mixed_a_alpha0.1", TeacherStudent(Ws2, k=k2, alpha=0.1, a=a, a_star=a_star),
                 _states(rng, n, k2, d, special)))
     out.append(("linear_alpha1", TeacherStudent(Ws, k=k, alpha=1.0, a=rng.standard_normal(k)),

@@ -114,7 +114,7 @@ def cpu_cases(ds):
     plain, leaky, resid = models["plain"], models["leaky"], models["resid"]
     starts = _batch(plain, 12, 0.5, 3)
     for method, kw in (("gd", {}), ("euler", {"t1": 3.0}), ("rk4", {"step": 0.2, "save": 7}),
-                       ("dopri5", {"gtol": 1e-7, "save": np.linspace(0.0, 2.0, 5)}),
+                       ("dopri5", {"gtol": 1e-7, "save": np.linspace(0.0, 2.0, 5), "polish": False}),
                        ("dopri5", {"polish": True})):
         tag = f"flow.{method}" + (".polish" if kw.get("polish") else "")
         for backend in ("parallel", "cpu"):
@@ -127,9 +127,9 @@ def cpu_cases(ds):
     cases["flow.diverged"] = lambda: ds.flow(plain, starts[:3], step=50.0, max_steps=200)
 
     cases["sgd.batch"] = lambda: ds.sgd(resid, _batch(resid, 3, 0.1, 6), n_samples=200,
-                                        batch_size=8, lr=0.1, epochs=3, seed=1)
+                                        batch_size=8, step=0.1, epochs=3, seed=1)
     cases["sgd.fresh.project"] = lambda: ds.sgd(leaky, _batch(leaky, 2, 0.5, 7), n_samples=64,
-                                                batch_size=4, lr=0.05, epochs=2, seed=2, fresh=True,
+                                                batch_size=4, step=0.05, epochs=2, seed=2, fresh=True,
                                                 project=("fro", 3.0))
     cases["sgd_dataset"] = lambda: ds.sgd_dataset(50, 4, seed=3, run=2)
     cases["monte_carlo"] = lambda: ds.monte_carlo(leaky, _batch(leaky, 1, 0.5, 8)[0], 20000, seed=4)
@@ -230,7 +230,7 @@ def collect(with_cuda=True) -> dict:
 
 # ----------------------------------------------------------------------------- comparison
 #: Outputs that are not isolated, with the tolerance ``compare`` allows them when ``rtol > 0``: the
-#: K = 2 index-1 saddles lie on one-parameter families (``MATH.md`` section 4), so where along the
+#: K = 2 index-1 saddles lie on one-parameter families (docs/math.md section 4), so where along the
 #: family a search ends moves with the last bit of any earlier step (measured: 2.5e-8 between a
 #: kernel compiled in-process and the same kernel loaded from Numba's cache).
 LOOSE = {"eigenvector_following[": 1e-6, "saddle_between.": 1e-6}

@@ -1,11 +1,11 @@
 """Slow, independent reference implementations ("oracles") for the teacher-student field.
 
 Everything here is written for clarity, not speed: Python loops over rows, one formula per line,
-transcribed directly from ``/work/shared/MATH.md`` sections 1-2 (and Tian, ICML 2017, seed 000:
+transcribed directly from docs/math.md sections 1-2 (and Tian, ICML 2017:
 Theorem 1, Eqn 6-8). Nothing here imports ``dynsys``; only numpy, scipy, mpmath and math are used,
 so that the library's fast kernels can be held against code that shares none of their logic.
 
-Conventions (MATH.md section 1):
+Conventions (docs/math.md section 1):
 
 * Student ``W`` (k, d) with rows ``w_j``; teacher ``W_star`` (k_star, d) with rows ``w*_k``.
 * Top weights ``a`` (k) and ``a_star`` (k_star), ones by default, any sign.
@@ -33,7 +33,7 @@ TWO_PI = 2.0 * math.pi
 def _setup(W, W_star, a=None, a_star=None, U=None):
     """Return (V, V_star, a, a_star) as float64 arrays: the effective rows of student and teacher.
 
-    With a residual ``U`` (MATH.md section 1) the student's rows are ``w_j + u_j`` and the teacher's
+    With a residual ``U`` (docs/math.md section 1) the student's rows are ``w_j + u_j`` and the teacher's
     ``w*_k + u_k``; gradients with respect to ``w_j`` equal those with respect to ``v_j = w_j + u_j``.
     """
     W = np.array(W, dtype=float)
@@ -54,7 +54,7 @@ def _setup(W, W_star, a=None, a_star=None, U=None):
 
 
 def sigma(z, alpha=0.0):
-    """Leaky ReLU ``sigma_alpha(z) = max(z, 0) + alpha * min(z, 0)`` (MATH.md section 1)."""
+    """Leaky ReLU ``sigma_alpha(z) = max(z, 0) + alpha * min(z, 0)`` (docs/math.md section 1)."""
     z = np.asarray(z, dtype=float)
     return np.maximum(z, 0.0) + alpha * np.minimum(z, 0.0)
 
@@ -79,7 +79,7 @@ def network(X, W, a=None, alpha=0.0):
 def angle_arccos(u, v):
     """``theta = arccos(clip(u.v / (|u||v|), -1, 1))``: the direct (naive) transcription.
 
-    Loses half the digits near 0 and pi (MATH.md section 2, "Angles").
+    Loses half the digits near 0 and pi (docs/math.md section 2, "Angles").
     """
     u = np.asarray(u, dtype=float)
     v = np.asarray(v, dtype=float)
@@ -88,7 +88,7 @@ def angle_arccos(u, v):
 
 
 def angle_atan2(u, v):
-    """``theta = 2 atan2(|u~ - v~|, |u~ + v~|)`` with unit vectors u~, v~ (MATH.md section 2).
+    """``theta = 2 atan2(|u~ - v~|, |u~ + v~|)`` with unit vectors u~, v~ (docs/math.md section 2).
 
     Accurate to roundoff over the whole of [0, pi].
     """
@@ -102,7 +102,7 @@ def angle_atan2(u, v):
 def kappa(u, v):
     """``kappa(u, v) = E[relu(u.x) relu(v.x)] = |u||v| (sin t + (pi - t) cos t) / (2 pi)``.
 
-    MATH.md section 2 (first display); Tian 2017 (seed 000) Theorem 1 integrated. ``t`` by
+    docs/math.md section 2 (first display); Tian (ICML 2017) Theorem 1 integrated. ``t`` by
     ``arccos`` of the clipped cosine. The limit ``kappa = 0`` is returned when u or v is zero.
     """
     u = np.asarray(u, dtype=float)
@@ -120,7 +120,7 @@ def kappa(u, v):
 def kappa_alpha(u, v, alpha):
     """``kappa_alpha(u, v) = E[sigma(u.x) sigma(v.x)] = (1 + alpha^2) kappa(u, v) - 2 alpha kappa(u, -v)``.
 
-    MATH.md section 2; alpha = 1 gives ``u.v``.
+    docs/math.md section 2; alpha = 1 gives ``u.v``.
     """
     u = np.asarray(u, dtype=float)
     v = np.asarray(v, dtype=float)
@@ -128,9 +128,9 @@ def kappa_alpha(u, v, alpha):
 
 
 def g1(u, v, angle="arccos"):
-    """``grad_u kappa(u, v) = ((pi - t) v + |v| sin(t) u/|u|) / (2 pi)`` (MATH.md section 2).
+    """``grad_u kappa(u, v) = ((pi - t) v + |v| sin(t) u/|u|) / (2 pi)`` (docs/math.md section 2).
 
-    This is Theorem 1's ``E[F(e, v)] / N`` with ``e = u/|u|`` (seed 000, Eqn 5-6).
+    This is Theorem 1's ``E[F(e, v)] / N`` with ``e = u/|u|`` (Tian (ICML 2017), Eqn 5-6).
     """
     u = np.asarray(u, dtype=float)
     v = np.asarray(v, dtype=float)
@@ -145,10 +145,10 @@ def g1(u, v, angle="arccos"):
 # --------------------------------------------------------------------------------------------------
 
 def loss_closed_form(W, W_star, a=None, a_star=None, alpha=0.0, U=None):
-    """Population loss by the MATH.md section 2 sum, a plain double loop over rows:
+    """Population loss by the docs/math.md section 2 sum, a plain double loop over rows:
 
     ``L = 1/2 [sum_ij a_i a_j k(w_i, w_j) - 2 sum_ik a_i a*_k k(w_i, w*_k) + sum_kl a*_k a*_l k(w*_k, w*_l)]``
-    with ``k = kappa_alpha``. (Seed 000 Eqn 2 with the expectation done in closed form.)
+    with ``k = kappa_alpha``. (Tian (ICML 2017) Eqn 2 with the expectation done in closed form.)
     """
     V, Vs, a, a_s = _setup(W, W_star, a, a_star, U)
     ss = 0.0
@@ -167,7 +167,7 @@ def loss_closed_form(W, W_star, a=None, a_star=None, alpha=0.0, U=None):
 
 
 def linear_loss(W, W_star, a=None, a_star=None, U=None):
-    """alpha = 1 (MATH.md section 1: the network is linear):
+    """alpha = 1 (docs/math.md section 1: the network is linear):
     ``L = 1/2 |sum_j a_j (w_j + u_j) - sum_k a*_k (w*_k + u_k)|^2``."""
     V, Vs, a, a_s = _setup(W, W_star, a, a_star, U)
     r = a @ V - a_s @ Vs
@@ -199,7 +199,7 @@ def _sampler(rng, sampler, n, d):
 
 def loss_monte_carlo(W, W_star, a=None, a_star=None, alpha=0.0, U=None, n_samples=200_000,
                      seed=0, sampler="gaussian", chunk=50_000):
-    """Monte Carlo estimate of ``L = 1/2 E[(g(x; W*) - g(x; W))^2]`` (MATH.md section 1 and 6).
+    """Monte Carlo estimate of ``L = 1/2 E[(g(x; W*) - g(x; W))^2]`` (docs/math.md section 1 and 6).
 
     Draws x explicitly (``"gaussian"``: N(0, I_d); ``"uniform"``: uniform on [-1/2, 1/2]^d; or a callable
     ``sampler(rng, n, d)``). Returns ``(mean, standard_error)``.
@@ -226,7 +226,7 @@ def loss_monte_carlo(W, W_star, a=None, a_star=None, alpha=0.0, U=None, n_sample
 def grad_monte_carlo(W, W_star, a=None, a_star=None, alpha=0.0, U=None, n_samples=200_000,
                      seed=0, sampler="gaussian", chunk=50_000):
     """Monte Carlo estimate of ``grad_{w_j} L``: the mean of the per-sample gradient
-    ``-(g*(x) - g(x)) a_j sigma'(v_j . x) x`` (seed 000 Eqn 3 divided by N). Returns
+    ``-(g*(x) - g(x)) a_j sigma'(v_j . x) x`` (Tian (ICML 2017) Eqn 3 divided by N). Returns
     ``(mean (k, d), standard_error (k, d))``."""
     V, Vs, a, a_s = _setup(W, W_star, a, a_star, U)
     k, d = V.shape
@@ -342,13 +342,13 @@ def loss_quadrature_scipy(W, W_star, a=None, a_star=None, alpha=0.0, U=None, ran
 # --------------------------------------------------------------------------------------------------
 
 def grad_closed_form(W, W_star, a=None, a_star=None, alpha=0.0, U=None):
-    """``grad_{w_j} L`` by MATH.md section 2 (the leaky / top-weight form), Python loops:
+    """``grad_{w_j} L`` by docs/math.md section 2 (the leaky / top-weight form), Python loops:
 
         grad_{w_j} L = a_j^2 (1+alpha^2) w_j / 2
                      + a_j sum_{i != j} a_i [(1+alpha^2) g1(w_j, w_i) - 2 alpha g1(w_j, -w_i)]
                      - a_j sum_k a*_k [(1+alpha^2) g1(w_j, w*_k) - 2 alpha g1(w_j, -w*_k)]
 
-    with ``g1 = grad_u kappa`` (angles by arccos of clipped cosines). All a = 1, alpha = 0: seed 000
+    with ``g1 = grad_u kappa`` (angles by arccos of clipped cosines). All a = 1, alpha = 0: Tian (ICML 2017)
     Eqn 8. Rows are those of W + U (and W* + U) with a residual.
     """
     V, Vs, a, a_s = _setup(W, W_star, a, a_star, U)
@@ -371,7 +371,7 @@ def grad_closed_form(W, W_star, a=None, a_star=None, alpha=0.0, U=None):
 
 def grad_a_closed_form(W, W_star, a=None, a_star=None, alpha=0.0, U=None):
     """``dL/da_j = sum_i a_i kappa_alpha(v_j, v_i) - sum_k a*_k kappa_alpha(v_j, v*_k)``
-    (differentiate the MATH.md section 2 sum in a; v = rows of W (+ U), v* = rows of W* (+ U))."""
+    (differentiate the docs/math.md section 2 sum in a; v = rows of W (+ U), v* = rows of W* (+ U))."""
     V, Vs, a, a_s = _setup(W, W_star, a, a_star, U)
     k = V.shape[0]
     out = np.zeros(k)
@@ -436,7 +436,7 @@ def hessian_central_differences(grad_fn, W, h=1e-6, symmetrize=False, order=2):
 # --------------------------------------------------------------------------------------------------
 
 def _frame(w, v):
-    """Return (w~, theta, s, c, n) for the pair (w, v) (MATH.md section 2, Hessian paragraph).
+    """Return (w~, theta, s, c, n) for the pair (w, v) (docs/math.md section 2, Hessian paragraph).
 
     theta by the atan2 form (accurate near 0 and pi). n = (v~ - c w~)/s, the unit vector in the plane
     of w and v orthogonal to w~; when s = 0 (collinear / antiparallel) any unit vector orthogonal to w~
@@ -465,7 +465,7 @@ def _frame(w, v):
 
 def h1(w, v):
     """``h1(w, v) = d/dw grad_u kappa(w, v) = |v| s / (2 pi |w|) (I - w~ w~^T + n n^T)``
-    (MATH.md section 2); -> 0 at theta = 0 and pi."""
+    (docs/math.md section 2); -> 0 at theta = 0 and pi."""
     w = np.asarray(w, dtype=float)
     v = np.asarray(v, dtype=float)
     wt, nw, nv, t, s, c, n = _frame(w, v)
@@ -476,7 +476,7 @@ def h1(w, v):
 def h2(w, v):
     """``h2(w, v) = d/dv grad_u kappa(w, v)
     = ((pi - t) I + s [c (w~ w~^T - n n^T) + s (n w~^T + w~ n^T)]) / (2 pi)``
-    (MATH.md section 2); -> I/2 at theta = 0 and -> 0 at theta = pi."""
+    (docs/math.md section 2); -> I/2 at theta = 0 and -> 0 at theta = pi."""
     w = np.asarray(w, dtype=float)
     v = np.asarray(v, dtype=float)
     wt, nw, nv, t, s, c, n = _frame(w, v)
@@ -486,7 +486,7 @@ def h2(w, v):
 
 
 def hessian_closed_form(W, W_star, a=None, a_star=None, alpha=0.0, U=None):
-    """Hessian (k*d, k*d) by MATH.md section 2 (leaky / top-weight blocks), Python loops:
+    """Hessian (k*d, k*d) by docs/math.md section 2 (leaky / top-weight blocks), Python loops:
 
         H_jj = a_j^2 (1+alpha^2) I/2 + a_j sum_{i != j} a_i [(1+alpha^2) h1(w_j, w_i) - 2 alpha h1(w_j, -w_i)]
                                      - a_j sum_k a*_k [(1+alpha^2) h1(w_j, w*_k) - 2 alpha h1(w_j, -w*_k)]
@@ -524,7 +524,7 @@ def hessian_closed_form(W, W_star, a=None, a_star=None, alpha=0.0, U=None):
 # --------------------------------------------------------------------------------------------------
 
 def loss_mpmath(W, W_star, a=None, a_star=None, alpha=0.0, U=None, dps=40):
-    """The MATH.md section 2 loss sum evaluated in mpmath at ``dps`` digits (angles by atan2 of
+    """The docs/math.md section 2 loss sum evaluated in mpmath at ``dps`` digits (angles by atan2 of
     |u~ - v~| and |u~ + v~|). Returns a float."""
     import mpmath
 

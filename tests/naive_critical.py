@@ -5,7 +5,7 @@ Plain NumPy, written for clarity and sharing no code with ``dynsys``:
 * :func:`newton_reference`: undamped Newton with a least-squares (pseudo-inverse) step, in Python.
 * :func:`index_nullity`: Morse index and nullity from the eigenvalues of a dense Hessian.
 * :func:`symmetry_tangents`: the tangent vectors, at W, of the orbit of the rotations that fix the
-  teacher's span and of the "move mass between parallel rows" families (MATH.md section 4, Theorem
+  teacher's span and of the "move mass between parallel rows" families (docs/math.md section 4, Theorem
   2); their rank is the nullity symmetry explains, and at a critical point the Hessian maps each to 0.
 * :func:`same_point_bruteforce`: for W* = I (k = k* = d), whether ``W2 = P W1 Q^T`` for some
   permutations P, Q, by enumerating them all (k! d! pairs: tiny k only).

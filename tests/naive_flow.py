@@ -97,7 +97,7 @@ def dp5_dense(W, W_new, ks, h, theta):
 
 
 # --------------------------------------------------------------------------------------------------
-# Plateau time by its definition (DESIGN.md): time with gradient norm below a threshold, counting
+# Plateau time by its definition (FlowResult.plateau_time): time with gradient norm below a threshold, counting
 # only episodes after which the gradient norm rises above it again.
 # --------------------------------------------------------------------------------------------------
 

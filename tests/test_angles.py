@@ -1,7 +1,7 @@
-"""The angle forms of the field kernels against the atan2 half-angle form (MATH.md section 2).
+"""The angle forms of the field kernels against the atan2 half-angle form (docs/math.md section 2).
 
 The bulk gradient takes angles from a branch-free polynomial arccos; the atan2 form
-``2 atan2(|u - v|, |u + v|)`` is accurate to roundoff on [0, pi]. The issue's rule: any cheaper bulk
+``2 atan2(|u - v|, |u + v|)`` is accurate to roundoff on [0, pi]. The rule (docs/math.md section 2): any cheaper bulk
 form agrees with it to 1e-12 relative on generic states; near 0 and pi the kernels switch to it.
 """
 

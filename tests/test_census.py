@@ -23,9 +23,9 @@ from dynsys.critical.census import (LABEL_SADDLE, LABEL_UNCONVERGED, census, cen
 from dynsys.critical.census_counts import canonical_rows, distinct_states
 from dynsys.results import Census, CensusSweep
 
-#: Every reported minimum (MATH.md / issue: gradient norm <= 1e-10 after refinement).
+#: Every reported minimum (docs/math.md section 4: gradient norm <= 1e-10 after refinement).
 GRAD_MAX = 1e-10
-#: Global minima: loss <= LOSS_RTOL * teacher energy (MATH.md section 4 default).
+#: Global minima: loss <= LOSS_RTOL * teacher energy (docs/math.md section 4 default).
 LOSS_RTOL = 1e-10
 #: Wilson interval against scipy with the exact quantile, and with the rounded default z.
 WILSON_RTOL_EXACT = 1e-12

@@ -3,7 +3,7 @@
 Oracles: ``tests/naive_critical.py`` (a plain NumPy Newton, index/nullity from a dense Hessian, the
 tangent vectors of the symmetry families, brute-force permutation matching) and ``tests/naive.py``
 (closed-form gradient and Hessian). Known answers come from mathematics: the toys' critical points,
-the symmetric saddle of MATH.md section 3 (index (K-1)(d-1), nullity K-1), the teacher itself
+the symmetric saddle of docs/math.md section 3 (index (K-1)(d-1), nullity K-1), the teacher itself
 (a global minimum, matched row by row), Theorem 2's nullity bound, quadratic convergence of Newton
 (order 2), and Safran & Shamir (2018) for spurious minima (slow test).
 """
@@ -51,7 +51,7 @@ def toys():
 
 
 def x_s(K):
-    """MATH.md section 3: the symmetric saddle's coordinate on the diagonal."""
+    """docs/math.md section 3: the symmetric saddle's coordinate on the diagonal."""
     return (math.sqrt(K - 1) - math.acos(1.0 / math.sqrt(K)) + math.pi) / (math.pi * K)
 
 
@@ -165,7 +165,7 @@ def test_newton_matches_reference_implementation(crit, ds):
 
 @pytest.mark.parametrize("K,d", [(2, 2), (3, 3), (5, 5), (10, 10), (3, 5), (5, 7)])
 def test_symmetric_saddle_index_and_nullity(crit, ds, K, d):
-    """MATH.md section 3: index (K-1)(d-1), nullity K-1 (mass moves between the K coincident rows)."""
+    """docs/math.md section 3: index (K-1)(d-1), nullity K-1 (mass moves between the K coincident rows)."""
     W_star, W = symmetric_saddle(K, d)
     m = ds.TeacherStudent(W_star)
     for refine in (False, True):

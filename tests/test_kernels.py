@@ -34,7 +34,7 @@ for m in models:
     m.loss_and_grad(W); m.loss(W); m.hessian(W); m.hvp(W, W); m.grad_a(W)
     m.loss_and_grad(W, backend="cpu")
     ds.monte_carlo(m, W[0], 500, seed=1)
-    ds.sgd(m, W[:2], n_samples=8, batch_size=4, lr=0.05, epochs=1, seed=1)
+    ds.sgd(m, W[:2], n_samples=8, batch_size=4, step=0.05, epochs=1, seed=1)
 kernels = {"field._loss_grad_batch": field._loss_grad_batch, "field._hessian_batch": field._hessian_batch,
            "field._hvp_batch": field._hvp_batch, "field._grad_a_batch": field._grad_a_batch,
            "montecarlo.model_blocks": kmc.model_blocks, "sgd.sgd_block": ksgd.sgd_block}

@@ -170,7 +170,7 @@ def test_one_sample_has_nan_se(ds):
 
 
 # ------------------------------------------------------------------------------------------------
-# Paper 000 Theorem 1 (Sec 7.1, Fig 7): the gating function
+# Tian (ICML 2017) Theorem 1 (Sec 7.1, Fig 7): the gating function
 # ------------------------------------------------------------------------------------------------
 
 def _pairs(d, n, seed, theta_max=math.pi, theta=None):
@@ -216,7 +216,7 @@ def test_gating_relative_error_decays_like_inverse_sqrt_n(ds):
 
 def test_gating_uniform_inputs_up_to_scale(ds):
     """Fig 7(c): for x uniform on [-1/2, 1/2]^10 the formula holds up to one global scale (about the
-    coordinate variance 1/12), with a relative error of a few percent (MATH.md section 2)."""
+    coordinate variance 1/12), with a relative error of a few percent (docs/math.md section 2)."""
     E, Wp, _ = _pairs(10, 20, seed=4, theta_max=math.pi / 2)
     g = _gating(E, Wp, N_MC, sampler="uniform", seed=6)
     assert abs(12.0 * g.fitted_scale - 1.0) < 0.1

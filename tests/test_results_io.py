@@ -75,7 +75,7 @@ def produced():
         "flow.single": (ds.flow(resid, _starts(resid, 1, 0.1, 5)[0], step=0.2, throw=False), resid),
         "flow.rk4.save": (ds.flow(m3, W0, method="rk4", step=0.2, save=4, max_steps=200, throw=False), m3),
         "flow.dopri5.polish": (ds.flow(m3, W0[:2], method="dopri5", polish=True, throw=False), m3),
-        "sgd": (ds.sgd(leaky, _starts(leaky, 2, 0.5, 6), n_samples=64, batch_size=4, lr=0.05,
+        "sgd": (ds.sgd(leaky, _starts(leaky, 2, 0.5, 6), n_samples=64, batch_size=4, step=0.05,
                        epochs=2, seed=2, project=("fro", 3.0)), leaky),
         "monte_carlo": (ds.monte_carlo(leaky, _starts(leaky, 1, 0.5, 7)[0], 2000, seed=4), leaky),
         "monte_carlo_gating": (ds.monte_carlo_gating(np.eye(3), np.ones((3, 3)), 2000, seed=5), None),
@@ -395,4 +395,5 @@ def test_census_keeps_its_table(produced):
     assert str(c) == c.table() == c.summary()
     assert repr(c).startswith(f"Census(k={c.k}, k_star={c.k_star}, d={c.d}, {c.n_runs} runs")
     cp = produced["classify"][0]
-    assert repr(cp).startswith("CriticalPoint(k=3, d=3: ") and str(cp) == repr(cp)
+    assert repr(cp).startswith("CriticalPoint(k=3, d=3: ") and str(cp) == cp.summary()
+    assert "unmatched teacher rows" in str(cp)

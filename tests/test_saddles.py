@@ -2,7 +2,7 @@
 
 Toy systems with known saddles (the double well of ``dynsys.systems.toys`` and a curved double well
 written here, whose minimum-energy path is not a straight line), then the teacher-student model with
-``W* = I_2`` between the teacher and its row-swapped copy: MATH.md section 4 says the saddle there
+``W* = I_2`` between the teacher and its row-swapped copy: docs/math.md section 4 says the saddle there
 lies on the bisector family ``w_1 = c S e``, ``w_2 = (1 - c) S e`` with ``e`` at 45 degrees and
 ``pi S = 2 h(pi/4)``, ``h(t) = (pi - t) cos t + sin t``, of Morse index 1 and nullity 1 in d = 2.
 """
@@ -141,7 +141,7 @@ def test_max_iter_reports_status():
 
 
 # ------------------------------------------------------------------------------------------------
-# Teacher-student, W* = I_2 (MATH.md section 4, K = 2 saddle families)
+# Teacher-student, W* = I_2 (docs/math.md section 4, K = 2 saddle families)
 # ------------------------------------------------------------------------------------------------
 
 def _h(t):
@@ -179,7 +179,7 @@ def test_teacher_to_swapped_teacher_k2(method):
 @pytest.mark.parametrize("norm2,theta12", [(5.0, 3.0), (1.0, 3.0), (2.0, 1.2)])
 def test_k2_general_teacher_saddle_on_a_family(method, norm2, theta12):
     """Teacher rows of norms 1 and ``norm2`` at angle ``theta12``; between the teacher and its
-    row-swapped copy the path's saddle must be a member of a K = 2 family (MATH.md section 4): both
+    row-swapped copy the path's saddle must be a member of a K = 2 family (docs/math.md section 4): both
     rows along one unit vector e in the teacher plane at angle theta_1 from w*_1 with
     ``(pi - theta_1) sin(theta_1) |w*_1| = (pi - theta_2) sin(theta_2) |w*_2|``,
     ``|w_1| + |w_2| = S``, ``pi S = |w*_1| h(theta_1) + |w*_2| h(theta_2)``, nullity 1, and index 1,

@@ -1,4 +1,4 @@
-"""Finite-sample SGD (dynsys.sgd): exact single steps against hand-computed gradients, the paper 002
+"""Finite-sample SGD (dynsys.sgd): exact single steps against hand-computed gradients, the Jiang et al.
 learning-rate convention, the population-flow limit, projections, determinism, bad runs, validation.
 
 All runs use small sizes and one set of argument dtypes, so the kernel compiles once.
@@ -15,7 +15,7 @@ from scipy.optimize import linear_sum_assignment
 
 import naive as nv
 
-#: one SGD step vs W0 - lr * (mean gradient computed in NumPy on the same inputs)
+#: one SGD step vs W0 - step * (mean gradient computed in NumPy on the same inputs)
 STEP_RTOL = 1e-12
 #: recorded training loss vs NumPy on the same inputs
 LOSS_RTOL = 1e-12
@@ -45,7 +45,7 @@ def _model(ds, kind):
 
 
 def _hand_grad(m, W, X, factor=0.5):
-    """Gradient of mean over rows of factor * (g* - g)^2 (factor 1/2: dynsys's L; 1: paper 002's)."""
+    """Gradient of mean over rows of factor * (g* - g)^2 (factor 1/2: dynsys's L; 1: Jiang et al.'s)."""
     U = m.residual
     r = nv.network(X, m.W_star + (0 if U is None else U), m.a_star, m.alpha) \
         - nv.network(X, W + (0 if U is None else U), m.a, m.alpha)
@@ -59,14 +59,14 @@ def test_one_full_batch_step_equals_hand_gradient(api, kind):
     m = _model(ds, kind)
     n = 257
     W0 = np.random.default_rng(1).normal(size=(3, m.k, m.d))
-    lr = 0.05
-    res = sgd(m, W0, n_samples=n, batch_size=n, lr=lr, epochs=1, seed=11)
+    step = 0.05
+    res = sgd(m, W0, n_samples=n, batch_size=n, step=step, epochs=1, seed=11)
     assert res.steps.tolist() == [1, 1, 1] and np.all(res.status == 0)
     np.testing.assert_array_equal(res.record_steps, [0, 1])
     for r in range(3):
         X = sgd_dataset(n, m.d, seed=11, run=r)
         G, half_mse = _hand_grad(m, W0[r], X)
-        np.testing.assert_allclose(res.W[r], W0[r] - lr * G, rtol=STEP_RTOL, atol=STEP_RTOL)
+        np.testing.assert_allclose(res.W[r], W0[r] - step * G, rtol=STEP_RTOL, atol=STEP_RTOL)
         assert math.isclose(res.train_loss[r, 0], half_mse, rel_tol=LOSS_RTOL)
         assert math.isclose(res.pop_loss[r, 0], m.loss(W0[r]), rel_tol=1e-12)
         _, half_mse_end = _hand_grad(m, res.W[r], X)
@@ -74,40 +74,40 @@ def test_one_full_batch_step_equals_hand_gradient(api, kind):
 
 
 def test_paper_002_learning_rate_convention(api):
-    """lr = 0.2 on dynsys's L (half squared error) is paper 002's rate 0.1 on its L_002 = 2 L."""
+    """step = 0.2 on dynsys's L (half squared error) is Jiang et al.'s rate 0.1 on its L_002 = 2 L."""
     ds, sgd, sgd_dataset = api
     m = _model(ds, "prelu_residual")
     n = 100
     W0 = 0.1 * np.random.default_rng(2).normal(size=(m.k, m.d))
-    res = sgd(m, W0, n_samples=n, batch_size=n, lr=0.2, epochs=1, seed=3)
+    res = sgd(m, W0, n_samples=n, batch_size=n, step=0.2, epochs=1, seed=3)
     X = sgd_dataset(n, m.d, seed=3, run=0)
-    G002, _ = _hand_grad(m, W0, X, factor=1.0)   # gradient of mean (g* - g)^2, paper 002's loss
+    G002, _ = _hand_grad(m, W0, X, factor=1.0)   # gradient of mean (g* - g)^2, Jiang et al.'s loss
     np.testing.assert_allclose(res.W, W0 - 0.1 * G002, rtol=STEP_RTOL, atol=STEP_RTOL)
     assert ds.PAPER_002_LOSS_FACTOR == 2.0
 
 
 def test_minibatches_cover_the_set_once_per_epoch(api):
-    """With a tiny lr the epoch's total update is lr * (sum over batches of batch means): for batches
-    of equal size bs that is lr * (n / bs) * (mean gradient over the set), to O(lr) relative, iff
+    """With a tiny step the epoch's total update is step * (sum over batches of batch means): for batches
+    of equal size bs that is step * (n / bs) * (mean gradient over the set), to O(step) relative, iff
     every sample is used exactly once (a sample used twice would be off by 1/n)."""
     ds, sgd, sgd_dataset = api
     m = _model(ds, "relu")
     n = 60
     W0 = np.random.default_rng(4).normal(size=(m.k, m.d))
-    lr = 1e-7
+    step = 1e-7
     X = sgd_dataset(n, m.d, seed=5)
     G, _ = _hand_grad(m, W0, X)
     for bs in (1, 6, 60):
-        res = sgd(m, W0, n_samples=n, batch_size=bs, lr=lr, epochs=1, seed=5)
+        res = sgd(m, W0, n_samples=n, batch_size=bs, step=step, epochs=1, seed=5)
         assert res.steps == n // bs
-        np.testing.assert_allclose((W0 - res.W) / (lr * n / bs), G, rtol=1e-4, atol=1e-4 * np.abs(G).max())
+        np.testing.assert_allclose((W0 - res.W) / (step * n / bs), G, rtol=1e-4, atol=1e-4 * np.abs(G).max())
     # 7 does not divide 60: 8 batches of 7 and one of 4, every sample once
-    assert sgd(m, W0, n_samples=n, batch_size=7, lr=lr, epochs=2).steps == 18
+    assert sgd(m, W0, n_samples=n, batch_size=7, step=step, epochs=2).steps == 18
 
 
 def test_sgd_approaches_population_flow(api):
-    """Fresh batches of 256: SGD - GD(same step) after time T is noise of size sqrt(lr / batch):
-    it shrinks when lr shrinks and when the batch grows."""
+    """Fresh batches of 256: SGD - GD(same step) after time T is noise of size sqrt(step / batch):
+    it shrinks when step shrinks and when the batch grows."""
     ds, sgd, _ = api
     rng = np.random.default_rng(0)
     m = ds.TeacherStudent(rng.normal(size=(2, 4)), alpha=0.1)
@@ -115,18 +115,18 @@ def test_sgd_approaches_population_flow(api):
     T = 2.0
     runs = 12
 
-    def gd(lr):
+    def gd(step):
         W = W0.copy()
-        for _ in range(int(round(T / lr))):
-            W = W - lr * m.grad(W)
+        for _ in range(int(round(T / step))):
+            W = W - step * m.grad(W)
         return W
 
-    def rms(lr, bs):
-        steps = int(round(T / lr))
-        res = sgd(m, np.repeat(W0[None], runs, 0), n_samples=bs, batch_size=bs, lr=lr, epochs=steps,
+    def rms(step, bs):
+        steps = int(round(T / step))
+        res = sgd(m, np.repeat(W0[None], runs, 0), n_samples=bs, batch_size=bs, step=step, epochs=steps,
                   fresh=True, seed=1, record_every=steps)
         assert np.all(res.status == 0)
-        return float(np.sqrt(np.mean(np.sum((res.W - gd(lr)) ** 2, axis=(1, 2)))))
+        return float(np.sqrt(np.mean(np.sum((res.W - gd(step)) ** 2, axis=(1, 2)))))
 
     base = rms(0.04, 256)
     smaller_lr = rms(0.01, 256)
@@ -141,7 +141,7 @@ def test_projection_keeps_norm_bound(api):
     ds, sgd, _ = api
     m = _model(ds, "prelu_residual")
     W0 = np.random.default_rng(5).normal(size=(2, m.k, m.d))
-    kw = dict(n_samples=200, batch_size=4, lr=0.05, epochs=2, seed=2)
+    kw = dict(n_samples=200, batch_size=4, step=0.05, epochs=2, seed=2)
     row = sgd(m, 0.01 * W0, project=("row", 0.1), **kw)
     assert np.all(np.linalg.norm(row.W, axis=2) <= 0.1 * (1 + 1e-12))
     assert np.max(np.linalg.norm(row.W, axis=2)) > 0.09   # the bound is active
@@ -157,7 +157,7 @@ def test_identical_across_threads_and_run_chunks(api):
     ds, sgd, _ = api
     m = _model(ds, "mixed_a")
     W0 = np.random.default_rng(6).normal(size=(4, m.k, m.d))
-    kw = dict(n_samples=300, batch_size=3, lr=0.02, epochs=2, seed=8, record_every=37)
+    kw = dict(n_samples=300, batch_size=3, step=0.02, epochs=2, seed=8, record_every=37)
     ref = sgd(m, W0, **kw)
     before = numba.get_num_threads()
     try:
@@ -181,7 +181,7 @@ def test_records_and_distance(api):
     ds, sgd, _ = api
     m = ds.TeacherStudent(np.random.default_rng(9).normal(size=(3, 4)))
     P = m.W_star[[2, 0, 1]]
-    res = sgd(m, P, n_samples=50, batch_size=5, lr=1e-3, epochs=3, record_every=4)
+    res = sgd(m, P, n_samples=50, batch_size=5, step=1e-3, epochs=3, record_every=4)
     np.testing.assert_array_equal(res.record_steps, [0, 4, 8, 12, 16, 20, 24, 28, 30])
     assert res.train_loss.shape == res.pop_loss.shape == res.dist.shape == (9,)
     # starting at a permutation of the teacher: zero loss, zero matched distance, nonzero raw distance
@@ -200,7 +200,7 @@ def test_bad_run_does_not_stop_the_batch(api):
     ds, sgd, _ = api
     m = _model(ds, "relu")
     W0 = np.stack([np.zeros((m.k, m.d)), np.random.default_rng(3).normal(size=(m.k, m.d))])
-    res = sgd(m, W0, n_samples=100, batch_size=1, lr=50.0, epochs=2)
+    res = sgd(m, W0, n_samples=100, batch_size=1, step=50.0, epochs=2)
     assert res.status[0] == ds.Status.CONVERGED and res.steps[0] == 200
     assert np.array_equal(res.W[0], W0[0])
     assert math.isclose(res.pop_loss[0, -1], m.teacher_energy, rel_tol=1e-12)  # singular state: L(0)
@@ -228,9 +228,9 @@ def test_validation(api):
     W0 = np.ones((m.k, m.d))
     cases = [
         (dict(batch_size=11, n_samples=10), ValueError, "batch_size"),
-        (dict(lr=0.0), ValueError, "lr"),
-        (dict(lr=-1.0), ValueError, "lr"),
-        (dict(lr=np.nan), ValueError, "lr"),
+        (dict(step=0.0), ValueError, "step"),
+        (dict(step=-1.0), ValueError, "step"),
+        (dict(step=np.nan), ValueError, "step"),
         (dict(epochs=0), ValueError, "epochs"),
         (dict(n_samples=0), ValueError, "n_samples"),
         (dict(project=("row",)), ValueError, "project"),

@@ -1,16 +1,16 @@
 """Closed-form objects of the papers (``dynsys.theory``) against the full field and the papers' claims.
 
 * the reduced 2D field of the orthonormal teacher equals the projection of the full population
-  gradient (MATH.md sections 2-3), its plane is invariant, its Jacobian is the derivative of the field;
-* Theorem 7 of paper 000: the diagonal is a linear 1D system ending at the symmetric saddle, starts with
+  gradient (docs/math.md sections 2-3), its plane is invariant, its Jacobian is the derivative of the field;
+* Theorem 7 of Tian (ICML 2017): the diagonal is a linear 1D system ending at the symmetric saddle, starts with
   ``1 >= x0 > y0 >= 0`` reach the teacher;
 * every fixed point of the reduced plane (K = 2..20), and the symmetric saddle's full-space Morse index
   ``(K-1)(d-1)`` with nullity ``K-1``;
-* the K = 2 saddle families (MATH.md section 4): critical along the family, roots and indices;
-* the normal equation (paper 000 Eqn 9-14): Proposition 1, the Theorem 3 identity, the K = 2 formula;
+* the K = 2 saddle families (docs/math.md section 4): critical along the family, roots and indices;
+* the normal equation (Tian (ICML 2017) Eqn 9-14): Proposition 1, the Theorem 3 identity, the K = 2 formula;
 * the Conjecture 1 scan (Fig 10): no confirmed violation; the roundoff bound really bounds.
 
-Numbers asserted here come from closed forms, from MATH.md or from the papers, never from runs of the code.
+Numbers asserted here come from closed forms, from docs/math.md or from the papers, never from runs of the code.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ JAC_FD_KINK_ATOL = 2 * JAC_FD_H
 FLOW_ATOL = 1e-8
 #: fixed points: field residual, and agreement with closed forms
 FP_ATOL = 1e-12
-#: eigenvalue counted as zero / negative: |lambda| <= EIG_RTOL * max|lambda| (MATH.md section 4)
+#: eigenvalue counted as zero / negative: |lambda| <= EIG_RTOL * max|lambda| (docs/math.md section 4)
 EIG_RTOL = 1e-7
 #: same with a finite-difference Hessian (O(h) accurate at collinear rows, h = FD_H)
 FD_H = 1e-6
 FD_EIG_RTOL = 1e-4
-#: K = 2 families: gradient along the family; MATH.md's 4-digit roots
+#: K = 2 families: gradient along the family; the 4-digit roots of docs/math.md section 4
 FAMILY_GRAD_ATOL = 1e-12
 MATH_MD_DIGITS_ATOL = 5e-5
 
@@ -57,7 +57,7 @@ def _angle(u, v):
 
 
 def full_grad(W, W_star):
-    """Population gradient, all top weights 1, ReLU (MATH.md section 2; paper 000 Eqn 8):
+    """Population gradient, all top weights 1, ReLU (docs/math.md section 2; Tian (ICML 2017) Eqn 8):
 
     ``2 pi grad_{w_j} L = pi w_j + sum_{i != j} [(pi - theta_ji) w_i + |w_i| sin(theta_ji) w_j/|w_j|]
                           - sum_k [(pi - theta_jk*) w*_k + |w*_k| sin(theta_jk*) w_j/|w_j|]``.
@@ -112,13 +112,13 @@ def morse(W, W_star):
 
 
 def x_saddle(K):
-    """Paper 000 Thm 7(2)."""
+    """Tian (ICML 2017) Thm 7(2)."""
     return (math.sqrt(K - 1) - math.acos(1 / math.sqrt(K)) + PI) / (PI * K)
 
 
 def x_negative(K):
     """Fixed point of the diagonal for x < 0: rows ``x (1, ..., 1)`` give
-    ``theta = phi* = pi - arccos(1/sqrt K)`` and ``phi = 0`` in MATH.md's dx/dt line, so
+    ``theta = phi* = pi - arccos(1/sqrt K)`` and ``phi = 0`` in the dx/dt line of docs/math.md section 3, so
     ``2 pi dx/dt = arccos(1/sqrt K) - sqrt(K-1) - pi K x``."""
     return (math.acos(1 / math.sqrt(K)) - math.sqrt(K - 1)) / (PI * K)
 
@@ -215,7 +215,7 @@ def test_jacobian_matches_finite_differences(K):
 
 
 def test_saddle_formula_values():
-    """MATH.md section 3: K = 2: 0.53415..., K = 5: 0.25684..."""
+    """docs/math.md section 3: K = 2: 0.53415..., K = 5: 0.25684..."""
     assert abs(th.ReducedDynamics(2).saddle() - 0.53415) < 1e-5
     assert abs(th.ReducedDynamics(5).saddle() - 0.25684) < 1e-5
     for K in range(2, 12):
@@ -224,7 +224,7 @@ def test_saddle_formula_values():
 
 @pytest.mark.parametrize("K", [2, 3, 4, 7, 12])
 def test_diagonal_field_is_linear(K):
-    """Thm 7 / 001 Thm 7.11: on x = y > 0, 2 pi dx/dt = -pi K (x - x_s); dx/dt = dy/dt there."""
+    """Thm 7 / Tian (ICLR 2017) Thm 7.11: on x = y > 0, 2 pi dx/dt = -pi K (x - x_s); dx/dt = dy/dt there."""
     R = th.ReducedDynamics(K)
     xs = x_saddle(K)
     for x in (1e-3, 0.1, xs, 0.7, 1.0, 3.0):
@@ -348,7 +348,7 @@ def test_fixed_points_all_K(K):
 @pytest.mark.parametrize("K", [2, 3, 5])
 @pytest.mark.parametrize("extra", [0, 2])
 def test_symmetric_saddle_full_morse_index(K, extra):
-    """MATH.md section 3: in the full K x d space the symmetric saddle has index (K-1)(d-1), nullity K-1."""
+    """docs/math.md section 3: in the full K x d space the symmetric saddle has index (K-1)(d-1), nullity K-1."""
     d = K + extra
     W = th.ReducedDynamics(K).embed(x_saddle(K), x_saddle(K), d)
     assert np.abs(full_grad(W, np.eye(K, d))).max() < FP_ATOL
@@ -375,7 +375,7 @@ def _check_family(f, ds=(2, 3)):
 
 
 def test_k2_families_unequal_norms_math_md():
-    """MATH.md: norms 1 and 5 at theta*_12 = 3.0: roots 0.0786, 0.2175, 2.9987 with indices 1, 2, 1."""
+    """docs/math.md section 4: norms 1 and 5 at theta*_12 = 3.0: roots 0.0786, 0.2175, 2.9987 with indices 1, 2, 1."""
     fams = th.k2_saddle_families(1.0, 5.0, 3.0)
     assert [f.theta1 for f in fams] == pytest.approx([0.0786, 0.2175, 2.9987], abs=MATH_MD_DIGITS_ATOL)
     assert [f.index_in_plane for f in fams] == [1, 2, 1]
@@ -386,7 +386,7 @@ def test_k2_families_unequal_norms_math_md():
 
 
 def test_k2_equal_norm_threshold():
-    """Equal norms: the bisector has index 1 only below tan(T/2) = pi - T/2 (MATH.md: 2.2257); beyond it,
+    """Equal norms: the bisector has index 1 only below tan(T/2) = pi - T/2 (docs/math.md section 4: 2.2257); beyond it,
     index 2, and two asymmetric index-1 families (mirror images) appear."""
     T_star = 2 * optimize.brentq(lambda s: math.tan(s) - (PI - s), 0.5, 1.5, xtol=1e-15)
     assert T_star == pytest.approx(2.2257, abs=MATH_MD_DIGITS_ATOL)

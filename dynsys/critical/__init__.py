@@ -1,5 +1,5 @@
 """Critical points of the loss: Newton refinement from many seeds, classification, deduplication up
-to the model's symmetry (MATH.md section 4), and saddles between minima.
+to the model's symmetry (docs/math.md section 4), and saddles between minima.
 
 Every function takes any system of the protocol :class:`dynsys.systems.base.System` (the
 teacher-student model, the toys, the reduced dynamics, a system of yours: ``docs/systems.md``).
@@ -23,7 +23,7 @@ the index/nullity count) <- :mod:`.newton` <- :mod:`.classify` <- :mod:`.find`; 
 """
 
 from .census import census, census_sweep, random_starts, wilson_interval
-from .classify import classify, teacher_match
+from .classify import classify, teacher_assignment, teacher_match
 from .find import find_critical_points
 from .manifold import trace_manifold
 from .newton import BorderedResult, NewtonResult, bordered_newton, deflate, refine
@@ -33,4 +33,5 @@ from .symmetry import invariants, nullity_expected, same_point
 
 __all__ = ["BorderedResult", "NewtonResult", "bordered_newton", "census", "census_sweep", "classify", "deflate",
            "eigenvector_following", "find_critical_points", "grad_scale", "invariants", "nullity_expected",
-           "random_starts", "refine", "saddle_between", "same_point", "teacher_match", "trace_manifold", "wilson_interval"]
+           "random_starts", "refine", "saddle_between", "same_point", "teacher_assignment", "teacher_match",
+           "trace_manifold", "wilson_interval"]

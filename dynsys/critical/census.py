@@ -9,7 +9,7 @@ after refinement and orbit multiplicity (how many distinct symmetric copies the 
 Safran and Shamir, "Spurious local minima are common in two-layer ReLU neural networks", ICML 2018.
 
 Stopping rule. dynsys stops gradient descent when the largest row norm of ``grad L`` is at most ``gtol``
-(default 1e-9). The protocol of Safran and Shamir, as the project's issue states it, stops when every
+(default 1e-9). The protocol of Safran and Shamir (ICML 2018), as dynsys reads it, stops when every
 neuron's gradient satisfies ``|2 pi grad_{w_j} L| <= 1e-9`` (their closed-form gradient is written
 without dynsys's ``1/(2 pi)``; not re-checked against their code here). The default rule is therefore
 ``2 pi`` looser than theirs, and ``gtol=1e-9 / (2 pi)`` reproduces theirs. Endpoints are refined by
@@ -22,7 +22,7 @@ Random starts. Run ``r`` starts from ``numpy.random.default_rng([seed, r])``: en
 drawn as one (k, d) array. A run's start depends on ``(seed, r)`` only: not on ``n_runs``, the chunk
 size or the thread count (the first n runs of a larger census are the same n runs).
 
-Classes up to symmetry (MATH.md section 4). The loss is invariant under permutations of student rows
+Classes up to symmetry (docs/math.md section 4). The loss is invariant under permutations of student rows
 with equal top weights and, for ``W* = I``, under ``W -> P W Q^T``. Minima of one kind are put in one
 class when their :func:`dynsys.critical.symmetry.invariants` (loss, sorted row norms, Gram spectra,
 sorted teacher overlaps, ...) agree to ``class_rtol``, computed with parallel student rows merged into

@@ -1,5 +1,5 @@
 """Classification of a point: refine by Newton, then loss, gradient, Hessian spectrum, Morse index,
-nullity against what symmetry explains, and the kind (MATH.md section 4, "Classification").
+nullity against what symmetry explains, and the kind (docs/math.md section 4, "Classification").
 
 Kinds, in order of precedence:
 
@@ -14,6 +14,10 @@ Kinds, in order of precedence:
 5. ``"degenerate"``: index 0 and nullity above what symmetry explains (a finding to report);
 6. ``"spurious_minimum"``: index 0, loss above ``min_value + loss_tol`` (a realisable model);
 7. ``"minimum"``: index 0 where the system knows no minimum value (a model that is not realisable).
+
+Every point of a teacher-student system, whatever its kind, also gets its teacher matching
+(:func:`teacher_assignment`: each student row's nearest teacher row and cosine, and the teacher rows
+no student row has learnt; docs/math.md section 4).
 
 Everything is read through the system protocol (:mod:`dynsys.systems.base`): ``min_value``,
 ``loss_scale`` (``loss_tol = loss_rtol * loss_scale``), ``nullity_expected``, ``row_norms``,
@@ -40,6 +44,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .. import _validate as v
+from .._codes import SYSTEM_TEACHER_STUDENT
 from ..config import (CRITICAL_GTOL, EIG_DENSE_MAX_KD, EIG_LANCZOS_EXTRA, EIG_RTOL, LOSS_RTOL,
                       NEWTON_MAX_STEPS, PARALLEL_ATOL)
 from ..results import CriticalPoint, Status
@@ -58,7 +63,7 @@ def classify_tolerances(system, gtol, eig_rtol, loss_rtol, parallel_atol):
 def classify(model, W, *, refine=True, gtol=None, eig_rtol=EIG_RTOL, loss_rtol=LOSS_RTOL,
              eig_method="auto", n_eig=None, parallel_atol=PARALLEL_ATOL, newton_gtol=None,
              max_steps=NEWTON_MAX_STEPS) -> CriticalPoint:
-    """Refine ``W`` by Newton and classify it (MATH.md section 4).
+    """Refine ``W`` by Newton and classify it (docs/math.md section 4).
 
     Parameters
     ----------
@@ -119,6 +124,18 @@ def classify(model, W, *, refine=True, gtol=None, eig_rtol=EIG_RTOL, loss_rtol=L
     return classify_at(model, W0, gn, status, False, *tols, eig_method=eig_method, n_eig=n_eig)
 
 
+def _match_fields(model, W) -> dict:
+    """``match``, ``match_cosine``, ``unmatched_teacher`` for a teacher-student system (read-only),
+    all None for a system without a teacher."""
+    view = model.kernel()
+    if view is None or view.code != SYSTEM_TEACHER_STUDENT:
+        return {"match": None, "match_cosine": None, "unmatched_teacher": None}
+    out = dict(zip(("match", "match_cosine", "unmatched_teacher"), teacher_assignment(model, W)))
+    for arr in out.values():
+        arr.setflags(write=False)
+    return out
+
+
 def _singular(model, W, tols) -> CriticalPoint:
     W = np.array(W, dtype=float)
     rn = np.asarray(model.row_norms(W), dtype=float)
@@ -127,7 +144,8 @@ def _singular(model, W, tols) -> CriticalPoint:
     return CriticalPoint(W=W, loss=math.nan, grad_norm=math.nan, grad_norm_before=math.nan,
                          eigvals=np.zeros(0), morse_index=-1, nullity=-1, nullity_expected=-1,
                          kind="singular", row_norms=rn, eig_tol=math.nan, loss_tol=loss_tol, gtol=tols[0],
-                         permutation=None, refined=False, status=Status.SINGULAR, eig_complete=False)
+                         permutation=None, refined=False, status=Status.SINGULAR, eig_complete=False,
+                         **_match_fields(model, W))
 
 
 def _eigenvalues(model, W, n, method, n_eig, nexp):
@@ -155,6 +173,32 @@ def _eigenvalues(model, W, n, method, n_eig, nexp):
     return np.sort(np.concatenate([np.sort(small), large[-1:]])), False
 
 
+def _cosines(model, W):
+    """Cosines (k, k*) between the contributions ``r_j = a_j (w_j + u_j)`` and ``s_k = a*_k (w*_k + u_k)``
+    (-2 where a row is zero), and the norms ``|r_j|``."""
+    A = model.kernel().arrays
+    W = np.asarray(W, dtype=float)
+    V = W if A.U.size == 0 else W + A.U
+    R = A.a[:, None] * V
+    S = A.a_star[:, None] * A.T
+    rn = np.linalg.norm(R, axis=1)
+    sn = np.linalg.norm(S, axis=1)
+    C = np.full((R.shape[0], S.shape[0]), -2.0)
+    ok = (rn[:, None] > 0) & (sn[None, :] > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Cr = np.clip((R @ S.T) / (rn[:, None] * sn[None, :]), -1.0, 1.0)
+    C[ok] = Cr[ok]
+    return C, rn, ok
+
+
+def _parallel(C, rn, ok, parallel_atol):
+    """Which (student, teacher) pairs are parallel: ``|r_j| sin(theta) <= parallel_atol max_l |r_l|``
+    with ``cos(theta) > 0``."""
+    scale = float(np.max(rn)) if rn.size else 0.0
+    sin = np.sqrt(np.maximum(0.0, 1.0 - C * C))
+    return (C > 0.0) & (rn[:, None] * sin <= parallel_atol * scale) & ok
+
+
 def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
     """For each student row, the teacher row it is parallel to (-1 for none), as an int64 array (k,).
 
@@ -168,23 +212,10 @@ def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
 
     ``model`` is a system whose kernel view holds teacher-student arrays (a TeacherStudent).
     """
-    A = model.kernel().arrays
-    W = np.asarray(W, dtype=float)
-    V = W if A.U.size == 0 else W + A.U
-    R = A.a[:, None] * V
-    S = A.a_star[:, None] * A.T
-    rn = np.linalg.norm(R, axis=1)
-    sn = np.linalg.norm(S, axis=1)
-    C = np.full((R.shape[0], S.shape[0]), -2.0)
-    ok = (rn[:, None] > 0) & (sn[None, :] > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        Cr = np.clip((R @ S.T) / (rn[:, None] * sn[None, :]), -1.0, 1.0)
-    C[ok] = Cr[ok]
+    C, rn, ok = _cosines(model, W)
     rows, cols = linear_sum_assignment(-C)
-    scale = float(np.max(rn)) if rn.size else 0.0
-    sin = np.sqrt(np.maximum(0.0, 1.0 - C * C))
-    par = (C > 0.0) & (rn[:, None] * sin <= parallel_atol * scale) & ok
-    perm = np.full(R.shape[0], -1, dtype=np.int64)
+    par = _parallel(C, rn, ok, parallel_atol)
+    perm = np.full(C.shape[0], -1, dtype=np.int64)
     for r, c in zip(rows, cols):
         if par[r, c]:
             perm[r] = c
@@ -193,6 +224,49 @@ def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
         if par[j, c]:
             perm[j] = c
     return perm
+
+
+#: Cosines closer than this are tied (an exactly symmetric point matches no teacher row).
+MATCH_TIE = 1e-12
+
+
+def teacher_assignment(model, W):
+    """Each student row's nearest teacher row and cosine, and the teacher rows no student row has
+    learnt.
+
+    Any point, critical or not, compared as contributions ``a_j (w_j + u_j)`` against
+    ``a*_k (w*_k + u_k)`` (as in :func:`teacher_match`). A teacher row counts as learnt when some
+    student row is nearer to it than to any other teacher row and no other student row is nearer to
+    it (mutual nearest rows, ties within ``MATCH_TIE`` in cosine excluded). At a global minimum this is
+    every teacher row, and ``match`` is the permutation; at a spurious minimum of ``W* = I_k`` the
+    unlearnt teacher rows are those left to rows stuck between teachers.
+
+    Returns
+    -------
+    match : ndarray of int64, shape (k,)
+        The nearest teacher row (largest cosine) of each student row; -1 for a row that contributes
+        nothing (``a_j = 0`` or ``w_j + u_j = 0``).
+    cosine : ndarray, shape (k,)
+        Cosine between each student row's contribution and its teacher row's (NaN where ``match``
+        is -1).
+    unmatched : ndarray of int64, shape (m,)
+        Teacher rows no student row has learnt (above), ascending; never a row with ``a*_k = 0``.
+        Empty at a global minimum.
+    """
+    C, _, ok = _cosines(model, W)
+    k, ks = C.shape
+    has = ok.any(axis=1)
+    match = np.where(has, np.argmax(C, axis=1), -1).astype(np.int64)
+    cosine = np.full(k, np.nan)
+    cosine[has] = C[np.flatnonzero(has), match[has]]
+    others = np.where(np.arange(ks)[None, :] == match[:, None], -np.inf, C)
+    strict = has & (cosine > others.max(axis=1, initial=-np.inf) + MATCH_TIE)
+    best_row = C.max(axis=0, initial=-np.inf)
+    learnt = ~ok.any(axis=0)  # a teacher unit with a*_k = 0 needs no student row
+    for j in np.flatnonzero(strict):
+        if cosine[j] >= best_row[match[j]] - MATCH_TIE:
+            learnt[match[j]] = True
+    return match, cosine, np.flatnonzero(~learnt).astype(np.int64)
 
 
 def classify_at(model, W, grad_norm_before, status, refined, gtol, eig_rtol, loss_rtol, parallel_atol, *,
@@ -239,4 +313,5 @@ def classify_at(model, W, grad_norm_before, status, refined, gtol, eig_rtol, los
     return CriticalPoint(W=W, loss=loss, grad_norm=gn, grad_norm_before=float(grad_norm_before),
                          eigvals=eigs, morse_index=index, nullity=nullity, nullity_expected=nexp, kind=kind,
                          row_norms=rn, eig_tol=eig_tol, loss_tol=loss_tol, gtol=gtol, permutation=perm,
-                         refined=bool(refined), status=Status(int(status)), eig_complete=complete)
+                         refined=bool(refined), status=Status(int(status)), eig_complete=complete,
+                         **_match_fields(model, W))

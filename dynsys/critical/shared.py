@@ -83,7 +83,7 @@ def as_seeds(system, seeds, name="seeds"):
         raise ValueError(f"{name} must have states of shape {shape}; got {X.shape[1:]} (full shape {X.shape})")
     if X.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (shape {X.shape}); pass at least one state")
-    v.finite(X, name)
+    v.finite(X[0] if single else X, name)  # indices in the caller's own shape: W[1, 2], not W[0, 1, 2]
     X = X.reshape((X.shape[0],) + kernel_shape(shape))
     return np.ascontiguousarray(X), single
 
@@ -140,7 +140,7 @@ def row_max(G):
 
 def spectrum(eigvals, rtol):
     """``(morse_index, nullity, eig_tol)``: an eigenvalue is zero when ``|lambda| <= rtol max|lambda|``
-    (MATH.md section 4); the index counts those below ``-eig_tol``."""
+    (docs/math.md section 4); the index counts those below ``-eig_tol``."""
     eigvals = np.asarray(eigvals)
     emax = float(np.max(np.abs(eigvals))) if eigvals.size else 0.0
     eig_tol = rtol * emax

@@ -18,7 +18,7 @@ from .shared import check_system
 
 
 def nullity_expected(model, W, parallel_atol=PARALLEL_ATOL) -> int:
-    """The Hessian nullity that the system's symmetry explains at ``W`` (MATH.md section 4, Theorem 2
+    """The Hessian nullity that the system's symmetry explains at ``W`` (docs/math.md section 4, Theorem 2
     for the teacher-student model: :func:`dynsys.systems.symmetry.nullity_expected`).
 
     ``parallel_atol`` is the angle (radians) within which rows count as parallel, and the relative

@@ -173,7 +173,7 @@ def _eval(X, U, V, T, tn, a, a_star, alpha, const, tol, G, work):
 def hessian_bound(V, T, tn, a, a_star, alpha, nrm):
     """Upper bound ``B >= ||H(V)||_2`` of the Hessian's spectral norm at network rows V (k, d).
 
-    Block norms of MATH.md section 2: ``||h1(w, v)|| = 2 s |v| / (2 pi |w|) <= |v| / (pi |w|)``,
+    Block norms of docs/math.md section 2: ``||h1(w, v)|| = 2 s |v| / (2 pi |w|) <= |v| / (pi |w|)``,
     ``||P I + (1-alpha)^2 R|| <= (1+alpha^2) pi + (1-alpha)^2`` (``R`` has eigenvalues ``+-s``), and
     for a symmetric block matrix ``||H|| <= max_j sum_i ||H_ji||``::
 

@@ -21,6 +21,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from ..progress import compile_notice
 from . import pool, rng
 from .network import forward, output, rows
 
@@ -44,6 +45,7 @@ def threaded(kernel, n: int, *args) -> None:
     cost several seconds of compilation per driver here; the results are the same (bitwise) for any
     thread count either way, since every row is computed by one thread from its own counters.
     """
+    compile_notice(kernel, "sampling")
     nt = min(numba.get_num_threads(), n)
     if nt <= 1:
         kernel(0, n, *args)
@@ -143,7 +145,7 @@ def model_blocks(lo, hi, mode, X, seed, blk0, n_total, B, W, A, mean, m2, cnt):
     ``A`` (:class:`~dynsys.systems.base.FieldArrays`) for blocks ``blk0 + lo .. blk0 + hi - 1`` of the
     sample sequence, into rows ``lo .. hi - 1`` of ``mean``, ``m2``, ``cnt``.
 
-    Per sample x (MATH.md sections 1 and 6; paper 000 Eqn 3 divided by N): with network rows
+    Per sample x (docs/math.md sections 1 and 6; Tian (ICML 2017) Eqn 3 divided by N): with network rows
     ``V = W + U``, ``h_j = v_j . x``, ``r = g(x; T) - g(x; V)``, the quantities are ``r^2 / 2``
     (column 0 of ``mean``/``m2``) and ``-r a_j sigma'(h_j) x_l`` (column ``1 + j d + l``),
     ``sigma'(0) = alpha``. ``X`` holds the chunk's samples in mode 2 (row 0 is sample ``blk0 B``); it
@@ -179,7 +181,7 @@ def gating_blocks(lo, hi, mode, X, seed, blk0, n_total, B, E, Wg, mean, m2, cnt)
     """Block summaries of ``x 1{e_q . x > 0} relu(w_q . x)`` for every pair q (column ``q d + l``),
     blocks as in :func:`model_blocks`.
 
-    The sample mean estimates paper 000's ``E[F(e, w)] / N`` (Theorem 1), for all pairs on the same
+    The sample mean estimates Tian's (ICML 2017) ``E[F(e, w)] / N`` (Theorem 1), for all pairs on the same
     inputs (one data matrix X, as in the paper's Sec 7.1).
     """
     for b in range(lo, hi):

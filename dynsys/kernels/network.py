@@ -1,9 +1,9 @@
 """The two-layer network on plain arrays (CPU, Numba): its rows with the residual, its output on one input.
 
 ``g(x; M, c) = sum_q c_q sigma_alpha(M_q . x)`` with ``sigma_alpha(z) = z`` for ``z > 0`` and
-``alpha z`` otherwise (ReLU at alpha = 0, leaky ReLU / PReLU otherwise; MATH.md section 1), and
+``alpha z`` otherwise (ReLU at alpha = 0, leaky ReLU / PReLU otherwise; docs/math.md section 1), and
 ``sigma_alpha'(0) = alpha``. The student's rows are ``V = W + U`` (``U`` the residual, an empty (0, 0)
-array when there is none; paper 002's identity mapping).
+array when there is none; Jiang et al.'s identity mapping).
 """
 
 from numba import njit

@@ -10,7 +10,7 @@ Run r draws everything from its own counter-based stream ``(seed, run_ids[r])`` 
 so a run's trajectory depends only on (seed, run id, arguments), never on the thread count or on how
 runs are grouped into calls. The step on the batch mean of the half squared error is
 
-    W <- W - lr (1/|batch|) sum_i -(g*(x_i) - g(x_i; W + U)) a_j sigma'((w_j + u_j) . x_i) x_i
+    W <- W - step (1/|batch|) sum_i -(g*(x_i) - g(x_i; W + U)) a_j sigma'((w_j + u_j) . x_i) x_i
 
 (``sigma'(0) = alpha``), then an optional projection of W onto a norm ball.
 """
@@ -222,7 +222,7 @@ def _update(Wr, G, f, U, proj_kind, proj_r, lim):
 
 
 @njit(nogil=True, **_JIT)
-def sgd_block(lo, hi, W, run_ids, seed, A, W_star, n_samples, batch_size, lr, n_steps, spe, fresh,
+def sgd_block(lo, hi, W, run_ids, seed, A, W_star, n_samples, batch_size, step, n_steps, spe, fresh,
               proj_kind, proj_r, rec_steps, div_lim, work_len, train_loss, pop_loss, dist, dist_raw,
               steps_done, status):
     """Runs ``lo .. hi - 1`` of the batch ``W`` (runs, k, d), updated in place, for the model ``A``
@@ -237,14 +237,14 @@ def sgd_block(lo, hi, W, run_ids, seed, A, W_star, n_samples, batch_size, lr, n_
     U, T, tn, a, a_star, alpha, const, tol = A
     for r in range(lo, hi):
         steps_done[r], status[r] = _run(W[r], run_ids[r], seed, U, T, tn, a, a_star, alpha, const, tol,
-                                        W_star, n_samples, batch_size, lr, n_steps, spe, fresh,
+                                        W_star, n_samples, batch_size, step, n_steps, spe, fresh,
                                         proj_kind, proj_r, rec_steps, div_lim[r], work_len,
                                         train_loss[r], pop_loss[r], dist[r], dist_raw[r])
 
 
 @njit(inline="always", **_JIT)
 def _run(Wr, stream, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_samples, batch_size,
-         lr, n_steps, spe, fresh, proj_kind, proj_r, rec_steps, lim, work_len,
+         step, n_steps, spe, fresh, proj_kind, proj_r, rec_steps, lim, work_len,
          train_loss, pop_loss, dist, dist_raw):
     """One run; returns (steps done, status)."""
     k, d = Wr.shape
@@ -307,7 +307,7 @@ def _run(Wr, stream, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_sam
             nb = hi - lo
             for t in range(lo, hi):
                 _accumulate(V, a, alpha, X[perm[t]], y[perm[t]], G, s)
-        st, applied = _update(Wr, G, lr / nb, U, proj_kind, proj_r, lim)
+        st, applied = _update(Wr, G, step / nb, U, proj_kind, proj_r, lim)
         if applied:
             done += 1
         if st != OK:

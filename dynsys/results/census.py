@@ -41,7 +41,7 @@ class CensusClass(Result):
         Distinct network functions among them: points that differ by relabelling hidden units
         (student rows with equal top weights) count once.
     nullity : int
-        Zero eigenvalues of the representative (MATH.md section 4 tolerance).
+        Zero eigenvalues of the representative (docs/math.md section 4 tolerance).
     W : ndarray, shape (k, d)
         A representative (the first run's refined endpoint).
     first_run : int
@@ -84,7 +84,7 @@ class Census(Result):
     labels : ndarray of int64, shape (n_runs,)
         Per run: its class index (>= 0), or -1 diverged / non-finite, -2 not converged (gd ran out of
         steps, or the endpoint did not refine to a critical point), -3 singular, -4 ended at a saddle,
-        -5 not finished (the census was interrupted) (the basin-label convention of DESIGN.md).
+        -5 not finished (the census was interrupted) (the reserved labels of :class:`dynsys.Label`).
     n_runs, n_saddle, n_unconverged, n_failed : int
         Runs in all; runs ending at a saddle; not converged; diverged, non-finite or singular.
         ``sum(c.count for c in classes) + n_saddle + n_unconverged + n_failed + n_interrupted ==
@@ -154,15 +154,20 @@ class Census(Result):
         return self.flow_time + self.classify_time
 
     def table(self) -> str:
-        """A plain-text table of the classes (one line each) under a summary line."""
+        """A plain-text table of the classes (one line each) under a summary line.
+
+        Column headers are the :class:`CensusClass` attribute names (``class`` is the index in
+        ``classes``; fraction and interval are in percent).
+        """
         lo, hi = self.spurious_interval
         head = (f"census k={self.k}, k_star={self.k_star}, d={self.d}: {self.n_runs} runs of gd "
                 f"(step {self.step:g}, gtol {self.gtol:.3g} in {self.norm}, init {self.init}, seed "
                 f"{self.seed})\nspurious {_pct(self.spurious_fraction)}% [{_pct(lo)}, {_pct(hi)}]; "
                 f"saddle endpoints {self.n_saddle}, unconverged {self.n_unconverged}, failed "
                 f"{self.n_failed}; {self.flow_time:.2f} s gd + {self.classify_time:.2f} s classify")
-        cols = (f"{'class':>5}  {'kind':<17}{'runs':>6}  {'fraction % [95% CI]':<24}{'loss':>12}"
-                f"{'lambda_min':>12}{'max|grad|':>10}{'copies':>8}{'funcs':>7}")
+        # headers are the CensusClass attribute names (fraction and interval in %)
+        cols = (f"{'class':>5}  {'kind':<17}{'count':>6}  {'fraction [interval] %':<24}{'loss':>12}"
+                f"{'lambda_min':>12}{'grad_norm':>10}{'nullity':>8}{'multiplicity':>13}{'n_functions':>12}")
         rows = [head, cols]
         if self.n_interrupted:
             rows.insert(1, f"interrupted: {self.n_interrupted} of {self.n_runs} runs not finished "
@@ -170,7 +175,7 @@ class Census(Result):
         for i, c in enumerate(self.classes):
             ci = f"{_pct(c.fraction)} [{_pct(c.interval[0])}, {_pct(c.interval[1])}]"
             rows.append(f"{i:>5}  {c.kind:<17}{c.count:>6}  {ci:<24}{c.loss:>12.5e}{c.lambda_min:>12.4e}"
-                        f"{c.grad_norm:>10.1e}{c.multiplicity:>8}{c.n_functions:>7}")
+                        f"{c.grad_norm:>10.1e}{c.nullity:>8}{c.multiplicity:>13}{c.n_functions:>12}")
         return "\n".join(rows)
 
     def summary(self) -> str:
@@ -217,18 +222,20 @@ class CensusSweep(Result):
         return np.array([c.wall_time for c in self.censuses])
 
     def table(self) -> str:
-        """k, runs, % spurious with interval, distinct spurious classes with their losses and
-        multiplicities (distinct copies hit), saddle/unconverged endpoints and wall time."""
+        """One line per k: the :class:`Census` attributes named in the header (spurious fraction
+        and interval in percent; ``spurious_classes`` is their number), then each spurious class as
+        ``loss (count, multiplicity, lambda_min)``."""
         rows = [f"census sweep: W* = I_k, student width k + {self.k_extra}",
-                f"{'k':>3}{'runs':>6}  {'spurious % [95% CI]':<24}{'classes':>8}  "
-                f"{'saddle':>6}{'unconv':>7}{'wall s':>8}  spurious classes: loss (runs, copies, lambda_min)"]
+                f"{'k':>3}{'n_runs':>7}  {'spurious_fraction [interval] %':<32}{'spurious_classes':>17}"
+                f"{'n_saddle':>9}{'n_unconverged':>14}{'n_failed':>9}{'wall_time':>10}  "
+                f"spurious classes: loss (count, multiplicity, lambda_min)"]
         for k, c in zip(self.ks, self.censuses):
             lo, hi = c.spurious_interval
             ci = f"{_pct(c.spurious_fraction)} [{_pct(lo)}, {_pct(hi)}]"
             sp = "; ".join(f"{s.loss:.6f} ({s.count}, {s.multiplicity}, {s.lambda_min:.2e})"
                            for s in c.spurious_classes) or "-"
-            rows.append(f"{k:>3}{c.n_runs:>6}  {ci:<24}{len(c.spurious_classes):>8}  {c.n_saddle:>6}"
-                        f"{c.n_unconverged + c.n_failed:>7}{c.wall_time:>8.2f}  {sp}")
+            rows.append(f"{k:>3}{c.n_runs:>7}  {ci:<32}{len(c.spurious_classes):>17}{c.n_saddle:>9}"
+                        f"{c.n_unconverged:>14}{c.n_failed:>9}{c.wall_time:>10.2f}  {sp}")
         for k, c in zip(self.ks, self.censuses):
             if c.n_interrupted:
                 rows.append(f"interrupted: k={k}: {c.n_interrupted} of {c.n_runs} runs not finished")

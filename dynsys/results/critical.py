@@ -13,7 +13,7 @@ from . import display
 from .io import Result
 from .status import Status, status_counts
 
-#: The kinds of critical point, in MATH.md section 4's order of precedence.
+#: The kinds of critical point, in docs/math.md section 4's order of precedence.
 CRITICAL_KINDS = ("singular", "not_critical", "saddle", "global_minimum", "degenerate",
                   "spurious_minimum", "minimum")
 
@@ -40,10 +40,10 @@ class CriticalPoint(Result):
     nullity : int
         Eigenvalues with ``|lambda| <= eig_tol`` (-1 for a singular point).
     nullity_expected : int
-        The nullity that symmetry explains (MATH.md section 4, Theorem 2: rotation orbit dimension
+        The nullity that symmetry explains (docs/math.md section 4, Theorem 2: rotation orbit dimension
         plus ``m_g - 1`` per group of ``m_g`` parallel student rows).
     kind : str
-        One of :data:`CRITICAL_KINDS`, by MATH.md's precedence.
+        One of :data:`CRITICAL_KINDS`, by the precedence of docs/math.md section 4.
     row_norms : ndarray, shape (k,)
         Norms of the network rows ``w_j + u_j``.
     eig_tol : float
@@ -61,6 +61,16 @@ class CriticalPoint(Result):
         Newton's status (CONVERGED without refinement when the point was already critical).
     eig_complete : bool
         Whether ``eigvals`` is the whole spectrum (dense) or the smallest few (Lanczos).
+    match : ndarray of int64, shape (k,), or None
+        At every point (any kind): each student row's nearest teacher row, by the cosine between the
+        contributions ``a_j (w_j + u_j)`` and ``a*_k (w*_k + u_k)``; -1 for a row that contributes
+        nothing. The permutation at a global minimum. None for a system without a teacher (a toy).
+    match_cosine : ndarray, shape (k,), or None
+        Cosine between each student row and its teacher row (NaN where ``match`` is -1).
+    unmatched_teacher : ndarray of int64, shape (m,), or None
+        Teacher rows the point has not learnt: no student row is strictly nearer to it than to the
+        other teacher rows while being the nearest student row to it (empty at a global minimum;
+        :func:`dynsys.critical.teacher_assignment`).
     """
 
     W: np.ndarray
@@ -80,6 +90,9 @@ class CriticalPoint(Result):
     refined: bool
     status: Status
     eig_complete: bool = True
+    match: np.ndarray | None = None
+    match_cosine: np.ndarray | None = None
+    unmatched_teacher: np.ndarray | None = None
 
     @property
     def lambda_min(self) -> float:
@@ -95,19 +108,30 @@ class CriticalPoint(Result):
     def is_critical(self) -> bool:
         return self.kind not in ("singular", "not_critical")
 
-    def summary(self) -> str:
-        """One line: kind, loss, gradient norm, index, nullity (expected), smallest eigenvalue."""
+    def _line(self) -> str:
         return (f"{self.kind:<16} loss={self.loss:.6e} |g|={self.grad_norm:.1e} "
                 f"index={self.morse_index} nullity={self.nullity} (expected {self.nullity_expected}) "
                 f"lambda_min={self.lambda_min:.3e}")
 
+    def matching(self) -> str:
+        """The teacher matching in words: ``"row 0 -> teacher 1 (cos 1.0000), ...; unmatched teacher
+        rows: [2]"`` (empty string for a system without a teacher)."""
+        if self.match is None:
+            return ""
+        pairs = ", ".join(f"row {j} -> teacher {int(t)} (cos {c:.4f})" if t >= 0 else f"row {j} -> none"
+                          for j, (t, c) in enumerate(zip(self.match, self.match_cosine)))
+        return f"{pairs}; unmatched teacher rows: {[int(t) for t in self.unmatched_teacher]}"
+
+    def summary(self) -> str:
+        """Kind, loss, gradient norm, index, nullity (expected), smallest eigenvalue; then the
+        teacher matching (:meth:`matching`) on a second line when there is a teacher."""
+        m = self.matching()
+        return self._line() + (f"\n  {m}" if m else "")
+
     def __repr__(self) -> str:
         shape = np.shape(self.W)
         dims = f"k={shape[0]}, d={shape[1]}" if len(shape) == 2 else f"dim={np.size(self.W)}"
-        return f"CriticalPoint({dims}: {self.summary()})"
-
-    def __str__(self) -> str:
-        return repr(self)
+        return f"CriticalPoint({dims}: {self._line()})"
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -199,7 +223,7 @@ class SaddlePoint(Result):
     eigvals : ndarray
         Hessian eigenvalues, ascending.
     index, nullity : int
-        Negative and zero eigenvalues (MATH.md section 4 tolerance); -1 when singular.
+        Negative and zero eigenvalues (docs/math.md section 4 tolerance); -1 when singular.
     kind : str
         As ``CriticalPoint.kind`` ("saddle" expected).
     status : int

@@ -45,7 +45,8 @@ class FlowResult(Result):
     n_rejected : ndarray of int64, shape (n,), or None
         dopri5: rejected steps.
     n_polish : ndarray of int64, shape (n,), or None
-        dopri5 with ``polish=True``: how many of ``steps`` were gd polish steps.
+        dopri5 with polish on (the default on the CPU backends): how many of ``steps`` were gd
+        polish steps.
     interrupted : bool
         True when Ctrl-C stopped the call: trajectories that had finished keep their results, the
         others have status INTERRUPTED at the state they had reached (``W``, ``loss``, ``steps``,

@@ -55,7 +55,7 @@ class MonteCarloEstimate(Result):
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class GatingEstimate(Result):
-    """Sample estimate of paper 000's population gating function (:func:`dynsys.monte_carlo_gating`).
+    """Sample estimate of Tian's (ICML 2017) population gating function (:func:`dynsys.monte_carlo_gating`).
 
     ``F`` estimates ``E[x 1{e . x > 0} relu(w . x)]`` (Theorem 1's ``E[F(e, w)] / N``); ``closed_form``
     is ``((pi - theta) w + |w| sin(theta) e / |e|) / (2 pi)``, exact for Gaussian inputs. For one pair
@@ -99,7 +99,7 @@ class GatingEstimate(Result):
         return float(np.sum(C * self.F) / np.sum(C * C))
 
     def relative_error(self, scale=1.0):
-        """Paper 000 Sec 7.1's error ``|scale * closed_form - F| / |F|`` per pair.
+        """Tian (ICML 2017) Sec 7.1's error ``|scale * closed_form - F| / |F|`` per pair.
 
         ``scale="fit"`` uses :attr:`fitted_scale` (the paper's "up to a global scale" for
         non-Gaussian inputs).
@@ -134,10 +134,10 @@ class SGDResult(Result):
         their top weights; without residual and with ``a = a* = 1`` this is ``min_P |W - P W*|_F``);
         NaN when ``k != k_star``.
     dist_raw : ndarray, shape (runs, n_rec)
-        ``|W - W*|_F`` without matching (paper 002's ``|W - W*|``); NaN when ``k != k_star``.
+        ``|W - W*|_F`` without matching (Jiang et al.'s ``|W - W*|``); NaN when ``k != k_star``.
     status : ndarray of int8, shape (runs,)
         0 (CONVERGED: all epochs done), DIVERGED or NONFINITE. Records after a run stopped are NaN.
-    n_samples, batch_size, lr, epochs, seed, fresh, project, record_every, steps_per_epoch
+    n_samples, batch_size, step, epochs, seed, fresh, project, record_every, steps_per_epoch
         The call's arguments (``record_every`` resolved to a number of steps).
     run_ids : ndarray of uint64, shape (runs,)
         Random stream of each run (run r draws from stream ``(seed, run_ids[r])``).
@@ -153,7 +153,7 @@ class SGDResult(Result):
     status: np.ndarray
     n_samples: int
     batch_size: int
-    lr: float
+    step: float
     epochs: int
     seed: int
     fresh: bool
@@ -162,13 +162,13 @@ class SGDResult(Result):
     steps_per_epoch: int
     run_ids: np.ndarray
 
-    _call_fields = ("n_samples", "batch_size", "lr", "epochs", "seed", "fresh", "project", "record_every")
+    _call_fields = ("n_samples", "batch_size", "step", "epochs", "seed", "fresh", "project", "record_every")
 
     def _headline(self) -> str:
         W = np.asarray(self.W)
         runs = "one run" if W.ndim == 2 else f"{W.shape[0]} runs"
         final = np.asarray(self.pop_loss)[..., -1]
-        return (f"{runs}, k={W.shape[-2]}, d={W.shape[-1]}, lr {self.lr:g}, batch {self.batch_size}, "
+        return (f"{runs}, k={W.shape[-2]}, d={W.shape[-1]}, step {self.step:g}, batch {self.batch_size}, "
                 f"{self.epochs} epochs, seed {self.seed}: {display.counts(self.status)}; final "
                 f"population loss {'median ' * (final.ndim > 0)}{np.nanmedian(final):.4g}")
 

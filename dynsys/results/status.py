@@ -9,8 +9,30 @@ import numpy as np
 from .. import _codes
 
 
-class Status(enum.IntEnum):
-    """Per-element outcome of a batch computation (stored as ``int8``)."""
+class _NamedInt(enum.IntEnum):
+    """An IntEnum that prints by name (``Status.T1_REACHED``), not as its bare value.
+
+    Python 3.11 made ``str()`` and ``format()`` of an IntEnum member its integer; a status that
+    prints as ``5`` tells a reader nothing. Numeric format specs (``f"{s:d}"``) still give the value.
+    """
+
+    __str__ = enum.Enum.__str__
+
+    def __format__(self, spec: str) -> str:
+        if spec and spec[-1] in _NUMERIC_FORMATS:
+            return int.__format__(int(self), spec)
+        return format(str(self), spec)
+
+
+_NUMERIC_FORMATS = frozenset("bcdoxXneEfFgG%")
+
+
+class Status(_NamedInt):
+    """Per-element outcome of a batch computation (stored as ``int8``).
+
+    A member prints by name (``print(r.status)`` shows ``Status.T1_REACHED``) and compares equal to
+    its integer code; ``status_counts`` and the results' summaries count arrays of codes by name.
+    """
 
     CONVERGED = _codes.CONVERGED
     MAX_STEPS = _codes.MAX_STEPS
@@ -30,7 +52,7 @@ class Status(enum.IntEnum):
         return _MESSAGES[self][1]
 
 
-class Label(enum.IntEnum):
+class Label(_NamedInt):
     """Reserved labels of a run's end point (census and basin labels; attractors are >= 0)."""
 
     DIVERGED = _codes.LABEL_DIVERGED          #: diverged or went non-finite

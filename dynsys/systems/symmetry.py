@@ -5,7 +5,7 @@ These are :class:`~dynsys.TeacherStudent`'s implementations of the system protoc
 through the protocol (:mod:`dynsys.critical.symmetry`).
 
 
-Symmetries of the loss (MATH.md section 4, "Symmetry for deduplication" and Theorem 2), acting on the
+Symmetries of the loss (docs/math.md section 4, "Symmetry for deduplication" and Theorem 2), acting on the
 network rows ``V = W + U`` (with a residual the action on ``W`` is the same map shifted by ``U``):
 
 * permutations of student rows with equal top weight ``a_j`` (``a`` is fixed in the model);
@@ -94,7 +94,7 @@ def _teacher_basis(model, tol):
 
 
 def nullity_expected(model, W, parallel_atol=PARALLEL_ATOL) -> int:
-    """The Hessian nullity that symmetry explains at ``W`` (MATH.md section 4, Theorem 2).
+    """The Hessian nullity that symmetry explains at ``W`` (docs/math.md section 4, Theorem 2).
 
     ``p m - p (p + 1) / 2`` (dimension of the orbit of the rotations fixing the teacher's span, with
     ``m = d - rank(teacher rows)`` and ``p`` the rank of the student rows' components outside that

@@ -1,6 +1,6 @@
 """Per-state kernels of the two-layer ReLU teacher-student field (plain arrays in, plain arrays out).
 
-What is computed (``../MATH.md`` sections 1-2; paper ``000`` Theorem 1, Eqn 5-8): for network rows
+What is computed (docs/math.md sections 1-2; Tian (ICML 2017) Theorem 1, Eqn 5-8): for network rows
 ``v_j`` (the student's ``w_j + u_j``), teacher rows ``t_k`` (``w*_k + u_k``), top weights ``a``, ``a*``
 and leaky slope ``alpha``,
 
@@ -16,8 +16,8 @@ gradients and the Hessian blocks; the pair (i, j) costs one angle, not two):
     Q(theta) = (1 - alpha)^2 sin(theta)                      coefficient of the own direction
     K(theta) = (1 + alpha^2)(sin + (pi - theta) cos) - 2 alpha (sin - theta cos)
 
-so that ``2 pi [(1+alpha^2) g1(w, v) - 2 alpha g1(w, -v)] = P v + Q |v| w/|w|`` (MATH.md's ``g1``)
-and ``2 pi kappa_a(w, v) = |w||v| K``. The Hessian blocks are MATH.md's ``h1``/``h2`` combined the same
+so that ``2 pi [(1+alpha^2) g1(w, v) - 2 alpha g1(w, -v)] = P v + Q |v| w/|w|`` (``g1`` of docs/math.md section 2)
+and ``2 pi kappa_a(w, v) = |w||v| K``. The Hessian blocks are the ``h1``/``h2`` of docs/math.md section 2 combined the same
 way: ``h1(w, -v) = h1(w, v)`` gives the factor ``(1 - alpha)^2`` on the diagonal blocks and
 ``2 pi [(1+alpha^2) h2(w, v) + 2 alpha h2(w, -v)] = P I + (1 - alpha)^2 R`` off the diagonal, with
 ``R = s c (u u^T - n n^T) + s^2 (n u^T + u n^T)``.
@@ -27,7 +27,7 @@ branch evaluates ``L = 1/2 |sum a_j v_j - sum a*_k t_k|^2`` so zero rows are all
 
 Angles: ``arccos`` of the cosine where ``|cos| <= ACOS_SWITCH`` (absolute error below 1.2e-15 there)
 and ``2 atan2(|u - v|, |u + v|)`` of the unit vectors beyond it, accurate to roundoff at 0 and pi
-(MATH.md section 2). Status codes: 0 ok, 3 singular (a row norm at or below ``tol``), 4 non-finite.
+(docs/math.md section 2). Status codes: 0 ok, 3 singular (a row norm at or below ``tol``), 4 non-finite.
 """
 
 import math
@@ -183,7 +183,7 @@ def loss_grad(V, T, tn, a, a_star, alpha, const, tol, want_grad, G, work):
     Layout of the computation (each stage a flat loop over all pairs, so the compiler vectorises
     it): cosines of every pair; angles by :func:`acos_poly`, then the pairs with
     ``|cos| > ACOS_SWITCH`` recomputed by the atan2 form; the coefficients P, Q, K and the loss;
-    finally the gradient as ``sum_i f_ji v_i`` plus a multiple of ``v_j`` (MATH.md section 2).
+    finally the gradient as ``sum_i f_ji v_i`` plus a multiple of ``v_j`` (docs/math.md section 2).
     """
     k = V.shape[0]
     d = V.shape[1]
@@ -230,7 +230,7 @@ def loss_grad(V, T, tn, a, a_star, alpha, const, tol, want_grad, G, work):
         c = min(1.0, max(-1.0, cs[idx]))
         th[idx] = acos_poly(c)
         sn[idx] = math.sqrt((1.0 - c) * (1.0 + c))
-    # near 0 and pi the cosine has lost the angle's digits: take it from the rows (MATH.md sec. 2)
+    # near 0 and pi the cosine has lost the angle's digits: take it from the rows (docs/math.md section 2)
     idx = 0
     for j in range(k):
         for i in range(j):
@@ -339,7 +339,7 @@ def grad_a(V, T, tn, a, a_star, alpha, tol, out, nrm):
 def _frame(X, i, nx, Y, j, ny, Uj, p):
     """Unit vector ``u`` of ``X[i]`` into ``Uj`` and ``p = s n = v~ - c u`` into ``p``; (theta, c, s).
 
-    ``n`` is the unit vector of MATH.md's h1/h2 blocks; ``p`` is formed directly so the blocks
+    ``n`` is the unit vector of the h1/h2 blocks of docs/math.md section 2; ``p`` is formed directly so the blocks
     need no division by ``s`` except in ``p p^T / s``, which vanishes with ``s`` (guarded at 0).
     """
     theta, c, s = pair_angle(X, i, nx, Y, j, ny, _dot(X, i, Y, j))
@@ -360,7 +360,7 @@ def hessian(V, T, tn, a, a_star, alpha, tol, H, S, nrm):
     """Exact Hessian (k d, k d) into ``H``, row-major in (row j, coordinate); returns the status.
 
     ``S`` is scratch of shape ``(HESS_SCRATCH_ROWS, max(k, d))``, ``nrm`` of length ``max(k, d)``.
-    Blocks of MATH.md section 2 (checked there against finite differences): with ``u`` the unit
+    Blocks of docs/math.md section 2 (checked there against finite differences): with ``u`` the unit
     vector of ``v_j`` and ``p = v~_i - c u`` (``|p| = s``),
 
         2 pi h1(v_j, v_i) = |v_i|/|v_j| (s (I - u u^T) + p p^T / s)

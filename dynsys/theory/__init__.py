@@ -1,20 +1,20 @@
 """Closed-form objects of the papers: the reduced 2D field, the saddle formula, the normal equation.
 
-Everything here follows ``MATH.md`` sections 3 and 4 and paper ``000`` (Tian, ICML 2017):
+Everything here follows docs/math.md sections 3 and 4 and Tian (ICML 2017):
 
 * :class:`ReducedDynamics` (:mod:`.reduced`) -- the invariant 2D system of the orthonormal teacher
-  (``000`` Sec 6.2, Thm 7; ``001`` Eqn 16-17), its Jacobian, the symmetric saddle, the diagonal 1D
+  (Tian (ICML 2017) Sec 6.2, Thm 7; Tian (ICLR 2017) Eqn 16-17), its Jacobian, the symmetric saddle, the diagonal 1D
   system, all fixed points of the reduced plane;
 * :func:`k2_saddle_families` (:mod:`.k2_saddles`) -- the one-parameter saddle families of a K = 2
-  network (``000`` Sec 5.3, generalised to unequal teacher norms in ``MATH.md``);
+  network (Tian (ICML 2017) Sec 5.3, generalised to unequal teacher norms in docs/math.md section 4);
 * :func:`h`, :func:`normal_matrices`, :func:`L_jjp`, :func:`L12` (:mod:`.normal_equation`) -- the
-  normal equation (``000`` Eqn 9-14), Proposition 1 and Theorem 3;
-* :func:`conjecture1_scan` (:mod:`.conjecture`) -- the exhaustive check of Conjecture 1 (``000``
+  normal equation (Tian (ICML 2017) Eqn 9-14), Proposition 1 and Theorem 3;
+* :func:`conjecture1_scan` (:mod:`.conjecture`) -- the exhaustive check of Conjecture 1 (Tian (ICML 2017)
   Sec 7.2, Fig 10), with a roundoff bound per evaluation and mpmath re-evaluation of every doubtful
   point.
 
 Conventions: all top weights are 1, ReLU, ``x ~ N(0, I)``; the loss is ``L = 1/2 E[(g* - g)^2]`` and
-the flow ``dW/dt = -grad L`` (paper ``000`` writes ``J`` over N samples; its field is ``N`` times ours).
+the flow ``dW/dt = -grad L`` (Tian (ICML 2017) writes ``J`` over N samples; its field is ``N`` times ours).
 Imports run one way: ``_common`` <- ``reduced_points`` <- ``reduced``, ``normal_equation`` <- ``k2_saddles``, ``conjecture``.
 """
 

@@ -1,4 +1,4 @@
-"""The exhaustive check of Conjecture 1 (paper ``000`` Sec 7.2, Fig 10): :func:`conjecture1_scan` and its
+"""The exhaustive check of Conjecture 1 (Tian (ICML 2017) Sec 7.2, Fig 10): :func:`conjecture1_scan` and its
 result :class:`Conjecture1Scan`. The grid and the float64 evaluations run in the Numba kernels of
 :mod:`dynsys.theory.conjecture_kernel`, with a roundoff bound per evaluation; every doubtful point is
 re-evaluated in mpmath.
@@ -14,6 +14,7 @@ import mpmath
 import numpy as np
 
 from .. import _validate as v
+from ..progress import compile_notice
 from ..config import CONJ1_BOUND_SAFETY, CONJ1_EDGE_ATOL, CONJ1_LOCATION_CAP, CONJ1_MAX_MP_POINTS, CONJ1_MP_DPS
 from ..results.io import Result
 from . import conjecture_kernel as _cj
@@ -134,7 +135,7 @@ def _collect(counts_col, cap, mask, args):
 
 
 def conjecture1_scan(N=10_000, grid="midpoint", high_precision=True, *, mp_dps=CONJ1_MP_DPS):
-    """Check Conjecture 1 (paper ``000`` Sec 5.3) on an N x N grid over (t, phi), with error control.
+    """Check Conjecture 1 (Tian (ICML 2017) Sec 5.3) on an N x N grid over (t, phi), with error control.
 
     For every grid point ``(t_i, phi_j)`` the sign of ``L_12`` (:func:`L12`) is compared with the
     conjecture's: ``> 0`` when ``0 < phi < t`` (e* strictly inside ``Cone(e_1, e_2)``), ``< 0`` for
@@ -177,6 +178,7 @@ def conjecture1_scan(N=10_000, grid="midpoint", high_precision=True, *, mp_dps=C
     k0 = time.perf_counter()
     cphi = np.empty(N)
     sphi = np.empty(N)
+    compile_notice(_cj.scan_rows, "theory")
     _cj.grid(N, endpoint, t, phi, cphi, sphi)
     excl = np.zeros(N, np.bool_)
     if endpoint:

@@ -1,7 +1,7 @@
-"""Numba kernels of the Conjecture 1 scan (paper ``000`` Sec 5.3, Sec 7.2 and Fig 10).
+"""Numba kernels of the Conjecture 1 scan (Tian (ICML 2017) Sec 5.3, Sec 7.2 and Fig 10).
 
-For K = 2 with ``e_1 = (1, 0)``, ``e_2 = (cos t, sin t)`` and ``e* = (cos phi, sin phi)``, paper ``000``
-Eqn 14 reduces (``../../MATH.md`` section 4) to
+For K = 2 with ``e_1 = (1, 0)``, ``e_2 = (cos t, sin t)`` and ``e* = (cos phi, sin phi)``, Tian (ICML 2017)
+Eqn 14 reduces (docs/math.md section 4) to
 
     L_12 = m*_12 - v^T M_r^{-1} m_12 = P / D,
     D = pi^2 - h(t)^2 = (pi - h(t)) (pi + h(t)),

@@ -1,5 +1,5 @@
-"""The one-parameter saddle families of a K = 2 network (paper ``000`` Sec 5.3, generalised to unequal
-teacher norms in ``MATH.md`` section 4): :func:`k2_saddle_families`, :class:`K2SaddleFamily`,
+"""The one-parameter saddle families of a K = 2 network (Tian (ICML 2017) Sec 5.3, generalised to unequal
+teacher norms in docs/math.md section 4): :func:`k2_saddle_families`, :class:`K2SaddleFamily`,
 :func:`k2_equal_norm_threshold`.
 """
 
@@ -25,8 +25,8 @@ class K2SaddleFamily(Result):
     """One family of K = 2 saddles, ``w_1 = c S e``, ``w_2 = (1 - c) S e``, c in (0, 1).
 
     Teacher ``w*_1 = norm1 (1, 0, ...)``, ``w*_2 = norm2 (cos theta12, sin theta12, 0, ...)``; ``e`` is the
-    unit vector in the teacher plane at angle ``theta1`` from ``w*_1`` towards ``w*_2`` (``MATH.md``
-    section 4; paper ``000`` Sec 5.3 states the equal-norm bisector case).
+    unit vector in the teacher plane at angle ``theta1`` from ``w*_1`` towards ``w*_2`` (docs/math.md
+    section 4; Tian (ICML 2017) Sec 5.3 states the equal-norm bisector case).
 
     Attributes
     ----------
@@ -40,7 +40,7 @@ class K2SaddleFamily(Result):
         ``pi S = |w*_1| h(theta1) + |w*_2| h(theta2)`` (the component along e): ``|w_1| + |w_2| = S``.
     index_in_plane : int
         Predicted Morse index in d = 2: 1 when ``sum_k |w*_k| sin(theta_k) <
-        sum_k |w*_k| (pi - theta_k) cos(theta_k)``, else 2 (``MATH.md``).
+        sum_k |w*_k| (pi - theta_k) cos(theta_k)``, else 2 (docs/math.md section 4).
     margin : float
         ``sum_k |w*_k| (pi - theta_k) cos(theta_k) - sum_k |w*_k| sin(theta_k)``: its sign decides the
         index; zero is a bifurcation (a degenerate family).
@@ -130,7 +130,7 @@ def k2_saddle_families(norm1, norm2, theta12, *, n_grid=K2_ROOT_GRID):
     Notes
     -----
     With ``w_1, w_2`` both along e the gradient of either row is
-    ``(pi S e - sum_k [(pi - theta_k) w*_k + |w*_k| sin(theta_k) e]) / (2 pi)`` (``MATH.md`` section 2): its
+    ``(pi S e - sum_k [(pi - theta_k) w*_k + |w*_k| sin(theta_k) e]) / (2 pi)`` (docs/math.md section 2): its
     component along e vanishes by the definition of S and its in-plane normal component by
     ``f(theta1) = 0``. For equal norms the bisector is always a root; it is the only one below
     :func:`k2_equal_norm_threshold` (where ``f'`` at the bisector changes sign: a pitchfork).
@@ -184,7 +184,7 @@ def k2_equal_norm_threshold() -> float:
     """The teacher angle where the equal-norm bisector family changes index: ``tan(T/2) = pi - T/2``.
 
     Below it (about 2.2257) the bisector family has in-plane index 1 and is the only family; above it
-    the bisector has index 2 and two asymmetric index-1 families branch off (``MATH.md`` section 4).
+    the bisector has index 2 and two asymmetric index-1 families branch off (docs/math.md section 4).
     It is where ``d/dt [(pi - t) sin t] = 0`` at ``t = T/2``.
     """
     return 2.0 * _optimize.brentq(lambda s: math.tan(s) - (_PI - s), 0.5, 1.5, xtol=1e-16, rtol=1e-15)

@@ -1,4 +1,4 @@
-"""The normal equation (paper ``000`` Eqn 9-14), Proposition 1 and Theorem 3: :func:`h`,
+"""The normal equation (Tian (ICML 2017) Eqn 9-14), Proposition 1 and Theorem 3: :func:`h`,
 :func:`normal_matrices`, :func:`L_jjp` and, for K = 2, :func:`L12` (float64 from the cancellation-free
 kernel :mod:`dynsys.theory.conjecture_kernel`, or mpmath).
 """
@@ -19,7 +19,7 @@ __all__ = ["h", "normal_matrices", "L_jjp", "L12"]
 
 
 def h(theta):
-    """``h(theta) = (pi - theta) cos(theta) + sin(theta)`` (paper ``000`` Sec 5.2, after Eqn 12).
+    """``h(theta) = (pi - theta) cos(theta) + sin(theta)`` (Tian (ICML 2017) Sec 5.2, after Eqn 12).
 
     ``h`` is the diagonal entry ``m_jj,k`` of the normal equation and ``2 pi kappa(u, v) / (|u| |v|)``
     for unit Gaussian features; it decreases from ``h(0) = pi`` to ``h(pi) = 0``.
@@ -41,7 +41,7 @@ def h(theta):
 def _pair_angles(A, B):
     """Angles between the rows of A (m, d) and of B (n, d): (m, n), accurate over [0, pi].
 
-    ``theta = 2 atan2(|a~ - b~|, |a~ + b~|)`` (``MATH.md`` section 2) with ``a~ = a/|a|``.
+    ``theta = 2 atan2(|a~ - b~|, |a~ + b~|)`` (docs/math.md section 2) with ``a~ = a/|a|``.
     """
     a = A / np.linalg.norm(A, axis=-1, keepdims=True)
     b = B / np.linalg.norm(B, axis=-1, keepdims=True)
@@ -64,7 +64,7 @@ def _rows(X, name, *, ndim=2):
 
 
 def normal_matrices(W, W_star):
-    """The matrices ``M`` and ``M*`` of the in-plane normal equation (paper ``000`` Eqn 10-12).
+    """The matrices ``M`` and ``M*`` of the in-plane normal equation (Tian (ICML 2017) Eqn 10-12).
 
     Entries (Eqn 11, 12), with ``theta_j^k = angle(w_j, w_k)`` and ``theta_j^{*k} = angle(w_j, w*_k)``:
 
@@ -103,7 +103,7 @@ def normal_matrices(W, W_star):
 
 
 def L_jjp(E, e_star, j, jp):
-    """``L_{jj'}`` of paper ``000`` Eqn 14 for student directions E and one teacher direction e*.
+    """``L_{jj'}`` of Tian (ICML 2017) Eqn 14 for student directions E and one teacher direction e*.
 
         L_{jj'} = m*_{jj'} - v^T M_r^{-1} m_{jj'},
         v = [h(theta*_1), ..., h(theta*_K)],  theta*_l = angle(e*, e_l),
@@ -183,7 +183,7 @@ def _l12_mp(t, phi, dps):
 def L12(t, phi, *, dps=None):
     """``L_12`` for K = 2: ``e_1 = (1, 0)``, ``e_2 = (cos t, sin t)``, ``e* = (cos phi, sin phi)``.
 
-    Explicitly (paper ``000`` Eqn 14 with ``M_r = [[pi, h(t)], [h(t), pi]]``,
+    Explicitly (Tian (ICML 2017) Eqn 14 with ``M_r = [[pi, h(t)], [h(t), pi]]``,
     ``m_12 = (pi cos t, pi - t + sin t cos t)``, ``theta*_1 = angle(e*, e_1)``,
     ``theta*_2 = angle(e*, e_2)``):
 
@@ -191,7 +191,7 @@ def L12(t, phi, *, dps=None):
                - [h(theta*_1) A + h(theta*_2) B] / (pi^2 - h(t)^2),
         A = pi^2 cos t - h(t) (pi - t + sin t cos t),   B = pi (pi - t) sin^2 t.
 
-    Conjecture 1 (``000`` Sec 5.3): for t in (0, pi), ``L_12 > 0`` when e* is strictly inside
+    Conjecture 1 (Tian (ICML 2017) Sec 5.3): for t in (0, pi), ``L_12 > 0`` when e* is strictly inside
     ``Cone(e_1, e_2)`` (``0 < phi < t``) and ``< 0`` outside; ``L_12 = 0`` on the edges. At ``t = pi``,
     ``L_12 = 0`` for every phi (``e_2 = -e_1``); at ``t = 0``, ``M_r`` is singular and L_12 undefined.
     Also ``L_21(t, phi) = L_12(t, t - phi)`` (reflection across the bisector).

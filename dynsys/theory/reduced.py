@@ -1,8 +1,8 @@
-"""The reduced 2D dynamics of the orthonormal teacher (paper ``000`` Sec 6.2, Thm 7; ``001`` Eqn 16-17).
+"""The reduced 2D dynamics of the orthonormal teacher (Tian (ICML 2017) Sec 6.2, Thm 7; Tian (ICLR 2017) Eqn 16-17).
 
 :class:`ReducedDynamics` -- the invariant 2D system, its Jacobian, the symmetric saddle, the diagonal 1D
 system, all fixed points of the reduced plane (:class:`ReducedFixedPoint`, found by
-:mod:`.reduced_points`); its flows are :class:`ReducedTrajectory`. ``MATH.md`` section 3.
+:mod:`.reduced_points`); its flows are :class:`ReducedTrajectory`. docs/math.md section 3.
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ __all__ = ["ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory"]
 
 @dataclass(frozen=True)
 class ReducedDynamics(PointSystem):
-    """The 2D reduced gradient flow of an orthonormal teacher (paper ``000`` Sec 6.2 and Thm 7).
+    """The 2D reduced gradient flow of an orthonormal teacher (Tian (ICML 2017) Sec 6.2 and Thm 7).
 
     With ``W* = I_K`` (teacher rows ``e_k``, all top weights 1, ReLU) the family
     ``w_j = x e_j + y sum_{k != j} e_k`` is invariant under ``dW/dt = -grad L`` (cyclic and
-    permutation symmetry). Projecting ``-grad_{w_1} L`` on ``e_1`` and ``e_2`` gives (``MATH.md``
-    section 3, the closed form of ``001`` Eqn 16-17 whose ``dx/dt`` line the seed text garbles):
+    permutation symmetry). Projecting ``-grad_{w_1} L`` on ``e_1`` and ``e_2`` gives (docs/math.md
+    section 3, the closed form of Tian (ICLR 2017) Eqn 16-17 whose ``dx/dt`` line is garbled in the available text):
 
         2 pi dx/dt = (pi - theta) - pi x - (K-1) [(pi - phi) y + x sin phi] + rho x [sin theta + (K-1) sin phi*]
         2 pi dy/dt = (pi - phi*) - pi y - (pi - phi)(x + (K-2) y) - (K-1) y sin phi + rho y [sin theta + (K-1) sin phi*]
 
     with ``rho = (x^2 + (K-1) y^2)^(-1/2)``, ``theta = angle(w_1, e_1)``, ``phi* = angle(w_1, e_2)``,
     ``phi = angle(w_1, w_2)``. The field is the *negative* gradient direction (the flow of
-    ``dW/dt = -grad L``, per sample; paper ``000``'s field is N times this).
+    ``dW/dt = -grad L``, per sample; Tian's (ICML 2017) field is N times this).
 
     Parameters
     ----------
@@ -155,7 +155,7 @@ class ReducedDynamics(PointSystem):
 
         The full field is ``F(W) = -grad L(W)`` and the reduced field is ``P F(E(x, y))`` with E the
         linear embedding and P the projection on ``(w_1)_1, (w_1)_2``. Hence ``J = -P H E'`` with H the
-        analytic Hessian of ``MATH.md`` section 2; only the first block row of H is applied, to the two
+        analytic Hessian of docs/math.md section 2; only the first block row of H is applied, to the two
         tangent directions ``dW/dx`` (rows ``e_j``) and ``dW/dy`` (rows ``1 - e_j``).
         """
         K = self.K
@@ -174,7 +174,7 @@ class ReducedDynamics(PointSystem):
             th = 2.0 * np.arctan2(np.linalg.norm(a - b, axis=1), np.linalg.norm(a + b, axis=1))
             s = np.sin(th)
             c = np.cos(th)
-            q = b - c[:, None] * a              # = s n, n the unit normal of MATH.md
+            q = b - c[:, None] * a              # = s n, n the unit normal of docs/math.md section 2
             inv_s = np.where(s > 1e-200, 1.0 / np.where(s > 1e-200, s, 1.0), 0.0)
             return th, s, c, q, inv_s
 
@@ -213,7 +213,7 @@ class ReducedDynamics(PointSystem):
     def jacobian(self, x, y):
         """Jacobian ``d(dx/dt, dy/dt)/d(x, y)`` of the reduced field, analytic.
 
-        Computed as ``-P H E'`` from the exact Hessian blocks ``h1``, ``h2`` of ``MATH.md`` section 2 (no
+        Computed as ``-P H E'`` from the exact Hessian blocks ``h1``, ``h2`` of docs/math.md section 2 (no
         finite differences). The field is C^1 but not C^2 where angles hit 0 or pi (``y = 0``, the
         diagonal, ``x = 0`` for K = 2); the Jacobian is continuous there.
 
@@ -289,7 +289,7 @@ class ReducedDynamics(PointSystem):
 
     # ------------------------------------------------------------------------------ closed forms
     def saddle(self) -> float:
-        """``x_s = (sqrt(K-1) - arccos(1/sqrt(K)) + pi) / (pi K)`` (paper ``000`` Thm 7(2)).
+        """``x_s = (sqrt(K-1) - arccos(1/sqrt(K)) + pi) / (pi K)`` (Tian (ICML 2017) Thm 7(2)).
 
         The diagonal point ``x = y = x_s`` is the symmetric saddle. K = 2: 0.53415..., K = 5: 0.25684...
         """
@@ -310,7 +310,7 @@ class ReducedDynamics(PointSystem):
         return math.sqrt(K + K * (K - 1) / _PI)
 
     def diagonal_field(self, x):
-        """The invariant 1D system on the diagonal ``x = y`` (paper ``000`` Thm 7(2); ``001`` Thm 7.11).
+        """The invariant 1D system on the diagonal ``x = y`` (Tian (ICML 2017) Thm 7(2); Tian (ICLR 2017) Thm 7.11).
 
         With ``x = y`` all rows equal ``x (1, ..., 1)``: ``phi = 0`` and
         ``theta = phi* = arccos(sign(x)/sqrt(K))``, so

@@ -1,4 +1,4 @@
-"""The reduced plane's points and their search (paper ``000`` Sec 6.2, Thm 7; ``MATH.md`` section 3).
+"""The reduced plane's points and their search (Tian (ICML 2017) Sec 6.2, Thm 7; docs/math.md section 3).
 
 :func:`plane_point` embeds reduced coordinates ``(x, y)`` as a student ``W``;
 :func:`search_fixed_points` finds every fixed point of a reduced field by Newton from a grid of

@@ -238,8 +238,8 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
     Notes
     -----
     A straight line between two points with rows exchanged passes through states with coincident rows
-    (where the Hessian is continuous but not differentiable, MATH.md section 2); Newton converges more
-    slowly there, but the saddle families of MATH.md section 4 live exactly there.
+    (where the Hessian is continuous but not differentiable, docs/math.md section 2); Newton converges more
+    slowly there, but the saddle families of docs/math.md section 4 live exactly there.
     """
     W_a = checked_state(model, W_a, "W_a")
     W_b = checked_state(model, W_b, "W_b")

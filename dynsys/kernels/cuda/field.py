@@ -3,7 +3,7 @@
 Same mathematics and statuses as the CPU per-state kernel
 :func:`dynsys.systems.teacher_student.loss_grad` (its module docstring: the pair coefficients
 ``P, Q, K`` that share one angle per pair between the loss and both rows' gradients, the accurate-angle
-rule, the ``alpha = 1`` linear branch; ``../MATH.md`` sections 1-2, paper ``000`` Theorem 1, Eqn 5-8).
+rule, the ``alpha = 1`` linear branch; docs/math.md sections 1-2, Tian (ICML 2017) Theorem 1, Eqn 5-8).
 Imported only by :func:`dynsys.backends.cuda_kernels`, after it has checked that a GPU is there.
 
 Two kernel shapes, chosen by :func:`kernel_shape` from ``k * d`` (``CUDA_BLOCK_KERNEL_MIN_KD``):
