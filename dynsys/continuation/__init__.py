@@ -1,0 +1,11 @@
+"""Continuation: follow critical points in a parameter and find where their type changes.
+
+:func:`continuation` follows one critical point along a :class:`Family` and returns a
+:class:`~dynsys.results.Branch` with its events (docs/continuation.md); ready-made families of the
+teacher-student model are in :mod:`dynsys.families`.
+"""
+
+from .arclength import continuation
+from .family import Family
+
+__all__ = ["Family", "continuation"]

@@ -1,0 +1,144 @@
+"""The bordered Newton corrector of pseudo-arclength continuation with phase conditions.
+
+Unknowns ``(x, p, mu)``: the flattened state, the parameter and one multiplier per own null
+direction. Equations (n + m + 1)::
+
+    grad L_p(x) + N mu = 0              (n)   N: (n, m) orthonormal basis of the branch's null space
+    N^T (x - x_anchor) = 0              (m)   phase conditions: one representative per orbit
+    c . (x - x_c) + c_p (p - p_c) = 0   (1)   arclength (c = previous tangent) or p = p_end
+
+Jacobian ``[[H, b, N], [N^T, 0, 0], [c^T, c_p, 0]]`` with ``b = d grad / d p``. Because ``H`` is
+symmetric its range is orthogonal to its null space, so the multipliers vanish on a manifold of
+critical points and the square system is regular where ``H`` restricted to ``N``'s complement is
+(docs/continuation.md).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..critical.shared import grad_hess, row_max
+from .._codes import CONVERGED, MAX_STEPS, SINGULAR, STALLED
+
+#: Newton iterations per corrector call before the step is cut.
+MAX_ITER = 12
+
+
+class Point(NamedTuple):
+    """A corrected point and what the next steps need of it."""
+
+    x: np.ndarray       #: flattened state (n,)
+    p: float
+    g: np.ndarray       #: gradient, flattened
+    H: np.ndarray       #: Hessian (n, n)
+    b: np.ndarray       #: d grad / d p, flattened
+    J: np.ndarray       #: last bordered Jacobian (its last row: the constraint used)
+    status: int
+    iters: int
+    grad_norm: float
+
+
+class Evaluator:
+    """Gradient, Hessian and d grad / d p of a family at (x, p), with the system at p cached."""
+
+    def __init__(self, family, shape):
+        self.family = family
+        self.shape = shape
+        self._p = None
+        self._sys = None
+
+    def system(self, p):
+        if self._p != p:
+            self._sys = self.family(p)
+            self._p = p
+        return self._sys
+
+    def __call__(self, x, p, want_H=True):
+        W = x.reshape(self.shape)
+        G, H, st = grad_hess(self.system(p), W, want_H=want_H)
+        if st:
+            return None, None, None, st
+        b = self.family.dgrad_dp(W, p) if want_H else None
+        if want_H and b is None:
+            return None, None, None, SINGULAR
+        return G.reshape(-1), H, (None if b is None else b.reshape(-1)), 0
+
+
+def correct(ev, x0, p0, N, x_anchor, c, cp, rhs, *, gtol, xtol, domain, max_iter=MAX_ITER) -> Point:
+    """Newton on the bordered system from ``(x0, p0)``; the last equation is ``c.x + cp p = rhs``.
+
+    Converged when the row-max gradient is at most ``gtol`` and the bordering equations hold to
+    ``xtol``. A non-decreasing residual after the third iteration, a step out of ``domain`` or a
+    singular state ends it (the caller then shortens the step).
+    """
+    n = x0.size
+    m = N.shape[1]
+    x, p = x0.copy(), float(p0)
+    lo, hi = domain
+    res_prev = np.inf
+    J = np.zeros((n + m + 1, n + m + 1))
+    J[:n, n + 1:] = N
+    J[n:n + m, :n] = N.T
+    J[n + m, :n] = c
+    J[n + m, n] = cp
+    for it in range(max_iter + 1):
+        if not lo <= p <= hi:
+            return Point(x, p, None, None, None, J, STALLED, it, np.inf)
+        g, H, b, st = ev(x, p)
+        if st:
+            return Point(x, p, None, None, None, J, st, it, np.inf)
+        gn = row_max(g.reshape(ev.shape))
+        r_phase = N.T @ (x - x_anchor)
+        r_arc = c @ x + cp * p - rhs
+        J[:n, :n] = H
+        J[:n, n] = b
+        rx = max(float(np.max(np.abs(r_phase), initial=0.0)), abs(float(r_arc)))
+        if gn <= gtol and rx <= xtol:
+            return Point(x, p, g, H, b, J, CONVERGED, it, gn)
+        res = max(gn / gtol, rx / xtol)
+        if it >= 3 and res >= 0.5 * res_prev or it == max_iter:
+            return Point(x, p, g, H, b, J, MAX_STEPS if it == max_iter else STALLED, it, gn)
+        res_prev = res
+        # mu restarts at zero each iteration: at a root it is zero, and its column absorbs the part
+        # of g along N (second order in the distance to a manifold of critical points)
+        F = np.concatenate([g, r_phase, [r_arc]])
+        try:
+            dz = np.linalg.solve(J, -F)
+        except np.linalg.LinAlgError:
+            dz = np.linalg.lstsq(J, -F, rcond=None)[0]
+        if not np.all(np.isfinite(dz)):
+            return Point(x, p, g, H, b, J, STALLED, it, gn)
+        x = x + dz[:n]
+        p = p + float(dz[n])
+    return Point(x, p, None, None, None, J, MAX_STEPS, max_iter, np.inf)
+
+
+def tangent(J, n, t_prev):
+    """Unit tangent ``(t_x, t_p)`` from a bordered Jacobian whose last row is the previous tangent
+    (or any row not orthogonal to the tangent): ``J z = e_last``, oriented along ``t_prev``."""
+    e = np.zeros(J.shape[0])
+    e[-1] = 1.0
+    try:
+        z = np.linalg.solve(J, e)
+    except np.linalg.LinAlgError:
+        z = np.linalg.lstsq(J, e, rcond=None)[0]
+    t = z[:n + 1]
+    t = t / np.linalg.norm(t)
+    if t_prev is not None and t @ t_prev < 0:
+        t = -t
+    return t
+
+
+def initial_tangent(H, b, N):
+    """Unit null vector ``(t_x, t_p)`` of ``[[H, b], [N^T, 0]]`` (smallest right singular vector)."""
+    n = H.shape[0]
+    m = N.shape[1]
+    A = np.zeros((n + m, n + 1))
+    A[:n, :n] = H
+    A[:n, n] = b
+    A[n:, :n] = N.T
+    _, _, Vt = np.linalg.svd(A)
+    t = Vt[-1]
+    return t / np.linalg.norm(t)
