@@ -57,6 +57,22 @@ class Node(NamedTuple):
     J: np.ndarray
 
 
+def _dips(system, A, B, shape):
+    """Whether a row's segment from A to B passes much closer to zero than its ends, in a system with
+    a singular set: the branch runs into it between the two points (a step would jump over it)."""
+    if not system.singular_tol > -math.inf:
+        return False
+    U = getattr(system, "residual", None)
+    a = A.W.reshape(-1, shape[-1]) + (0.0 if U is None else U)
+    b = B.W.reshape(-1, shape[-1]) + (0.0 if U is None else U)
+    d = b - a
+    dd = np.einsum("ij,ij->i", d, d)
+    t = np.clip(-np.einsum("ij,ij->i", a, d) / np.where(dd > 0, dd, 1.0), 0.0, 1.0)
+    closest = np.linalg.norm(a + t[:, None] * d, axis=1)
+    ends = np.minimum(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
+    return bool(np.any(closest < 0.25 * ends))
+
+
 def _groups(system, W, atol):
     if len(np.shape(W)) != 2:
         return ()
@@ -249,6 +265,8 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
         while len(nodes) < max_points:
             A = nodes[-1]
             B, pt = run.step_from(A, ds)
+            if B is not None and _dips(run.ev.system(B.p), A, B, shape):
+                B, pt = None, pt._replace(status=SINGULAR)
             if B is None:
                 last_fail = pt.status
                 lo, hi = fam.domain

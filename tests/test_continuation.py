@@ -1,0 +1,273 @@
+"""Continuation (dynsys.continuation): toys with known bifurcations, the model's K = 2 families and
+branches over the leaky slope, statuses and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+
+import dynsys
+from dynsys import families
+from dynsys.continuation import Family, continuation
+from dynsys.results import Branch, Status
+from dynsys.systems.base import PointSystem
+from dynsys.theory.k2_saddles import k2_equal_norm_threshold, k2_saddle_families
+
+import naive_continuation as naive
+
+
+class _Toy(PointSystem):
+    """A parametrised toy in the plane: ``f(x; p)`` with gradient and Hessian below."""
+
+    state_shape = (2,)
+
+    def __init__(self, p):
+        object.__setattr__(self, "p", float(p))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("immutable")
+
+
+class SCurve(_Toy):
+    """grad = (x0^3 - x0 + p, x1): folds at p = +-2 / (3 sqrt 3)."""
+
+    def value(self, x):
+        return x[0] ** 4 / 4 - x[0] ** 2 / 2 + self.p * x[0] + x[1] ** 2 / 2
+
+    def gradient(self, x):
+        return np.array([x[0] ** 3 - x[0] + self.p, x[1]])
+
+    def hessian_at(self, x):
+        return np.array([[3 * x[0] ** 2 - 1, 0.0], [0.0, 1.0]])
+
+
+class SaddleNode(_Toy):
+    """The saddle-node normal form grad = (x0^2 - p, x1): a fold at p = 0."""
+
+    def value(self, x):
+        return x[0] ** 3 / 3 - self.p * x[0] + x[1] ** 2 / 2
+
+    def gradient(self, x):
+        return np.array([x[0] ** 2 - self.p, x[1]])
+
+    def hessian_at(self, x):
+        return np.array([[2 * x[0], 0.0], [0.0, 1.0]])
+
+
+class Pitchfork(_Toy):
+    """Z2 pitchfork: grad = (x0^3 - p x0, x1); branches x0 = +-sqrt(p) from x = 0 at p = 0."""
+
+    def value(self, x):
+        return x[0] ** 4 / 4 - self.p * x[0] ** 2 / 2 + x[1] ** 2 / 2
+
+    def gradient(self, x):
+        return np.array([x[0] ** 3 - self.p * x[0], x[1]])
+
+    def hessian_at(self, x):
+        return np.array([[3 * x[0] ** 2 - self.p, 0.0], [0.0, 1.0]])
+
+
+class Transcritical(_Toy):
+    """grad = (x0^2 - p x0, x1): x = 0 and x0 = p exchange stability at p = 0."""
+
+    def value(self, x):
+        return x[0] ** 3 / 3 - self.p * x[0] ** 2 / 2 + x[1] ** 2 / 2
+
+    def gradient(self, x):
+        return np.array([x[0] ** 2 - self.p * x[0], x[1]])
+
+    def hessian_at(self, x):
+        return np.array([[2 * x[0] - self.p, 0.0], [0.0, 1.0]])
+
+
+class ThroughOrigin(_Toy):
+    """grad = (x0 - p, x1): the branch x0 = p runs into the singular ball |x| <= 1e-3 at p = 0."""
+
+    singular_tol = 1e-3
+
+    def value(self, x):
+        return (x[0] - self.p) ** 2 / 2 + x[1] ** 2 / 2
+
+    def gradient(self, x):
+        return np.array([x[0] - self.p, x[1]])
+
+    def hessian_at(self, x):
+        return np.eye(2)
+
+
+FOLD = 2.0 / (3.0 * math.sqrt(3.0))
+
+
+def test_s_curve_passes_both_folds_and_lands_on_p_end():
+    x0 = -1.5
+    b = continuation(SCurve, [x0, 0.0], x0 - x0 ** 3, -2.0)
+    assert isinstance(b, Branch) and b.status == Status.CONVERGED
+    assert b.p[-1] == -2.0
+    assert abs(b.W[-1, 0] ** 3 - b.W[-1, 0] - 2.0) < 1e-10
+    folds = b.events_of("fold")
+    assert [round(e.p, 9) for e in folds] == [round(-FOLD, 9), round(FOLD, 9)]
+    assert all(abs(e.p - s * FOLD) < 1e-8 for e, s in zip(folds, (-1, 1)))
+    assert [(e.index_before, e.index_after) for e in folds] == [(0, 1), (1, 0)]
+    assert np.all(b.grad_norm <= b.gtol)
+    # index from inertia agrees with the sign of 3 x0^2 - 1 at every point
+    assert np.array_equal(b.morse_index, (3 * b.W[:, 0] ** 2 - 1 < 0).astype(int))
+    # tangent p-component changes sign exactly twice
+    assert np.sum(np.diff(np.sign(b.tangent_p)) != 0) == 2
+
+
+def test_saddle_node_fold_against_naive_oracle():
+    b = continuation(SaddleNode, [1.0, 0.0], 1.0, 0.5, step=0.05, step_max=0.05, max_points=200)
+    assert b.status == Status.CONVERGED and b.p[-1] == 0.5 and abs(b.W[-1, 0] - math.sqrt(0.5)) < 1e-10
+    b = continuation(SaddleNode, [-1.0, 0.0], 1.0, 0.5, step=0.05, step_max=0.05, max_points=40)
+    assert b.status == Status.MAX_STEPS or b.status == Status.CONVERGED
+    ref = naive.arclength(lambda x, p: np.array([x[0] ** 2 - p, x[1]]),
+                          lambda x, p: np.array([[2 * x[0], 0.0], [0.0, 1.0]]),
+                          lambda x, p: np.array([-1.0, 0.0]), [-1.0, 0.0], 1.0, 0.05, 80, -1.0)
+    # every point of the dynsys branch lies on the oracle's curve x0^2 = p (both signs)
+    assert np.allclose(b.W[:, 0] ** 2, b.p, atol=1e-10)
+    assert all(abs(x[0] ** 2 - p) < 1e-10 for p, x, _ in ref)
+
+
+def test_saddle_node_fold_passed_through():
+    # start on x0 = +1 at p = 1 heading to p = 4: the branch first goes up (no fold)
+    b = continuation(SaddleNode, [1.0, 0.0], 1.0, 4.0)
+    assert b.status == Status.CONVERGED and not b.events
+    b = continuation(SaddleNode, [-1.0, 0.0], 1.0, 0.25, max_points=400)
+    assert b.status == Status.CONVERGED and b.p[-1] == 0.25
+    folds = b.events_of("fold")
+    if folds:  # the branch x0 = -sqrt(p) reaches p = 0.25 before any fold
+        pytest.fail("no fold expected before p = 0.25 on x0 = -sqrt(p)")
+    b = continuation(SaddleNode, [-1.0, 0.0], 1.0, -0.5, max_points=400)
+    # p_end = -0.5 is never reached: the branch turns at the fold p = 0 and climbs x0 = +sqrt(p)
+    assert b.status == Status.MAX_STEPS
+    (fold,) = b.events_of("fold")
+    assert abs(fold.p) < 1e-8 and (fold.index_before, fold.index_after) == (1, 0)
+    assert abs(fold.W[0]) < 1e-4 and fold.nullity == 1
+
+
+def test_pitchfork_is_a_symmetric_branch_point():
+    b = continuation(Pitchfork, [0.0, 0.0], -1.0, 1.0)
+    assert b.status == Status.CONVERGED and b.p[-1] == 1.0
+    (e,) = b.events
+    assert e.kind == "symmetric_branch_point" and e.symmetric
+    assert abs(e.p) < 1e-8 and (e.index_before, e.index_after) == (0, 1)
+    assert abs(abs(e.vectors[0, 0]) - 1.0) < 1e-8  # crossing direction x0
+    # the two conjugate branches x0 = +-sqrt(p): follow each from p = 1 back to 0.25
+    for s in (1.0, -1.0):
+        c = continuation(Pitchfork, [s, 0.0], 1.0, 0.25)
+        assert c.status == Status.CONVERGED and abs(c.W[-1, 0] - 0.5 * s) < 1e-10
+        assert np.all(c.morse_index == 0)
+
+
+def test_transcritical_is_a_plain_branch_point():
+    b = continuation(Transcritical, [0.0, 0.0], -1.0, 1.0)
+    (e,) = b.events
+    assert e.kind == "branch_point" and not e.symmetric and abs(e.p) < 1e-8
+
+
+def test_branch_reaches_the_singular_set():
+    b = continuation(ThroughOrigin, [1.0, 0.0], 1.0, -1.0)
+    assert b.status == Status.SINGULAR and 0.0 < b.p[-1] < 0.01
+
+
+def test_interrupt_returns_partial_branch():
+    calls = []
+
+    def of_p(p):
+        calls.append(p)
+        if len(calls) > 60:
+            raise KeyboardInterrupt
+        return SCurve(p)
+
+    b = continuation(of_p, [-1.5, 0.0], 1.5 ** 3 - 1.5, -2.0)
+    assert b.status == Status.INTERRUPTED and 1 <= len(b) and np.all(b.grad_norm <= b.gtol)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="p0 and p_end"):
+        continuation(SCurve, [1.0, 0.0], 0.0, 0.0)
+    with pytest.raises(ValueError, match="step_min <= step <= step_max"):
+        continuation(SCurve, [1.0, 0.0], 0.0, 1.0, step=0.5, step_max=0.1)
+    with pytest.raises(ValueError, match="not a critical point"):
+        continuation(SCurve, [0.3, 0.0], 0.0, 1.0)
+    b = continuation(SCurve, [1.1, 0.0], 0.0, 0.1, refine=True)
+    assert b.status == Status.CONVERGED and abs(b.W[0, 0] - 1.0) < 1e-10
+    with pytest.raises(TypeError, match="system of the protocol"):
+        continuation(lambda p: 3.0, [1.0, 0.0], 0.0, 1.0)
+    model = dynsys.TeacherStudent(np.eye(2))
+    shapes = Family(lambda p: model if p < 0.5 else dynsys.TeacherStudent(np.eye(3)), domain=(0, 1))
+    with pytest.raises(ValueError, match="state shape"):
+        continuation(shapes, np.eye(2), 0.0, 0.9)
+    with pytest.raises(ValueError, match="domain"):
+        continuation(families.leaky_slope(model), np.eye(2), 0.0, 0.99)
+    with pytest.raises(TypeError, match="Family or a callable"):
+        continuation(3, np.eye(2), 0.0, 0.5)
+
+
+def test_save_load_roundtrip(tmp_path):
+    b = continuation(SCurve, [-1.5, 0.0], 1.5 ** 3 - 1.5, -2.0)
+    path = b.save(tmp_path / "branch")
+    c = Branch.load(path)
+    assert np.array_equal(c.p, b.p) and c.status == b.status and len(c.events) == 2
+    assert c.events[0].kind == "fold" and c.events[0].p == b.events[0].p
+    assert "fold at p" in b.summary()
+
+
+# ------------------------------------------------------------------ the teacher-student model
+def test_teacher_branch_over_alpha_stays_global_minimum():
+    Ws = np.random.default_rng(0).standard_normal((3, 3))
+    model = dynsys.TeacherStudent(Ws)
+    b = continuation(families.leaky_slope(model), Ws, 0.0, 0.9)
+    assert b.status == Status.CONVERGED and b.p[-1] == 0.9
+    assert np.all(b.morse_index == 0) and np.all(b.nullity == 0) and not b.events
+    assert np.max(np.abs(b.loss)) < 1e-12 and np.max(np.abs(b.W - Ws)) < 1e-9
+    for i in (0, len(b) // 2, len(b) - 1):
+        assert dynsys.classify(model.replace(alpha=b.p[i]), b.W[i]).kind == "global_minimum"
+
+
+def test_symmetric_saddle_over_alpha_keeps_index_and_nullity():
+    K = d = 3
+    model = dynsys.TeacherStudent(np.eye(d))
+    W0 = dynsys.critical.newton.refine(model, np.full((K, d), 0.3)).W
+    b = continuation(families.leaky_slope(model), W0, 0.0, 0.9)
+    assert b.status == Status.CONVERGED and b.own_nullity == K - 1
+    assert np.all(b.morse_index == (K - 1) * (d - 1)) and np.all(b.nullity == K - 1)
+    # the rows stay parallel (the start's split of mass between them is kept by the phase
+    # conditions): the branch is the symmetric saddle at every alpha
+    U = b.W / np.linalg.norm(b.W, axis=2, keepdims=True)
+    assert np.max(np.ptp(U, axis=1)) < 1e-10
+
+
+def test_equal_norm_bisector_symmetric_branch_point():
+    fam0 = k2_saddle_families(1.0, 1.0, 2.0)[0]
+    model = dynsys.TeacherStudent(fam0.teacher(2))
+    b = continuation(families.teacher_angle(model), fam0.W(0.3), 2.0, 2.6)
+    assert b.status == Status.CONVERGED and b.own_nullity == 1
+    (e,) = b.events
+    assert e.kind == "symmetric_branch_point" and (e.index_before, e.index_after) == (1, 2)
+    assert abs(e.p - k2_equal_norm_threshold()) < 1e-8
+    # past the branch point the bisector family of k2_saddle_families has index 2, as measured
+    f = [f for f in k2_saddle_families(1.0, 1.0, 2.6) if abs(f.theta1 - 1.3) < 1e-9][0]
+    assert f.index_in_plane == 2 and b.morse_index[-1] == 2
+    # the rows stay on the bisector: theta1 = T / 2 all along
+    ang = np.arctan2(b.W[:, 0, 1], b.W[:, 0, 0])
+    assert np.allclose(ang, b.p / 2, atol=1e-9)
+
+
+def test_unequal_norms_two_families_meet_in_a_fold():
+    fams = k2_saddle_families(1.0, 5.0, 3.0)
+    assert [round(f.theta1, 4) for f in fams][:2] == [0.0786, 0.2175]
+    f = fams[1]
+    model = dynsys.TeacherStudent(f.teacher(2))
+    b = continuation(families.teacher_angle(model), f.W(0.4), 3.0, 2.0)
+    fold = b.events_of("fold")[0]
+    T_ref, t1_ref = naive.k2_fold(1.0, 5.0, 2.99, 0.15)
+    assert abs(fold.p - T_ref) < 1e-8 and (fold.index_before, fold.index_after) == (2, 1)
+    t1 = math.atan2(fold.W[0, 1], fold.W[0, 0])
+    assert abs(t1 - t1_ref) < 1e-4
+    # every point solves the theta1 equation (rows collinear at angle theta1 from w*_1), and after
+    # the fold the branch climbs back along the smaller root: theta1 < the fold's on that side
+    t1s = np.arctan2(b.W[:, 0, 1], b.W[:, 0, 0])
+    assert np.max(np.abs(naive._f(t1s, 1.0, 5.0, b.p))) < 1e-8
+    after = slice(fold.position, None)
+    assert np.all(t1s[after] < t1_ref + 1e-6) and np.all(b.morse_index[after][b.p[after] < 3.1] == 1)
