@@ -271,3 +271,79 @@ def test_unequal_norms_two_families_meet_in_a_fold():
     assert np.max(np.abs(naive._f(t1s, 1.0, 5.0, b.p))) < 1e-8
     after = slice(fold.position, None)
     assert np.all(t1s[after] < t1_ref + 1e-6) and np.all(b.morse_index[after][b.p[after] < 3.1] == 1)
+
+
+# ------------------------------------------------------------------ branch switching
+class D3(_Toy):
+    """D3 in its standard 2D representation: ``f = -p |x|^2 / 2 + Re(z^3) / 3 + |x|^4 / 4``.
+
+    At p = 0 two eigenvalues cross at x = 0; the new branches lie on the three reflection axes
+    (angles 0, 2 pi / 3, 4 pi / 3 on one side of p = 0, their opposites on the other), one up to
+    symmetry on each side, each transcritical.
+    """
+
+    def value(self, x):
+        r2 = x @ x
+        return -self.p * r2 / 2 + (x[0] ** 3 - 3 * x[0] * x[1] ** 2) / 3 + r2 ** 2 / 4
+
+    def gradient(self, x):
+        r2 = x @ x
+        return np.array([-self.p * x[0] + x[0] ** 2 - x[1] ** 2 + r2 * x[0],
+                         -self.p * x[1] - 2 * x[0] * x[1] + r2 * x[1]])
+
+    def hessian_at(self, x):
+        r2 = x @ x
+        return np.array([[-self.p + 2 * x[0] + r2 + 2 * x[0] ** 2, -2 * x[1] + 2 * x[0] * x[1]],
+                         [-2 * x[1] + 2 * x[0] * x[1], -self.p - 2 * x[0] + r2 + 2 * x[1] ** 2]])
+
+    def invariants(self, W, *, merge_parallel=False, parallel_atol=None):
+        x = np.asarray(W, dtype=float)
+        return np.array([self.value(x), x @ x, x[0] ** 3 - 3 * x[0] * x[1] ** 2])
+
+
+def test_switch_at_pitchfork_gives_the_two_conjugate_branches():
+    from dynsys.continuation.switching import switch_branch
+
+    b = continuation(Pitchfork, [0.0, 0.0], -1.0, 1.0)
+    new = switch_branch(Pitchfork, b, b.events[0], 1.0)
+    assert len(new) == 2
+    ends = sorted(float(c.W[-1, 0]) for c in new)
+    assert all(c.status == Status.CONVERGED and np.all(c.morse_index == 0) for c in new)
+    assert abs(ends[0] + 1.0) < 1e-10 and abs(ends[1] - 1.0) < 1e-10
+
+
+def test_switch_at_d3_symmetric_branch_point():
+    from dynsys.continuation.switching import switch_branch
+
+    b = continuation(D3, [0.0, 0.0], -0.5, 0.5)
+    (e,) = b.events
+    assert e.kind == "symmetric_branch_point" and abs(e.p) < 1e-8
+    assert (e.index_before, e.index_after) == (0, 2) and e.vectors.shape[0] == 2
+    new = switch_branch(D3, b, e, 0.5, dp=1e-3)
+    # one branch per side of p = 0 up to symmetry; each lies on a reflection axis
+    sides = sorted(np.sign(c.p[0]) for c in new)
+    assert sides == [-1.0, 1.0]
+    for c in new:
+        r = np.linalg.norm(c.W, axis=1)
+        far = r > 1e-3  # the angle of a point near the origin is ill-determined
+        ang = np.arctan2(c.W[far, 1], c.W[far, 0])
+        k = np.round(ang / (np.pi / 3))
+        assert far.sum() > 3 and np.max(np.abs(ang - k * np.pi / 3)) < 1e-6
+        # transcritical: the radius grows linearly in |p| (|x| = |p| + O(p^2) on an axis)
+        i = int(np.argmin(np.abs(np.abs(c.p) - 0.1)))
+        assert abs(r[i] / abs(c.p[i]) - 1.0) < 0.2
+
+
+def test_switch_at_the_bisector_gives_the_asymmetric_k2_families():
+    from dynsys.continuation.switching import switch_branch
+
+    fam0 = k2_saddle_families(1.0, 1.0, 2.0)[0]
+    model = dynsys.TeacherStudent(fam0.teacher(2))
+    F = families.teacher_angle(model)
+    b = continuation(F, fam0.W(0.3), 2.0, 2.6)
+    new = switch_branch(F, b, b.events[0], 2.6)
+    assert len(new) == 2  # conjugate by the reflection that swaps the teacher rows
+    ref = sorted(f.theta1 for f in k2_saddle_families(1.0, 1.0, 2.6) if abs(f.theta1 - 1.3) > 1e-6)
+    got = sorted(float(np.arctan2(c.W[-1, 0, 1], c.W[-1, 0, 0])) for c in new)
+    assert np.allclose(got, ref, atol=1e-9)
+    assert all(c.status == Status.CONVERGED and np.all(c.morse_index == 1) for c in new)
