@@ -24,7 +24,6 @@ from ..critical.newton import refine as _refine
 from ..critical.shared import grad_hess, resolve_gtol, row_max, state_shape
 from ..results.branch import Branch
 from ..results.status import Status
-from ..systems.symmetry import parallel_groups
 from . import events as _ev
 from .corrector import Evaluator, correct, initial_tangent, tangent
 from .family import as_family
@@ -53,7 +52,7 @@ class Node(NamedTuple):
     vec: np.ndarray        #: their vectors (n, q)
     V: np.ndarray          #: all Ritz vectors (start of the next inverse iteration)
     top: np.ndarray        #: power-iteration vector
-    groups: tuple          #: groups of two or more parallel rows
+    groups: tuple          #: pairs of parallel rows
     J: np.ndarray
 
 
@@ -74,11 +73,24 @@ def _dips(system, A, B, shape):
 
 
 def _groups(system, W, atol):
+    """The pairs of parallel rows (the test of :func:`dynsys.systems.symmetry.parallel_groups`,
+    vectorised: it runs at every point)."""
     if len(np.shape(W)) != 2:
         return ()
     U = getattr(system, "residual", None)
     V = W if U is None else W + U
-    return tuple(tuple(g) for g in parallel_groups(V, atol) if len(g) > 1)
+    nrm = np.linalg.norm(V, axis=1)
+    ok = nrm > 0.0
+    if ok.sum() < 2:
+        return ()
+    E = np.where(ok[:, None], V / np.where(ok, nrm, 1.0)[:, None], 0.0)
+    du = np.linalg.norm(E[:, None, :] - E[None, :, :], axis=2)
+    su = np.linalg.norm(E[:, None, :] + E[None, :, :], axis=2)
+    sin = 0.5 * du * su
+    short = np.minimum(nrm[:, None], nrm[None, :])
+    par = (du < su) & (short * sin <= atol * float(nrm.max())) & ok[:, None] & ok[None, :]
+    i, j = np.nonzero(np.triu(par, 1))
+    return tuple(zip(i.tolist(), j.tolist()))
 
 
 class _Run:

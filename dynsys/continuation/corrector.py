@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import backends
 from ..critical.shared import grad_hess, row_max
 from .._codes import CONVERGED, MAX_STEPS, SINGULAR, STALLED
 
@@ -104,10 +105,7 @@ def correct(ev, x0, p0, N, x_anchor, c, cp, rhs, *, gtol, xtol, domain, max_iter
         # mu restarts at zero each iteration: at a root it is zero, and its column absorbs the part
         # of g along N (second order in the distance to a manifold of critical points)
         F = np.concatenate([g, r_phase, [r_arc]])
-        try:
-            dz = np.linalg.solve(J, -F)
-        except np.linalg.LinAlgError:
-            dz = np.linalg.lstsq(J, -F, rcond=None)[0]
+        dz = _solve(J, -F)
         if not np.all(np.isfinite(dz)):
             return Point(x, p, g, H, b, J, STALLED, it, gn)
         x = x + dz[:n]
@@ -115,15 +113,18 @@ def correct(ev, x0, p0, N, x_anchor, c, cp, rhs, *, gtol, xtol, domain, max_iter
     return Point(x, p, None, None, None, J, MAX_STEPS, max_iter, np.inf)
 
 
+def _solve(J, r):
+    """``J^-1 r`` by the compiled LU; least squares where ``J`` is singular."""
+    z = backends.lu_solve_many(J, r)
+    return z if z is not None else np.linalg.lstsq(J, r, rcond=None)[0]
+
+
 def tangent(J, n, t_prev):
     """Unit tangent ``(t_x, t_p)`` from a bordered Jacobian whose last row is the previous tangent
     (or any row not orthogonal to the tangent): ``J z = e_last``, oriented along ``t_prev``."""
     e = np.zeros(J.shape[0])
     e[-1] = 1.0
-    try:
-        z = np.linalg.solve(J, e)
-    except np.linalg.LinAlgError:
-        z = np.linalg.lstsq(J, e, rcond=None)[0]
+    z = _solve(J, e)
     t = z[:n + 1]
     t = t / np.linalg.norm(t)
     if t_prev is not None and t @ t_prev < 0:
@@ -132,13 +133,15 @@ def tangent(J, n, t_prev):
 
 
 def initial_tangent(H, b, N):
-    """Unit null vector ``(t_x, t_p)`` of ``[[H, b], [N^T, 0]]`` (smallest right singular vector)."""
+    """Unit null vector ``(t_x, t_p)`` of ``[[H, b], [N^T, 0]]``: the bordered system with a last row
+    of fixed pseudo-random entries (not orthogonal to the null vector but by accident) solved for
+    ``e_last``, as in :func:`tangent`."""
     n = H.shape[0]
     m = N.shape[1]
-    A = np.zeros((n + m, n + 1))
-    A[:n, :n] = H
-    A[:n, n] = b
-    A[n:, :n] = N.T
-    _, _, Vt = np.linalg.svd(A)
-    t = Vt[-1]
-    return t / np.linalg.norm(t)
+    J = np.zeros((n + m + 1, n + m + 1))
+    J[:n, :n] = H
+    J[:n, n] = b
+    J[:n, n + 1:] = N
+    J[n:n + m, :n] = N.T
+    J[n + m, :n + 1] = np.random.default_rng(20261205).standard_normal(n + 1)
+    return tangent(J, n, None)

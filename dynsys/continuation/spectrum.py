@@ -61,7 +61,7 @@ def lam_max_estimate(H, v0=None, iters=12):
     return lam, v
 
 
-def spectrum(H, *, eig_rtol, q, V0=None, top0=None, sweeps=2):
+def spectrum(H, *, eig_rtol, q, V0=None, top0=None, sweeps=2, lam_iters=12):
     """:class:`Spectrum` of the symmetric matrix ``H`` (n, n).
 
     Parameters
@@ -78,7 +78,7 @@ def spectrum(H, *, eig_rtol, q, V0=None, top0=None, sweeps=2):
     """
     n = H.shape[0]
     q = min(q, n)
-    lam, top = lam_max_estimate(H, top0)
+    lam, top = lam_max_estimate(H, top0, lam_iters if top0 is None else 4)
     scale = lam if lam > 0.0 else 1.0
     tol = eig_rtol * scale
     A = np.array(H, order="F")

@@ -43,7 +43,7 @@ class Event(Result):
         The crossing direction breaks a symmetry of the branch (its two signs give points equal up
         to symmetry): the branch point is forced by the symmetry (a pitchfork).
     groups_before, groups_after : tuple
-        For ``"nonsmooth"``: the groups of parallel rows on either side.
+        For ``"nonsmooth"``: the pairs (i, j) of parallel rows on either side.
     """
 
     p: float
