@@ -347,3 +347,18 @@ def test_switch_at_the_bisector_gives_the_asymmetric_k2_families():
     got = sorted(float(np.arctan2(c.W[-1, 0, 1], c.W[-1, 0, 0])) for c in new)
     assert np.allclose(got, ref, atol=1e-9)
     assert all(c.status == Status.CONVERGED and np.all(c.morse_index == 1) for c in new)
+
+
+def test_many_branches_from_a_batch_and_a_critical_set():
+    d = 3
+    model = dynsys.TeacherStudent(np.eye(d))
+    sym = dynsys.critical.newton.refine(model, np.full((d, d), 0.3)).W
+    out = continuation(families.leaky_slope(model), np.stack([np.eye(d), sym]), 0.0, 0.5)
+    assert isinstance(out, tuple) and len(out) == 2
+    assert np.all(out[0].morse_index == 0) and np.all(out[1].morse_index == (d - 1) ** 2)
+    cs = dynsys.find_critical_points(model, np.stack([np.eye(d) + 0.01, sym + 1e-3]))
+    saddles = continuation(families.leaky_slope(model), cs, 0.0, 0.5, kinds="saddle")
+    assert len(saddles) == sum(p.kind == "saddle" for p in cs) >= 1
+    assert all(b.status == Status.CONVERGED for b in saddles)
+    with pytest.raises(ValueError, match="kinds"):
+        continuation(families.leaky_slope(model), np.eye(d), 0.0, 0.5, kinds="saddle")

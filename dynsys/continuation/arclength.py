@@ -23,10 +23,13 @@ from ..config import EIG_RTOL, PARALLEL_ATOL
 from ..critical.newton import refine as _refine
 from ..critical.shared import grad_hess, resolve_gtol, row_max, state_shape
 from ..results.branch import Branch
+from ..results.census import Census, CensusClass
+from ..results.critical import CriticalPoint, CriticalSet
 from ..results.status import Status
 from . import events as _ev
 from .corrector import Evaluator, correct, initial_tangent, tangent
 from .family import as_family
+from .many import follow_all
 from .spectrum import spectrum
 
 #: A start whose gradient norm exceeds this times the gradient scale is refused (refine it first).
@@ -162,7 +165,7 @@ class _Run:
 
 def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.1, max_points=10_000,
                  gtol=None, eig_rtol=EIG_RTOL, n_eig=4, p_tol=1e-9, refine=False,
-                 parallel_atol=PARALLEL_ATOL, progress=None) -> Branch:
+                 parallel_atol=PARALLEL_ATOL, kinds=None, progress=None):
     """Follow the critical point ``W0`` of ``family(p0)`` as p moves towards ``p_end``.
 
     Pseudo-arclength predictor-corrector with Newton on the exact Hessian, bordered by the start's
@@ -175,8 +178,9 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     ----------
     family : Family or callable
         ``p -> system`` (:class:`dynsys.Family`, one of :mod:`dynsys.families`, or a plain callable).
-    W0 : array_like, state shape
-        A critical point of ``family(p0)``.
+    W0 : array_like, state shape; or CriticalSet, Census, a batch (n, ...) of states
+        A critical point of ``family(p0)``; or many: then one branch per point (per class of a
+        census), returned as a tuple.
     p0, p_end : float
         Start and target parameter (either order; both inside the family's domain).
     step, step_min, step_max : float
@@ -195,15 +199,25 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
         Refine a start that is not critical by Newton first (else it is refused).
     parallel_atol : float
         Angle within which rows count as parallel (non-smooth events).
+    kinds : str or sequence of str, optional
+        With many starts, follow only the points (classes) of these kinds (``"spurious_minimum"``).
     progress : None, bool or reporter
-        Progress in thousandths of the way from ``p0`` to ``p_end``.
+        Progress in thousandths of the way from ``p0`` to ``p_end`` (many starts: in branches).
 
     Returns
     -------
-    Branch
+    Branch, or tuple of Branch for many starts
         Status CONVERGED when the last point is at ``p_end`` exactly; STALLED, MAX_STEPS, SINGULAR or
         INTERRUPTED (Ctrl-C: the branch so far) otherwise.
     """
+    if isinstance(W0, (Census, CriticalSet)) or (isinstance(W0, (list, tuple)) and W0 and isinstance(
+            W0[0], (CensusClass, CriticalPoint))) or np.ndim(W0) > len(state_shape(as_family(family)(p0))):
+        return follow_all(continuation, family, W0, p0, p_end, kinds=kinds, progress=progress, step=step,
+                          step_min=step_min, step_max=step_max, max_points=max_points, gtol=gtol,
+                          eig_rtol=eig_rtol, n_eig=n_eig, p_tol=p_tol, refine=refine,
+                          parallel_atol=parallel_atol)
+    if kinds is not None:
+        raise ValueError("kinds applies to many starts (a CriticalSet, a Census); W0 is one state")
     fam = as_family(family)
     p0 = fam.check_p(p0, "p0")
     p_end = fam.check_p(p_end, "p_end")
