@@ -52,5 +52,5 @@ def _df(t1, n1, n2, T):
 def k2_fold(n1, n2, T_guess, t1_guess):
     """``(T, theta_1)`` where two roots of the theta_1 equation merge (f = df/dtheta_1 = 0)."""
     sol = optimize.fsolve(lambda z: [_f(z[1], n1, n2, z[0]), _df(z[1], n1, n2, z[0])],
-                          [T_guess, t1_guess], xtol=1e-14)
+                          [T_guess, t1_guess], xtol=1e-12)
     return float(sol[0]), float(sol[1])

@@ -362,3 +362,44 @@ def test_many_branches_from_a_batch_and_a_critical_set():
     assert all(b.status == Status.CONVERGED for b in saddles)
     with pytest.raises(ValueError, match="kinds"):
         continuation(families.leaky_slope(model), np.eye(d), 0.0, 0.5, kinds="saddle")
+
+
+# ------------------------------------------------------------------ two parameters
+class Cusp(_Toy):
+    """grad = (x0^3 - q x0 + p, x1): folds at p = +-2 (q / 3)^(3/2), meeting in a cusp at q = 0."""
+
+    def __init__(self, p, q=1.0):
+        object.__setattr__(self, "p", float(p))
+        object.__setattr__(self, "q", float(q))
+
+    def value(self, x):
+        return x[0] ** 4 / 4 - self.q * x[0] ** 2 / 2 + self.p * x[0] + x[1] ** 2 / 2
+
+    def gradient(self, x):
+        return np.array([x[0] ** 3 - self.q * x[0] + self.p, x[1]])
+
+    def hessian_at(self, x):
+        return np.array([[3 * x[0] ** 2 - self.q, 0.0], [0.0, 1.0]])
+
+
+def test_fold_followed_in_a_second_parameter_cusp():
+    from dynsys.continuation import follow_event
+
+    b = continuation(lambda p: Cusp(p, 1.0), [-1.5, 0.0], 1.5 ** 3 - 1.5, -2.0)
+    c = follow_event(Cusp, b.events[0], 1.0, 2.0)
+    assert c.status == Status.CONVERGED and c.q[-1] == 2.0
+    assert np.max(np.abs(np.abs(c.p) - 2 * (c.q / 3) ** 1.5)) < 1e-9
+    assert np.max(np.abs(3 * c.W[:, 0] ** 2 - c.q)) < 1e-8
+
+
+def test_k2_fold_curve_over_the_teacher_norm():
+    from dynsys.continuation import follow_event
+
+    f = k2_saddle_families(1.0, 5.0, 3.0)[1]
+    FA = families.teacher_angle(dynsys.TeacherStudent(f.teacher(2)))
+    b = continuation(FA, f.W(0.4), 3.0, 2.0)
+    fold = b.events_of("fold")[0]
+    c = follow_event(lambda T, n2: families.teacher_norm(FA(T), 1)(n2), fold, 5.0, 3.0, own_nullity=1)
+    assert c.status == Status.CONVERGED and c.q[-1] == 3.0
+    for i in range(0, len(c), 5):
+        assert abs(c.p[i] - naive.k2_fold(1.0, c.q[i], c.p[i], 0.14)[0]) < 1e-9

@@ -9,5 +9,6 @@ the branches that cross it at a branch point; ready-made families of the teacher
 from .arclength import continuation
 from .family import Family
 from .switching import switch_branch
+from .twoparam import follow_event
 
-__all__ = ["Family", "continuation", "switch_branch"]
+__all__ = ["Family", "continuation", "follow_event", "switch_branch"]

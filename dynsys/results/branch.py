@@ -151,3 +151,46 @@ class Branch(Result):
         for e in self.events:
             lines.append(f"  {e._headline()}")
         return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class EventCurve(Result):
+    """A fold or branch point followed in two parameters (:func:`dynsys.continuation.follow_event`).
+
+    Attributes
+    ----------
+    p, q : ndarray, shape (N,)
+        The curve in the parameter plane where the crossing eigenvalue vanishes.
+    W : ndarray, shape (N,) + state shape
+        The degenerate critical points along it.
+    loss : ndarray, shape (N,)
+    kind : str
+        The kind of the followed event.
+    status : Status
+        CONVERGED (last point at ``q_end``), STALLED or MAX_STEPS.
+    names : (str, str)
+        Names of p and q.
+    q0, q_end : float
+    message : str
+    """
+
+    p: np.ndarray
+    q: np.ndarray
+    W: np.ndarray
+    loss: np.ndarray
+    kind: str
+    status: Status
+    names: tuple
+    q0: float
+    q_end: float
+    message: str = ""
+
+    _call_fields = ("q0", "q_end")
+
+    def __len__(self) -> int:
+        return int(self.p.shape[0])
+
+    def _headline(self) -> str:
+        return (f"{self.kind} curve, {len(self)} points, {self.names[1]} from {self.q[0]:.6g} to "
+                f"{self.q[-1]:.6g}, {self.names[0]} from {self.p[0]:.6g} to {self.p[-1]:.6g}, "
+                f"{Status(self.status).name}")
