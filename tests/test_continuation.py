@@ -403,3 +403,35 @@ def test_k2_fold_curve_over_the_teacher_norm():
     assert c.status == Status.CONVERGED and c.q[-1] == 3.0
     for i in range(0, len(c), 5):
         assert abs(c.p[i] - naive.k2_fold(1.0, c.q[i], c.p[i], 0.14)[0]) < 1e-9
+
+
+# ------------------------------------------------------------------ figures
+def test_bifurcation_diagram_and_event_curve_figures(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dynsys.continuation import follow_event, switch_branch
+    from dynsys.plotting import bifurcation_diagram, event_curve
+
+    b = continuation(Pitchfork, [0.0, 0.0], -1.0, 1.0)
+    new = switch_branch(Pitchfork, b, b.events[0], 1.0)
+    ax = bifurcation_diagram([b, *new], y=lambda W: W[0], ylabel="x0")
+    fig = ax.figure
+    fig.savefig(tmp_path / "bif.png")
+    styles = {ln.get_linestyle() for ln in ax.lines if ln.get_label().startswith("index")}
+    assert styles == {"-", "--"}  # index 0 solid, index 1 dashed
+    texts = [t.get_text() for t in ax.texts]
+    assert any(t.startswith("SBP") for t in texts)
+    renderer = fig.canvas.get_renderer()
+    for artist in (ax.xaxis.label, ax.yaxis.label, *ax.texts):
+        box = artist.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    plt.close(fig)
+    c = continuation(lambda p: Cusp(p, 1.0), [-1.5, 0.0], 1.5 ** 3 - 1.5, -2.0)
+    curve = follow_event(Cusp, c.events[0], 1.0, 1.5)
+    ax = event_curve(curve)
+    x, y = ax.lines[0].get_data()
+    assert np.array_equal(x, curve.q) and ax.get_xlabel() == "q"
+    plt.close(ax.figure)

@@ -4,6 +4,7 @@ Each function takes a result (never recomputes it) and an optional matplotlib Ax
 Axes it drew on. Without an Axes it makes a figure with constrained layout, so labels are not cut.
 """
 
+from .bifurcation import bifurcation_diagram, event_curve
 from .census import census_sweep
 
-__all__ = ["census_sweep"]
+__all__ = ["bifurcation_diagram", "census_sweep", "event_curve"]
