@@ -112,7 +112,8 @@ class _Run:
         """A Node from a converged corrector point (spectrum, own basis carried along)."""
         m = N_prev.shape[1]
         sp = spectrum(pt.H, eig_rtol=self.eig_rtol, q=m + self.n_eig,
-                      V0=None if prev is None else prev.V, top0=None if prev is None else prev.top)
+                      V0=None if prev is None else prev.V, top0=None if prev is None else prev.top,
+                      sweeps=1)
         w = np.sum((sp.vectors.T @ N_prev) ** 2, axis=1) if m else np.zeros(sp.eigvals.size)
         order = np.argsort(-w, kind="stable")
         own, rest = np.sort(order[:m]), np.sort(order[m:])
