@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backends
-from ..critical.shared import grad_hess, row_max
+from ..critical.shared import grad_hess, kernel_shape, kernel_view, row_max
 from .._codes import CONVERGED, MAX_STEPS, SINGULAR, STALLED
 
 #: Newton iterations per corrector call before the step is cut.
@@ -42,30 +42,59 @@ class Point(NamedTuple):
 
 
 class Evaluator:
-    """Gradient, Hessian and d grad / d p of a family at (x, p), with the system at p cached."""
+    """Gradient, Hessian and d grad / d p of a family at (x, p).
+
+    The systems of the last few p values are kept with their kernel views, so that a Newton
+    iteration calls the compiled per-state field directly (no revalidation, no array copies).
+    """
 
     def __init__(self, family, shape):
         self.family = family
         self.shape = shape
-        self._p = None
-        self._sys = None
+        self.kshape = kernel_shape(shape)
+        self._cache = {}
 
     def system(self, p):
-        if self._p != p:
-            self._sys = self.family(p)
-            self._p = p
-        return self._sys
+        return self._entry(p)[0]
+
+    def _entry(self, p):
+        e = self._cache.get(p)
+        if e is None:
+            if len(self._cache) >= 16:
+                self._cache.pop(next(iter(self._cache)))
+            s = self.family(p)
+            e = self._cache[p] = (s, kernel_view(s))
+        return e
+
+    def grad_hess(self, x, p, want_H=True):
+        """Flattened gradient, Hessian (when ``want_H``) and status at (x, p)."""
+        s, view = self._entry(p)
+        if view is not None:
+            G, H, st = backends.grad_hess_one(view, np.ascontiguousarray(x).reshape(self.kshape), want_H)
+        else:
+            G, H, st = grad_hess(s, x.reshape(self.shape), want_H=want_H)
+        return (None, None, st) if st else (G.reshape(-1), H, 0)
+
+    def dgrad_dp(self, x, p):
+        if self.family.analytic:
+            return self.family.analytic_dgrad_dp(x.reshape(self.shape), p).reshape(-1)
+        out = 0.0
+        for q, w in zip(*self.family.stencil(p)):
+            g, _, st = self.grad_hess(x, q, want_H=False)
+            if st:
+                return None
+            out = out + w * g
+        return out
 
     def __call__(self, x, p, want_b=True):
         """Gradient, Hessian and (if ``want_b``) d grad / d p at (x, p), and a status."""
-        W = x.reshape(self.shape)
-        G, H, st = grad_hess(self.system(p), W)
+        g, H, st = self.grad_hess(x, p)
         if st:
             return None, None, None, st
-        b = self.family.dgrad_dp(W, p) if want_b else None
+        b = self.dgrad_dp(x, p) if want_b else None
         if want_b and b is None:
             return None, None, None, SINGULAR
-        return G.reshape(-1), H, (None if b is None else b.reshape(-1)), 0
+        return g, H, b, 0
 
 
 def correct(ev, x0, p0, N, x_anchor, c, cp, rhs, *, gtol, xtol, domain, max_iter=MAX_ITER) -> Point:
@@ -80,6 +109,7 @@ def correct(ev, x0, p0, N, x_anchor, c, cp, rhs, *, gtol, xtol, domain, max_iter
     x, p = x0.copy(), float(p0)
     lo, hi = domain
     res_prev = np.inf
+    b = None
     J = np.zeros((n + m + 1, n + m + 1))
     J[:n, n + 1:] = N
     J[n:n + m, :n] = N.T
@@ -93,7 +123,8 @@ def correct(ev, x0, p0, N, x_anchor, c, cp, rhs, *, gtol, xtol, domain, max_iter
         g, H, b_new, st = ev(x, p, want_b=it == 0)
         if st:
             return Point(x, p, None, None, None, J, st, it, np.inf)
-        b = b_new if it == 0 else b
+        if it == 0:
+            b = b_new
         gn = row_max(g.reshape(ev.shape))
         r_phase = N.T @ (x - x_anchor)
         r_arc = c @ x + cp * p - rhs

@@ -107,28 +107,39 @@ class Family:
                              f"{self._name} = {float(p)!r}; the width k and dimension d must stay fixed")
         return s
 
-    def dgrad_dp(self, W, p) -> np.ndarray:
-        """``d grad / d p`` at state ``W`` (state-shaped); None where the state is singular nearby."""
-        if self._dgrad_dp is not None:
-            out = np.asarray(self._dgrad_dp(W, float(p)), dtype=float)
-            if out.shape != np.shape(W):
-                raise ValueError(f"dgrad_dp must return an array shaped like W {np.shape(W)}; got {out.shape}")
-            return out
+    @property
+    def analytic(self) -> bool:
+        return self._dgrad_dp is not None
+
+    def analytic_dgrad_dp(self, W, p) -> np.ndarray:
+        """The user's ``dgrad_dp(W, p)``, checked for shape."""
+        out = np.asarray(self._dgrad_dp(W, float(p)), dtype=float)
+        if out.shape != np.shape(W):
+            raise ValueError(f"dgrad_dp must return an array shaped like W {np.shape(W)}; got {out.shape}")
+        return out
+
+    def stencil(self, p):
+        """Points and weights of the difference quotient of d grad / d p at p: central inside the
+        domain, second-order one-sided at its edge (``sum_i w_i grad(p_i)``)."""
         lo, hi = self._domain
-        h = 1e-6 * max(1.0, abs(p)) if not self._quadratic else 1e-3 * max(1.0, abs(p))
+        h = 1e-3 * max(1.0, abs(p)) if self._quadratic else 1e-6 * max(1.0, abs(p))
         h = min(h, 0.5 * (hi - lo))
-        pts = (p - h, p + h) if lo <= p - h and p + h <= hi else ((p, p + h, p + 2 * h) if p - h < lo
-                                                                   else (p, p - h, p - 2 * h))
-        G = []
-        for q in pts:
+        if lo <= p - h and p + h <= hi:
+            return (p - h, p + h), (-0.5 / h, 0.5 / h)
+        s = 1.0 if p - h < lo else -1.0
+        return (p, p + s * h, p + 2 * s * h), (-1.5 * s / h, 2.0 * s / h, -0.5 * s / h)
+
+    def dgrad_dp(self, W, p) -> np.ndarray:
+        """``d grad / d p`` at state ``W`` (state-shaped); None where a state of the stencil is singular."""
+        if self._dgrad_dp is not None:
+            return self.analytic_dgrad_dp(W, p)
+        out = 0.0
+        for q, w in zip(*self.stencil(p)):
             g, _, st = grad_hess(self(q), W, want_H=False)
             if st:
                 return None
-            G.append(g)
-        if len(pts) == 2:
-            return (G[1] - G[0]) / (2 * h)
-        sign = 1.0 if pts[1] > pts[0] else -1.0
-        return sign * (-3 * G[0] + 4 * G[1] - G[2]) / (2 * h)
+            out = out + w * g
+        return out
 
 
 def as_family(family) -> Family:

@@ -19,7 +19,6 @@ from .._codes import CONVERGED
 from ..critical.shared import grad_hess, resolve_gtol
 from ..critical.symmetry import same_point
 from ..results.branch import Branch, Event
-from ..results.status import Status
 from .arclength import continuation
 from .corrector import Evaluator, correct
 from .family import as_family

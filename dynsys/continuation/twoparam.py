@@ -15,8 +15,6 @@ difference of the gradient along v, and ``d lambda_c / dp = v^T (d H / d p) v``,
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import _validate as v
