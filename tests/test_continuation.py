@@ -438,3 +438,11 @@ def test_bifurcation_diagram_and_event_curve_figures(tmp_path):
     x, y = ax.lines[0].get_data()
     assert np.array_equal(x, curve.q) and ax.get_xlabel() == "q"
     plt.close(ax.figure)
+
+
+def test_p_end_at_the_domain_edge_is_reached():
+    model = dynsys.TeacherStudent(np.eye(2))
+    b = continuation(families.leaky_slope(model), np.eye(2), 0.5, 0.0)
+    assert b.status == Status.CONVERGED and b.p[-1] == 0.0
+    b = continuation(families.leaky_slope(model), np.eye(2), 0.0, families.ALPHA_MAX)
+    assert b.status == Status.CONVERGED and b.p[-1] == families.ALPHA_MAX

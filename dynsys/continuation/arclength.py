@@ -300,12 +300,17 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
                 p_pred = A.p + ds * A.t[n]
                 if not lo <= pt.p <= hi or not lo <= p_pred <= hi:
                     edge = lo if p_pred < lo or pt.p < lo else hi
-                    E = run.at_p(A, A._replace(x=A.x + ds * A.t[:n], p=p_pred), edge) if ds <= 4 * step_min else None
+                    # land on the edge at once when it is p_end, else only once the step is small
+                    E = (run.at_p(A, A._replace(x=A.x + ds * A.t[:n], p=p_pred), edge)
+                         if edge == p_end or ds <= 4 * step_min else None)
                     if E is not None:
                         _add(run, nodes, evts, s_arc, E, p_tol)
-                        status = STALLED
-                        message = (f"reached the edge {edge:g} of the family's domain of {fam.name} "
-                                   f"before p_end = {p_end:g}")
+                        if edge == p_end:
+                            status, message = CONVERGED, f"reached p_end = {p_end:g}"
+                        else:
+                            status = STALLED
+                            message = (f"reached the edge {edge:g} of the family's domain of {fam.name} "
+                                       f"before p_end = {p_end:g}")
                         break
                 ds *= 0.5
                 if ds < step_min:
