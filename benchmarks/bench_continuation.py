@@ -13,7 +13,8 @@ index, event detection). Baseline, as a user would write it: pseudo-arclength wi
 ``model.grad`` / ``model.hessian``, ``d grad / d alpha`` by central differences of ``model.grad``,
 SciPy's LU of the bordered system at every Newton step and ``eigvalsh`` at every point for the index.
 Both stop Newton at a row-max gradient norm of 1e-10 times the gradient scale. Prints points/s of each
-and the ratio (target: >= 10x).
+and the ratio (target: >= 10x), then the time dynsys takes for the whole branch at its default
+adaptive steps.
 
 ``bench_spurious()``: censuses of W* = I_k, k = 6..10, 1000 runs each (``--quick``: 200), time
 printed apart; then every spurious class followed from alpha = 0 to 0.9 (target: all of them in
@@ -104,6 +105,12 @@ def bench_branch(quick):
     rate_b = pts / t_b
     print(f"NumPy/SciPy baseline: {pts} points in {t_b:.2f} s: {rate_b:.0f} points/s")
     print(f"ratio: {rate / rate_b:.1f}x (target >= 10x)")
+    # what a user waits for: the whole branch at the default (adaptive) steps, events located
+    t0 = time.perf_counter()
+    b = ds.continuation(F, W0, 0.0, 0.9, progress=False)
+    t_all = time.perf_counter() - t0
+    print(f"whole branch at default steps: {len(b)} points in {t_all * 1e3:.1f} ms; the baseline's "
+          f"{n_target} fixed steps take about {n_target / rate_b:.2f} s")
 
 
 def bench_spurious(quick):

@@ -446,3 +446,29 @@ def test_p_end_at_the_domain_edge_is_reached():
     assert b.status == Status.CONVERGED and b.p[-1] == 0.0
     b = continuation(families.leaky_slope(model), np.eye(2), 0.0, families.ALPHA_MAX)
     assert b.status == Status.CONVERGED and b.p[-1] == families.ALPHA_MAX
+
+
+class Kink(PointSystem):
+    """Two rows pulled to (1, 0) and (1, max(p, 0)): parallel for p <= 0, not for p > 0."""
+
+    state_shape = (2, 2)
+
+    def __init__(self, p):
+        object.__setattr__(self, "T", np.array([[1.0, 0.0], [1.0, max(float(p), 0.0)]]))
+
+    def value(self, x):
+        return 0.5 * float(np.sum((x - self.T) ** 2))
+
+    def gradient(self, x):
+        return x - self.T
+
+    def hessian_at(self, x):
+        return np.eye(4)
+
+
+def test_nonsmooth_event_where_rows_stop_being_parallel():
+    b = continuation(Kink, [[1.0, 0.0], [1.0, 0.0]], -0.5, 0.5)
+    assert b.status == Status.CONVERGED
+    (e,) = b.events
+    assert e.kind == "nonsmooth" and e.groups_before == ((0, 1),) and e.groups_after == ()
+    assert 0.0 < e.p <= b.p[e.position] and b.p[e.position - 1] <= 0.0 + 1e-4
