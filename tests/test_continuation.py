@@ -466,8 +466,10 @@ class Kink(PointSystem):
         return np.eye(4)
 
 
-def test_nonsmooth_event_where_rows_stop_being_parallel():
+def test_nonsmooth_event_where_rows_stop_being_parallel(tmp_path):
     b = continuation(Kink, [[1.0, 0.0], [1.0, 0.0]], -0.5, 0.5)
+    c = Branch.load(b.save(tmp_path / "kink"))
+    assert c.events[0].groups_before == b.events[0].groups_before
     assert b.status == Status.CONVERGED
     (e,) = b.events
     assert e.kind == "nonsmooth" and e.groups_before == ((0, 1),) and e.groups_after == ()
