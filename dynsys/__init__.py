@@ -15,12 +15,14 @@ from .critical import (
     trace_manifold,
     wilson_interval,
 )
+from . import families
+from .continuation import Family, continuation
 from .flow import flow
 from .graph import landscape_graph
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, Manifold, MonteCarloEstimate,
-                      SGDResult, Status, load)
+from .results import (Branch, CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, Manifold,
+                      MonteCarloEstimate, SGDResult, Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
 from .progress import CompileWarning
@@ -53,6 +55,7 @@ __all__ = [
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
     "trace_manifold", "Manifold", "landscape_graph",
+    "continuation", "Family", "Branch", "families",
     "warmup", "CompileWarning",
     "__version__",
 ]

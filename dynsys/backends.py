@@ -188,3 +188,19 @@ def grad_hess_one(view, X, want_H):
     compile_notice(kn.grad_hess_one, "critical")
     st = kn.grad_hess_one(view.code, X, view.arrays, G, H, want_H, view.nwork)
     return G, H, int(st)
+
+
+# ------------------------------------------------------------------------------------------------
+# Continuation (dynsys.continuation): the bordered solves
+# ------------------------------------------------------------------------------------------------
+
+def lu_solve_many(J, R):
+    """``J^-1 R`` (R of shape (n,) or (n, c)) by one compiled LU of ``J``; None when ``J`` is
+    exactly singular or the result is not finite (the caller falls back to least squares)."""
+    from .kernels import continuation as kc
+
+    R2 = np.ascontiguousarray(R, dtype=np.float64).reshape(J.shape[0], -1)
+    X = np.empty_like(R2)
+    if kc.lu_solve_many(np.ascontiguousarray(J, dtype=np.float64), R2, X) == 0.0 or not np.all(np.isfinite(X)):
+        return None
+    return X.reshape(np.shape(R))

@@ -1,0 +1,424 @@
+"""Pseudo-arclength continuation of critical points in one parameter: :func:`continuation`.
+
+Predictor: a step ``ds`` along the unit tangent in (state, p). Corrector: the bordered Newton of
+:mod:`.corrector` (exact Hessian, phase conditions for the branch's own null directions). The step
+grows by 1.5 after a corrector that converged in few iterations, shrinks by half after a failure;
+below ``step_min`` the branch ends STALLED. At every point the Morse index and nullity come from the
+inertia of the Hessian (:mod:`.spectrum`); a change between two points is an event, located by
+:mod:`.events`. Reaching ``p_end`` ends the branch with a natural-parameter correction onto
+``p = p_end`` exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import _validate as v
+from .. import progress as _progress
+from .._codes import CONVERGED, INTERRUPTED, MAX_STEPS, SINGULAR, STALLED
+from ..config import EIG_RTOL, PARALLEL_ATOL
+from ..critical.newton import refine as _refine
+from ..critical.shared import grad_hess, resolve_gtol, row_max, state_shape
+from ..results.branch import Branch
+from ..results.census import Census, CensusClass
+from ..results.critical import CriticalPoint, CriticalSet
+from ..results.status import Status
+from . import events as _ev
+from .corrector import Evaluator, correct, initial_tangent, tangent
+from .family import as_family
+from .many import follow_all
+from .spectrum import spectrum
+
+#: A start whose gradient norm exceeds this times the gradient scale is refused (refine it first).
+START_RTOL = 1e-6
+#: Corrector iterations at or below which the step grows.
+FAST_ITERS = 3
+
+
+class Node(NamedTuple):
+    """One accepted point with its spectral data."""
+
+    x: np.ndarray
+    p: float
+    t: np.ndarray          #: unit tangent (n + 1)
+    N: np.ndarray          #: own null basis (n, m)
+    W: np.ndarray
+    loss: float
+    grad_norm: float
+    index: int
+    index0: int            #: index with zero threshold outside the own null space (bisection)
+    nullity: int
+    eig: np.ndarray        #: eigenvalues nearest zero outside the own null space
+    vec: np.ndarray        #: their vectors (n, q)
+    V: np.ndarray          #: all Ritz vectors (start of the next inverse iteration)
+    top: np.ndarray        #: power-iteration vector
+    groups: tuple          #: pairs of parallel rows
+    J: np.ndarray
+
+
+def _dips(system, A, B, shape):
+    """Whether a row's segment from A to B passes much closer to zero than its ends, in a system with
+    a singular set: the branch runs into it between the two points (a step would jump over it)."""
+    if not system.singular_tol > -math.inf:
+        return False
+    U = getattr(system, "residual", None)
+    a = A.W.reshape(-1, shape[-1]) + (0.0 if U is None else U)
+    b = B.W.reshape(-1, shape[-1]) + (0.0 if U is None else U)
+    d = b - a
+    dd = np.einsum("ij,ij->i", d, d)
+    t = np.clip(-np.einsum("ij,ij->i", a, d) / np.where(dd > 0, dd, 1.0), 0.0, 1.0)
+    closest = np.linalg.norm(a + t[:, None] * d, axis=1)
+    ends = np.minimum(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
+    return bool(np.any(closest < 0.25 * ends))
+
+
+def _groups(system, W, atol):
+    """The pairs of parallel rows (the test of :func:`dynsys.systems.symmetry.parallel_groups`,
+    vectorised: it runs at every point)."""
+    if len(np.shape(W)) != 2:
+        return ()
+    U = getattr(system, "residual", None)
+    V = W if U is None else W + U
+    nrm = np.linalg.norm(V, axis=1)
+    ok = nrm > 0.0
+    if ok.sum() < 2:
+        return ()
+    E = np.where(ok[:, None], V / np.where(ok, nrm, 1.0)[:, None], 0.0)
+    du = np.linalg.norm(E[:, None, :] - E[None, :, :], axis=2)
+    su = np.linalg.norm(E[:, None, :] + E[None, :, :], axis=2)
+    sin = 0.5 * du * su
+    short = np.minimum(nrm[:, None], nrm[None, :])
+    par = (du < su) & (short * sin <= atol * float(nrm.max())) & ok[:, None] & ok[None, :]
+    i, j = np.nonzero(np.triu(par, 1))
+    return tuple(zip(i.tolist(), j.tolist()))
+
+
+class _Run:
+    """The state of one continuation run (settings, evaluator, node construction)."""
+
+    def __init__(self, fam, shape, gtol, eig_rtol, n_eig, parallel_atol):
+        self.fam = fam
+        self.shape = shape
+        self.ev = Evaluator(fam, shape)
+        self.gtol = gtol
+        self.eig_rtol = eig_rtol
+        self.n_eig = n_eig
+        self.parallel_atol = parallel_atol
+
+    def node(self, pt, t, N_prev, prev):
+        """A Node from a converged corrector point (spectrum, own basis carried along)."""
+        m = N_prev.shape[1]
+        sp = spectrum(pt.H, eig_rtol=self.eig_rtol, q=m + self.n_eig,
+                      V0=None if prev is None else prev.V, top0=None if prev is None else prev.top,
+                      sweeps=1)
+        w = np.sum((sp.vectors.T @ N_prev) ** 2, axis=1) if m else np.zeros(sp.eigvals.size)
+        order = np.argsort(-w, kind="stable")
+        own, rest = np.sort(order[:m]), np.sort(order[m:])
+        N = sp.vectors[:, own]
+        W = pt.x.reshape(self.shape)
+        system = self.ev.system(pt.p)
+        loss = float(system.loss(W, backend="cpu"))
+        # the index counts eigenvalues below -tol; the crossing itself is where one changes sign
+        index0 = sp.index + int(np.sum((sp.eigvals[rest] < 0.0) & (sp.eigvals[rest] >= -sp.tol)))
+        return Node(pt.x.copy(), float(pt.p), t, N, W.copy(), loss, pt.grad_norm, sp.index, index0,
+                    sp.nullity,
+                    sp.eigvals[rest], sp.vectors[:, rest], sp.vectors, sp.top,
+                    _groups(system, W, self.parallel_atol), pt.J)
+
+    def xtol(self, x):
+        return 1e-11 * max(1.0, float(np.max(np.abs(x))))
+
+    def step_from(self, A, ds, loose=1.0, pred=None):
+        """Corrected point at arclength ``ds`` from node A along its tangent (a Node or None, status).
+
+        ``pred`` replaces the tangent predictor by a given ``(x, p)`` (interpolation inside a bracket).
+        """
+        n = A.x.size
+        tx, tp = A.t[:n], float(A.t[n])
+        x0, p0 = (A.x + ds * tx, A.p + ds * tp) if pred is None else pred
+        pt = correct(self.ev, x0, p0, A.N, A.x, tx, tp, float(tx @ A.x + tp * A.p + ds),
+                     gtol=self.gtol * loose, xtol=self.xtol(x0), domain=self.fam.domain)
+        if pt.status != CONVERGED:
+            return None, pt
+        t = tangent(pt.J, n, A.t)
+        return self.node(pt, t, A.N, A), pt
+
+    def at_p(self, A, B, p_target):
+        """The point with ``p = p_target`` between nodes A and B (natural-parameter corrector)."""
+        n = A.x.size
+        f = (p_target - A.p) / (B.p - A.p) if B.p != A.p else 1.0
+        x0 = A.x + f * (B.x - A.x)
+        c = np.zeros(n)
+        pt = correct(self.ev, x0, p_target, A.N, A.x, c, 1.0, p_target, gtol=self.gtol,
+                     xtol=self.xtol(x0), domain=self.fam.domain)
+        if pt.status != CONVERGED:
+            return None
+        J = pt.J.copy()
+        J[-1, :n] = A.t[:n]
+        J[-1, n] = A.t[n]
+        t = tangent(J, n, A.t)
+        node = self.node(pt, t, A.N, A)
+        return node._replace(p=float(p_target))
+
+
+def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.1, max_points=10_000,
+                 gtol=None, eig_rtol=EIG_RTOL, n_eig=4, p_tol=1e-9, refine=False,
+                 parallel_atol=PARALLEL_ATOL, kinds=None, progress=None):
+    """Follow the critical point ``W0`` of ``family(p0)`` as p moves towards ``p_end``.
+
+    Pseudo-arclength predictor-corrector with Newton on the exact Hessian, bordered by the start's
+    null space (the branch's own null directions: symmetry orbits, mass between parallel rows,
+    families of critical points), adaptive steps, folds passed and recorded; the Morse index and
+    nullity at every point from the LDL^T inertia of the Hessian; events (folds, branch points,
+    non-smooth points, nullity changes) located to ``p_tol`` (docs/continuation.md).
+
+    Parameters
+    ----------
+    family : Family or callable
+        ``p -> system`` (:class:`dynsys.Family`, one of :mod:`dynsys.families`, or a plain callable).
+    W0 : array_like, state shape; or CriticalSet, Census, a batch (n, ...) of states
+        A critical point of ``family(p0)``; or many: then one branch per point (per class of a
+        census), returned as a tuple.
+    p0, p_end : float
+        Start and target parameter (either order; both inside the family's domain).
+    step, step_min, step_max : float
+        Initial, smallest and largest arclength step in (state, p).
+    max_points : int
+        Points on the branch at most (MAX_STEPS beyond).
+    gtol : float, optional
+        Row-max gradient tolerance of the corrector (default ``NEWTON_GTOL * grad_scale``).
+    eig_rtol : float
+        Relative zero tolerance of eigenvalues (``tol = eig_rtol * max|lambda|``), as in classify.
+    n_eig : int
+        Eigenvalues nearest zero (outside the own null space) recorded per point.
+    p_tol : float
+        Bracket width in p of located folds and branch points.
+    refine : bool
+        Refine a start that is not critical by Newton first (else it is refused).
+    parallel_atol : float
+        Angle within which rows count as parallel (non-smooth events).
+    kinds : str or sequence of str, optional
+        With many starts, follow only the points (classes) of these kinds (``"spurious_minimum"``).
+    progress : None, bool or reporter
+        Progress in thousandths of the way from ``p0`` to ``p_end`` (many starts: in branches).
+
+    Returns
+    -------
+    Branch, or tuple of Branch for many starts
+        Status CONVERGED when the last point is at ``p_end`` exactly; STALLED, MAX_STEPS, SINGULAR or
+        INTERRUPTED (Ctrl-C: the branch so far) otherwise.
+    """
+    if isinstance(W0, (Census, CriticalSet)) or (isinstance(W0, (list, tuple)) and W0 and isinstance(
+            W0[0], (CensusClass, CriticalPoint))) or np.ndim(W0) > len(state_shape(as_family(family)(p0))):
+        return follow_all(continuation, family, W0, p0, p_end, kinds=kinds, progress=progress, step=step,
+                          step_min=step_min, step_max=step_max, max_points=max_points, gtol=gtol,
+                          eig_rtol=eig_rtol, n_eig=n_eig, p_tol=p_tol, refine=refine,
+                          parallel_atol=parallel_atol)
+    if kinds is not None:
+        raise ValueError("kinds applies to many starts (a CriticalSet, a Census); W0 is one state")
+    fam = as_family(family)
+    p0 = fam.check_p(p0, "p0")
+    p_end = fam.check_p(p_end, "p_end")
+    if p0 == p_end:
+        raise ValueError(f"p0 and p_end are both {p0!r}; give an end different from the start")
+    step = v.real_scalar(step, "step", lo=0.0, lo_open=True)
+    step_min = v.real_scalar(step_min, "step_min", lo=0.0, lo_open=True)
+    step_max = v.real_scalar(step_max, "step_max", lo=0.0, lo_open=True)
+    if not step_min <= step <= step_max:
+        raise ValueError(f"the steps must satisfy step_min <= step <= step_max; got step_min={step_min}, "
+                         f"step={step}, step_max={step_max}")
+    max_points = v.positive_int(max_points, "max_points", minimum=2)
+    eig_rtol = v.real_scalar(eig_rtol, "eig_rtol", lo=0.0, hi=1.0, lo_open=True)
+    n_eig = v.positive_int(n_eig, "n_eig")
+    p_tol = v.real_scalar(p_tol, "p_tol", lo=0.0, lo_open=True)
+    parallel_atol = v.real_scalar(parallel_atol, "parallel_atol", lo=0.0, lo_open=True)
+    sys0 = fam(p0)
+    shape = state_shape(sys0)
+    W0 = v.finite(v.real_array(W0, "W0"), "W0")
+    if W0.shape != shape:
+        raise ValueError(f"W0 must be one state of shape {shape}; got shape {W0.shape}")
+    gtol = resolve_gtol(sys0, gtol)
+    gscale = float(sys0.grad_scale)
+    G, H, st = grad_hess(sys0, W0)
+    if st:
+        raise ValueError(f"W0 is {Status(st).name.lower()} at p0 = {p0}: {Status(st).message}")
+    if row_max(G) > START_RTOL * gscale:
+        if not refine:
+            raise ValueError(f"W0 is not a critical point of the family at p0 = {p0}: its gradient norm "
+                             f"is {row_max(G):.3g} (row-max), above {START_RTOL:g} * grad_scale. Pass "
+                             f"refine=True to refine it by Newton first, or start from a refined point "
+                             f"(dynsys.find_critical_points, dynsys.classify)")
+        res = _refine(sys0, W0, gtol=gtol)
+        if res.status != Status.CONVERGED:
+            raise ValueError(f"refining W0 at p0 = {p0} failed ({Status(res.status).name}, gradient norm "
+                             f"{res.residual:.3g}); start from a critical point")
+        W0 = res.W
+        G, H, st = grad_hess(sys0, W0)
+    run = _Run(fam, shape, gtol, eig_rtol, n_eig, parallel_atol)
+    n = W0.size
+    # the branch's own null space, measured once at the start (one full eigendecomposition)
+    lam, vec = np.linalg.eigh(H)
+    tol0 = eig_rtol * max(float(np.max(np.abs(lam))), 1e-300)
+    N0 = vec[:, np.abs(lam) <= tol0]
+    x0 = W0.reshape(-1).astype(float)
+    b0 = fam.dgrad_dp(W0, p0)
+    if b0 is None:
+        raise ValueError(f"d grad / d p cannot be evaluated at the start (a state near p0 = {p0} is singular)")
+    t0 = initial_tangent(H, b0.reshape(-1), N0)
+    if t0[n] * (p_end - p0) < 0:
+        t0 = -t0
+    # polish the start onto the branch at p0 exactly
+    c = np.zeros(n)
+    pt = correct(run.ev, x0, p0, N0, x0, c, 1.0, p0, gtol=gtol, xtol=run.xtol(x0), domain=fam.domain)
+    if pt.status != CONVERGED:
+        raise ValueError(f"W0 could not be polished to a critical point at p0 = {p0} (status "
+                         f"{Status(pt.status).name}, gradient norm {pt.grad_norm:.3g})")
+    J = pt.J.copy()
+    J[-1, :n], J[-1, n] = t0[:n], t0[n]
+    start = run.node(pt, tangent(J, n, t0), N0, None)._replace(p=float(p0))
+    nodes = [start]
+    evts = []
+    s_arc = [0.0]
+    status, message = MAX_STEPS, ""
+    ds = step
+    span = abs(p_end - p0)
+    bar = _progress.reporter(progress, 1000, desc="continuation", unit="permille")
+    done = 0
+    last_fail = CONVERGED
+    try:
+        while len(nodes) < max_points:
+            A = nodes[-1]
+            B, pt = run.step_from(A, ds)
+            if B is not None and _dips(run.ev.system(B.p), A, B, shape):
+                B, pt = None, pt._replace(status=SINGULAR)
+            if B is None:
+                last_fail = pt.status
+                lo, hi = fam.domain
+                p_pred = A.p + ds * A.t[n]
+                if not lo <= pt.p <= hi or not lo <= p_pred <= hi:
+                    edge = lo if p_pred < lo or pt.p < lo else hi
+                    # land on the edge at once when it is p_end, else only once the step is small
+                    E = (run.at_p(A, A._replace(x=A.x + ds * A.t[:n], p=p_pred), edge)
+                         if edge == p_end or ds <= 4 * step_min else None)
+                    if E is not None:
+                        _add(run, nodes, evts, s_arc, E, p_tol)
+                        if edge == p_end:
+                            status, message = CONVERGED, f"reached p_end = {p_end:g}"
+                        else:
+                            status = STALLED
+                            message = (f"reached the edge {edge:g} of the family's domain of {fam.name} "
+                                       f"before p_end = {p_end:g}")
+                        break
+                ds *= 0.5
+                if ds < step_min:
+                    status = SINGULAR if last_fail == SINGULAR else STALLED
+                    message = (f"the branch reached the singular set near {fam.name} = {A.p:.6g}"
+                               if status == SINGULAR else
+                               f"the step fell below step_min = {step_min:g} at {fam.name} = {A.p:.6g} "
+                               f"(corrector status {Status(pt.status).name})")
+                    break
+                continue
+            if (B.p - p_end) * (A.p - p_end) <= 0.0:
+                E = run.at_p(A, B, p_end)
+                if E is None:
+                    ds *= 0.5
+                    if ds < step_min:
+                        status, message = STALLED, f"could not land on p_end = {p_end:g}"
+                        break
+                    continue
+                _add(run, nodes, evts, s_arc, E, p_tol)
+                status, message = CONVERGED, f"reached p_end = {p_end:g}"
+                break
+            _add(run, nodes, evts, s_arc, B, p_tol, ds)
+            ds = min(step_max, ds * 1.5) if pt.iters <= FAST_ITERS else (ds * 0.7 if pt.iters > 6 else ds)
+            ds = max(ds, step_min)
+            now = int(1000 * min(1.0, max(0.0, (B.p - p0) / (p_end - p0)))) if span else 0
+            if now > done:
+                bar.update(now - done)
+                done = now
+        else:
+            message = f"max_points = {max_points} reached"
+    except KeyboardInterrupt:
+        status, message = INTERRUPTED, "interrupted (Ctrl-C): the branch so far"
+    finally:
+        bar.close()
+    return _branch(nodes, s_arc, evts, status, message, N0.shape[1], fam, p0, p_end, step, step_min,
+                   step_max, gtol, eig_rtol)
+
+
+def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
+    """Append node B after nodes[-1], with the events between them."""
+    A = nodes[-1]
+    n = A.x.size
+    if ds is None:
+        ds = float(np.linalg.norm(np.concatenate([B.x - A.x, [B.p - A.p]])))
+    position = len(nodes)
+    fold = A.t[n] * B.t[n] < 0.0
+    system = run.ev.system
+    if fold or B.index != A.index:
+        if fold:
+            def same(node):
+                return node.t[n] * A.t[n] > 0.0
+        elif A.index0 != B.index0:
+            def same(node):
+                return node.index0 == A.index0
+        else:
+            def same(node):
+                return node.index == A.index
+
+        bracket = {0.0: A, ds: B}
+
+        def trial(sig):
+            # predict by interpolating the bracket's ends: a tangent predictor from A lands on the
+            # branches that cross the arclength hyperplane near a branch point
+            lo = max(k for k in bracket if k < sig)
+            hi = min(k for k in bracket if k > sig)
+            f = (sig - lo) / (hi - lo)
+            L, R = bracket[lo], bracket[hi]
+            node, _ = run.step_from(A, sig, loose=10.0,
+                                    pred=(L.x + f * (R.x - L.x), L.p + f * (R.p - L.p)))
+            if node is None or abs(node.t @ A.t) < 0.5:
+                return None
+            bracket[sig] = node
+            return node
+
+        n_lo, n_hi, width = _ev.bisect(trial, ds, same, A.p, B.p, p_tol)
+        at = n_hi if n_hi is not None else (n_lo if n_lo is not None else B)
+        ncross = max(abs(B.index - A.index), 1)
+        if fold:
+            kind, symmetric = "fold", False
+        else:
+            v_cross = at.vec[:, int(np.argmin(np.abs(at.eig)))]
+            symmetric = ncross >= 2 or _ev.is_pitchfork(system(at.p), at.W, v_cross,
+                                                            float(system(at.p).grad_scale))
+            kind = "symmetric_branch_point" if symmetric else "branch_point"
+        evts.append(_ev.make_event(kind, at, position, A.index, B.index, ncross, width, symmetric))
+    elif B.nullity > A.nullity and B.nullity > A.N.shape[1]:
+        evts.append(_ev.make_event("nullity_change", B, position, A.index, B.index,
+                                   B.nullity - A.N.shape[1], 0.0))
+    if B.groups != A.groups:
+        evts.append(_ev.make_event("nonsmooth", B, position, A.index, B.index, 1, 0.0,
+                                   groups=(A.groups, B.groups)))
+    nodes.append(B)
+    s_arc.append(s_arc[-1] + ds)
+
+
+def _branch(nodes, s_arc, evts, status, message, own, fam, p0, p_end, step, step_min, step_max, gtol,
+            eig_rtol) -> Branch:
+    q = max(len(nd.eig) for nd in nodes)
+    eig = np.full((len(nodes), q), np.nan)
+    for i, nd in enumerate(nodes):
+        eig[i, :len(nd.eig)] = nd.eig
+    n = nodes[0].x.size
+    return Branch(p=np.array([nd.p for nd in nodes]), W=np.stack([nd.W for nd in nodes]),
+                  s=np.array(s_arc), loss=np.array([nd.loss for nd in nodes]),
+                  grad_norm=np.array([nd.grad_norm for nd in nodes]),
+                  morse_index=np.array([nd.index for nd in nodes], dtype=np.int64),
+                  nullity=np.array([nd.nullity for nd in nodes], dtype=np.int64), eigvals=eig,
+                  tangent_p=np.array([nd.t[n] for nd in nodes]), events=tuple(evts), status=Status(status),
+                  own_nullity=int(own), parameter=fam.name, derivative=fam.derivative, p0=float(p0),
+                  p_end=float(p_end), step=float(step), step_min=float(step_min), step_max=float(step_max),
+                  gtol=float(gtol), eig_rtol=float(eig_rtol), message=message)
