@@ -9,6 +9,7 @@ they hold: :mod:`.status` (:class:`Status`, :func:`status_counts`), :mod:`.flow`
 are in :mod:`dynsys.plotting`, which results never import.
 """
 
+from .basins import Attractor, BasinResult
 from .census import Census, CensusClass, CensusSweep
 from .critical import CRITICAL_KINDS, CriticalPoint, CriticalSet, SaddlePath, SaddlePoint
 from .flow import FlowResult
@@ -16,6 +17,6 @@ from .io import Result, ResultFileError, load, load_model, read_meta, save
 from .sampling import GatingEstimate, MonteCarloEstimate, SGDResult
 from .status import OK, Label, Status, status_counts
 
-__all__ = ["CRITICAL_KINDS", "Census", "CensusClass", "CensusSweep", "CriticalPoint", "CriticalSet",
+__all__ = ["Attractor", "BasinResult", "CRITICAL_KINDS", "Census", "CensusClass", "CensusSweep", "CriticalPoint", "CriticalSet",
            "FlowResult", "GatingEstimate", "Label", "MonteCarloEstimate", "OK", "Result", "ResultFileError", "SGDResult",
            "SaddlePath", "SaddlePoint", "Status", "load", "load_model", "read_meta", "save", "status_counts"]
