@@ -14,10 +14,12 @@ from .critical import (
     same_point,
     wilson_interval,
 )
+from .basins import basins
+from .basins.samplers import Ball, Gaussian, Grid, Spheres, TeacherNoise, Xavier, reduced_plane, teacher_slice
 from .flow import flow
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, MonteCarloEstimate, SGDResult,
+from .results import (Attractor, BasinResult, CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, MonteCarloEstimate, SGDResult,
                       Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
@@ -48,5 +50,7 @@ __all__ = [
     "Conjecture1Scan", "conjecture1_scan",
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
+    "basins", "BasinResult", "Attractor",
+    "Grid", "reduced_plane", "teacher_slice", "Xavier", "Gaussian", "Ball", "TeacherNoise", "Spheres",
     "__version__",
 ]

@@ -292,12 +292,15 @@ def package_basins(plan: BasinPlan, chunks, *, attractors=None, interrupted=Fals
         sel = labels == lab
         atts.append(Attractor(
             label=lab, kind=kind, class_id=int(tab.class_id[lab]),
-            loss=float(loss[f]) if f >= 0 else float(model.loss(Wr)),
-            lambda_min=float(lam[f]) if f >= 0 else math.nan, W=Wr, assignment=asg, permutation=perm,
+            loss=float(loss[f]) if f >= 0 else float(known[lab].loss),
+            lambda_min=float(lam[f]) if f >= 0 else float(known[lab].lambda_min), W=Wr, assignment=asg,
+            permutation=perm,
             count=int(counts[lab]), fraction=fr, interval=iv, first_cell=f,
             mean_steps=float(np.mean(steps[sel])) if counts[lab] else math.nan))
     reserved = np.array([int(np.sum(labels == -(j + 1))) for j in range(-LABEL_NOT_COMPUTED)], dtype=np.int64)
-    res_iv = np.array([share(int(c))[1] for c in reserved], dtype=float).reshape(-1, 2)
+    # -5 (not computed) is outside every fraction: no interval
+    res_iv = np.array([share(int(c))[1] for c in reserved[:-1]] + [(math.nan, math.nan)],
+                      dtype=float).reshape(-1, 2)
     n_cls = int(tab.class_id.max()) + 1 if tab.class_id.size else 0
     ccount = np.zeros(n_cls, dtype=np.int64)
     np.add.at(ccount, tab.class_id, counts)
