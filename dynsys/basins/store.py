@@ -32,6 +32,11 @@ _ARRAYS = ("status", "steps", "outcome", "assign", "loss", "grad_norm", "lambda_
 _MARKERS = "done"
 
 
+def _publish(tmp, marker):
+    """Make a written marker visible in one step (rename: a reader sees none or all of it)."""
+    os.replace(tmp, marker)
+
+
 class StoreMismatch(ValueError):
     """A store written for another model, sampler, flow, tolerances or dynsys version."""
 
@@ -160,7 +165,7 @@ class BasinStore:
             tmp = marker.with_name(f".{marker.name}.{secrets.token_hex(4)}.tmp")
             tmp.write_text(json.dumps({"lo": chunk.lo, "hi": chunk.hi, "flow_time": chunk.flow_time,
                                        "classify_time": chunk.classify_time}))
-            os.replace(tmp, marker)
+            _publish(tmp, marker)
         except OSError as exc:
             n_done = len(self.done())
             raise StoreWriteError(
