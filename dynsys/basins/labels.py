@@ -29,9 +29,10 @@ from ..clustering import leader_clusters, ragged_leader_clusters
 from ..critical.classify import teacher_match
 from ..critical.newton import refine as newton_refine
 from ..critical.shared import kernel_shape
+from ..results.basins import KINDS
 
-#: Outcome codes of a cell that reached a minimum (>= 0); reserved labels are the negative codes.
-KINDS = ("global_minimum", "spurious_minimum", "minimum", "degenerate")
+#: Outcome codes of a cell that reached a minimum (>= 0), indices of ``KINDS`` (the one list of
+#: kinds, shared with the result); reserved labels are the negative codes.
 GLOBAL, SPURIOUS, MINIMUM, DEGENERATE = range(4)
 
 
@@ -56,7 +57,7 @@ class Ends:
     loss: np.ndarray        #: loss at the refined endpoint (NaN where none)
     grad_norm: np.ndarray   #: its row-max gradient norm
     lambda_min: np.ndarray  #: its smallest Hessian eigenvalue
-    W: np.ndarray           #: the refined endpoint of cells that reached a minimum (NaN elsewhere)
+    W: np.ndarray           #: the refined endpoint of cells that reached a minimum or a saddle (NaN elsewhere)
 
 
 def _rows(model) -> int:
@@ -124,8 +125,9 @@ def classify_ends(model, W, status, tol: Tolerances, backend="parallel") -> Ends
             outcome[cells[i]] = DEGENERATE
         else:
             outcome[cells[i]] = SPURIOUS if known_min else MINIMUM
-    att = minimum
-    Wend[cells[att]] = R[att]
+    # minima for their labels, saddles for the map's saddle markers
+    keep = minimum | (crit & (index > 0))
+    Wend[cells[keep]] = R[keep]
     return Ends(outcome, assign, loss, gnorm, lam, Wend)
 
 

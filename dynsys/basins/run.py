@@ -24,11 +24,12 @@ import numpy as np
 
 from .. import _validate as v
 from .. import progress as _progress
-from .._codes import (CONVERGED, DIVERGED, INTERRUPTED, LABEL_NOT_COMPUTED, MAX_STEPS, NONFINITE,
-                      SINGULAR)
+from .._codes import (CONVERGED, DIVERGED, INTERRUPTED, LABEL_NOT_COMPUTED, LABEL_SADDLE, MAX_STEPS,
+                      NONFINITE, SINGULAR)
 from .._version import __version__
 from ..config import (CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
                       LOSS_RTOL, PARALLEL_ATOL)
+from ..clustering import leader_clusters
 from ..critical import wilson_interval
 from ..critical.shared import check_system, kernel_shape, row_max, tolerances
 from ..flow import plan_flow, run_flow_chunk
@@ -305,18 +306,37 @@ def package_basins(plan: BasinPlan, chunks, *, attractors=None, interrupted=Fals
     ccount = np.zeros(n_cls, dtype=np.int64)
     np.add.at(ccount, tab.class_id, counts)
     civ = np.array([share(int(c))[1] for c in ccount], dtype=float).reshape(-1, 2)
-    for arr in (labels, loss, lam, steps, status, reserved, res_iv, ccount, civ):
+    kcount = np.array([sum(int(counts[lab]) for lab, kd in enumerate(tab.kind) if kd == k) for k in KINDS],
+                      dtype=np.int64)
+    kiv = np.array([share(int(c))[1] for c in kcount], dtype=float).reshape(-1, 2)
+    sad_pts, sad_counts = _saddle_points(W, labels, plan.tol)
+    for arr in (labels, loss, lam, steps, status, reserved, res_iv, ccount, civ, kcount, kiv, sad_pts,
+                sad_counts):
         arr.setflags(write=False)
     k, d = (model.k, model.d) if isinstance(model, TeacherStudent) else (0, 0)
     gs = plan.sampler.grid_shape
     return BasinResult(labels=labels, attractors=tuple(atts), reserved_counts=reserved,
                        reserved_intervals=res_iv, class_counts=ccount, class_interval_bounds=civ,
+                       kind_counts=kcount, kind_interval_bounds=kiv, saddle_points=sad_pts,
+                       saddle_counts=sad_counts,
                        loss=loss, lambda_min=lam, steps=steps, status=status,
                        grid_shape=None if gs is None else tuple(int(x) for x in gs),
                        sampler=plan.sampler.describe(), method=plan.method, step=plan.step, gtol=plan.gtol,
                        max_steps=plan.max_steps, k=k, d=d, flow_time=t_flow,
                        classify_time=t_cls + time.perf_counter() - t0,
                        interrupted=bool(interrupted or n_nc > 0))
+
+
+def _saddle_points(W, labels, tol):
+    """Distinct saddle endpoints (leader rule in cell order, entries to ``point_rtol (1 + max|W|)``)
+    and how many cells reached each."""
+    cells = np.flatnonzero(labels == LABEL_SADDLE)
+    shape = W.shape[1:]
+    if cells.size == 0:
+        return np.zeros((0,) + shape), np.zeros(0, dtype=np.int64)
+    X = W[cells].reshape(cells.size, -1)
+    lab, first = leader_clusters(X, tol.point_rtol * (1.0 + float(np.max(np.abs(X)))))
+    return np.array(W[cells[first]]), np.bincount(lab, minlength=first.size).astype(np.int64)
 
 
 def _known(attractors):

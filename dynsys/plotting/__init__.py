@@ -4,6 +4,8 @@ Each function takes a result (never recomputes it) and an optional matplotlib Ax
 Axes it drew on. Without an Axes it makes a figure with constrained layout, so labels are not cut.
 """
 
+from .basins import basin_map
+from .basins import fractions as basin_fractions
 from .census import census_sweep
 
-__all__ = ["census_sweep"]
+__all__ = ["basin_fractions", "basin_map", "census_sweep"]

@@ -11,6 +11,8 @@ from .._codes import LABEL_NOT_COMPUTED
 from .io import Result
 from .status import Label
 
+#: Kinds of attractor, in the order of ``BasinResult.kind_counts``.
+KINDS = ("global_minimum", "spurious_minimum", "minimum", "degenerate")
 #: Width in cells of the boxes of the basin entropy (Daza et al., Sci. Rep. 6, 31416 (2016)).
 ENTROPY_BOX = 5
 
@@ -94,6 +96,12 @@ class BasinResult(Result):
     class_counts : ndarray of int64, shape (n_classes,)
         Cells per symmetry class (``class_id`` 0, 1, ...), with ``class_interval_bounds`` (n_classes, 2)
         their 95% Wilson intervals.
+    kind_counts : ndarray of int64, shape (4,)
+        Cells per kind of attractor (``KINDS``: global, spurious, minimum, degenerate), with
+        ``kind_interval_bounds`` (4, 2) their 95% Wilson intervals (:attr:`kind_fractions`).
+    saddle_points : ndarray, shape (n_saddles,) + state shape
+        The distinct saddles that cells ended at (refined; first cell first), with
+        ``saddle_counts`` the cells that reached each.
     loss, lambda_min : ndarray, shape (n,)
         At each cell's refined endpoint (NaN where there is none).
     steps : ndarray of int64, shape (n,)
@@ -121,6 +129,10 @@ class BasinResult(Result):
     reserved_intervals: np.ndarray
     class_counts: np.ndarray
     class_interval_bounds: np.ndarray
+    kind_counts: np.ndarray
+    kind_interval_bounds: np.ndarray
+    saddle_points: np.ndarray
+    saddle_counts: np.ndarray
     loss: np.ndarray
     lambda_min: np.ndarray
     steps: np.ndarray
@@ -185,6 +197,17 @@ class BasinResult(Result):
     def class_intervals(self) -> dict:
         """``{class_id: (lo, hi)}``: 95% Wilson intervals of :attr:`class_fractions`."""
         return {c: (float(b[0]), float(b[1])) for c, b in enumerate(self.class_interval_bounds)}
+
+    @property
+    def kind_fractions(self) -> dict:
+        """``{kind: fraction}`` for the four kinds of attractor (summed over their labels)."""
+        n = self.n_done
+        return {k: (int(c) / n if n else math.nan) for k, c in zip(KINDS, self.kind_counts)}
+
+    @property
+    def kind_intervals(self) -> dict:
+        """``{kind: (lo, hi)}``: 95% Wilson intervals of :attr:`kind_fractions`."""
+        return {k: (float(b[0]), float(b[1])) for k, b in zip(KINDS, self.kind_interval_bounds)}
 
     def class_kind(self, class_id) -> str:
         """The kind of the attractors of a class."""
