@@ -263,3 +263,14 @@ def test_array_starts(m4):
     r = basins(m4, W0)
     assert np.array_equal(r.labels, basins(m4, Xavier(10, seed=1)).labels)
     assert r.sampler["sampler"] == "array"
+
+
+def test_agrees_with_the_census_run_by_run():
+    # the census classifies each endpoint by dynsys.classify, one at a time: an independent path
+    m = ds.TeacherStudent(np.eye(6))
+    c = ds.census(m, 150, seed=0)
+    r = basins(m, Xavier(150, seed=0))
+    kinds = np.array([r.attractors[lab].kind if lab >= 0 else lab for lab in r.labels], dtype=object)
+    ckinds = np.array([c.classes[lab].kind if lab >= 0 else lab for lab in c.labels], dtype=object)
+    assert np.array_equal(kinds, ckinds)
+    assert np.array_equal(r.steps, c.steps)

@@ -119,9 +119,9 @@ def classify_ends(model, W, status, tol: Tolerances, backend="parallel") -> Ends
     if model.permutes_teacher and np.any(glob):
         assign[cells[glob]] = assignments(model, R[glob], tol.parallel_atol)
     for i in np.flatnonzero(minimum & ~glob):
-        # The expected nullity needs the parallel groups of one point: Python, but only for the
-        # non-global minima, a small share of the cells.
-        if nullity[i] > model.nullity_expected(R[i], tol.parallel_atol):
+        # The expected nullity needs the parallel groups of one point (Python): asked only where
+        # there is a zero eigenvalue to explain.
+        if nullity[i] > 0 and nullity[i] > model.nullity_expected(R[i], tol.parallel_atol):
             outcome[cells[i]] = DEGENERATE
         else:
             outcome[cells[i]] = SPURIOUS if known_min else MINIMUM

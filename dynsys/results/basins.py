@@ -246,16 +246,16 @@ class BasinResult(Result):
         b[:, :-1] |= dh
         return b
 
-    def entropy(self, box=ENTROPY_BOX):
+    def entropy(self, box=None):
         """Basin entropy ``S_b`` and boundary basin entropy ``S_bb`` of the map (Daza et al., Sci.
-        Rep. 6, 31416 (2016)), over boxes of ``box x box`` cells; every label (reserved ones too) is
-        an outcome.
+        Rep. 6, 31416 (2016)), over boxes of ``box x box`` cells (default ``ENTROPY_BOX``, or the
+        map's smaller side when it is smaller); every label (reserved ones too) is an outcome.
 
         ``S_b`` is the mean over boxes of ``-sum_i p_i log p_i``; ``S_bb`` the same mean over the
         boxes that hold more than one label. Returns ``(S_b, S_bb)`` (``S_bb`` is 0 with no boundary).
         """
         L = self.label_map
-        box = int(box)
+        box = min(ENTROPY_BOX, *L.shape) if box is None else int(box)
         if box < 1:
             raise ValueError(f"box must be >= 1; got {box}")
         r, c = (L.shape[0] // box) * box, (L.shape[1] // box) * box
@@ -272,21 +272,33 @@ class BasinResult(Result):
         return float(ent.mean()), float(ent[mixed].mean()) if mixed.any() else 0.0
 
     # ------------------------------------------------------------------ text
-    def table(self) -> str:
-        """One line per attractor and per reserved label reached, with fractions and intervals."""
+    def table(self, max_rows=20) -> str:
+        """Per symmetry class, then per attractor (the first ``max_rows``) and reserved label, the
+        cells with fraction and 95% interval."""
         rows = [f"basins of {self.n} cells ({self.sampler.get('sampler', '?')}), {self.method} step "
-                f"{self.step:g}, gtol {self.gtol:.3g}: {len(self.attractors)} attractors; "
-                f"{self.flow_time:.2f} s flow + {self.classify_time:.2f} s classify"]
+                f"{self.step:g}, gtol {self.gtol:.3g}: {len(self.attractors)} attractors in "
+                f"{len(self.class_counts)} classes; {self.flow_time:.2f} s flow + {self.classify_time:.2f} s "
+                f"classify"]
         if self.n_not_computed:
             rows.append(f"not computed: {self.n_not_computed} of {self.n} cells (fractions are over "
                         f"the {self.n_done} finished cells)")
+        labels_of: dict = {}
         for a in self.attractors:
+            labels_of.setdefault(a.class_id, []).append(a)
+        for c, f in self.class_fractions.items():
+            lo, hi = self.class_intervals[c]
+            atts = labels_of.get(c, [])
+            kind = atts[0].kind if atts else "?"
+            rows.append(f"class {c} ({kind}, {len(atts)} labels, loss {atts[0].loss if atts else math.nan:.6e}): "
+                        f"{int(self.class_counts[c])} cells ({_pct(f)}% [{_pct(lo)}, {_pct(hi)}])")
+        for a in self.attractors[:max_rows]:
             rows.append("  " + a._headline())
-        fr, iv = self.fractions, self.intervals
+        if len(self.attractors) > max_rows:
+            rows.append(f"  ... {len(self.attractors) - max_rows} more attractors (table(max_rows=...))")
+        fr, iv, counts = self.fractions, self.intervals, self._counts()
         for lab in sorted((x for x in fr if x < 0), reverse=True):
-            c = self._counts()[lab]
-            if c:
-                rows.append(f"  label {lab} ({Label(lab).name.lower()}): {c} cells ({_pct(fr[lab])}% "
+            if counts[lab]:
+                rows.append(f"label {lab} ({Label(lab).name.lower()}): {counts[lab]} cells ({_pct(fr[lab])}% "
                             f"[{_pct(iv[lab][0])}, {_pct(iv[lab][1])}])")
         return "\n".join(rows)
 
