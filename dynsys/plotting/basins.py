@@ -147,7 +147,7 @@ def basin_map(result, ax=None, *, boundaries=True, markers=True, legend=True, ti
         for a in result.attractors:
             st = _in_slice(grid, [a.W])
             if len(st):
-                ax.plot(st[:, 0], st[:, 1], marker="*", ms=14, mfc="w", mec=colours[a.label], mew=1.5,
+                ax.plot(st[:, 0], st[:, 1], marker="*", ms=14, mfc="w", mec="k", mew=1.0,
                         ls="none", zorder=5)
         st = _in_slice(grid, result.saddle_points)
         if len(st):
