@@ -212,24 +212,24 @@ def canonical_labels(model, outcome, assign, W, loss, tol: Tolerances, known=Non
             for g, f in enumerate(first):
                 entries.append({"group": ("p", int(kind), g), "kind": int(kind), "first": int(sub[f]),
                                 "assign": None, "cells": sub[lab == g]})
-    # symmetry classes: all global minima are class 0; the other points by their invariants
-    pts = [e for e in entries if e["kind"] != GLOBAL]
-    cls_of = {}
-    if pts:
-        inv_vecs = [np.asarray(model.invariants(W[e["first"]], merge_parallel=True,
-                                                parallel_atol=tol.parallel_atol), dtype=float)
-                    for e in pts]
-        # classes within one kind only: a degenerate point is never in a spurious class
-        ckeys = [np.concatenate([[float(e["kind"]) * 1e6], x]) for e, x in zip(pts, inv_vecs)]
-        lab, first = ragged_leader_clusters(ckeys, tol.class_rtol)
-        reps = [pts[int(f)] for f in first]
-        order = sorted(range(len(reps)), key=lambda c: (loss[reps[c]["first"]], reps[c]["first"]))
-        rank = {c: r for r, c in enumerate(order)}
-        off = 1 if any(e["kind"] == GLOBAL for e in entries) else 0
-        for e, c in zip(pts, lab):
-            cls_of[id(e)] = rank[int(c)] + off
+    # symmetry classes: all global minima are class 0; the other points of each kind by their
+    # invariants (the census rule: parallel rows merged), classes numbered by (loss, first cell)
+    off = 1 if any(e["kind"] == GLOBAL for e in entries) else 0
+    classes = []   # (loss of the representative, its first cell, members)
+    for kind in sorted({e["kind"] for e in entries if e["kind"] != GLOBAL}):
+        pts = [e for e in entries if e["kind"] == kind]
+        lab, first = ragged_leader_clusters(
+            [model.invariants(W[e["first"]], merge_parallel=True, parallel_atol=tol.parallel_atol)
+             for e in pts], tol.class_rtol)
+        for c, f in enumerate(first):
+            rep = pts[int(f)]
+            classes.append((loss[rep["first"]], rep["first"], [e for e, lc in zip(pts, lab) if lc == c]))
+    classes.sort(key=lambda c: (c[0], c[1]))
     for e in entries:
-        e["class"] = 0 if e["kind"] == GLOBAL else cls_of[id(e)]
+        e["class"] = 0
+    for rank, (_, _, members) in enumerate(classes):
+        for e in members:
+            e["class"] = rank + off
 
     def canon(e):
         if e["assign"] is not None:

@@ -217,7 +217,7 @@ def _descend(plan, W0, stop, done):
         if live.size == 0:
             break
         X = W[live]
-        rn = np.max(np.asarray([model.row_norms(x) for x in X]), axis=1)
+        rn = np.max(np.linalg.norm(X.reshape((live.size,) + kshape[1:]), axis=-1), axis=1)
         G, st = model.grad(X, backend="cpu", return_status=True)
         st = np.asarray(st)
         gn = row_max(np.asarray(G).reshape((live.size,) + kshape[1:]))
