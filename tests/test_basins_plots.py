@@ -142,3 +142,12 @@ def test_cli_and_analysis_script(tmp_path):
     out = subprocess.run([sys.executable, "-m", "dynsys.cli", "basins", str(bad)], capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 2 and "needs a [model] and a [sampler]" in out.stderr
+
+
+def test_fractions_by_matched_label(rmap):
+    m = ds.TeacherStudent(np.eye(4))
+    other = ds.basins(m, ds.teacher_slice(m, [1, 0, 2, 3], s=(0.0, 1.5), shape=(6, 6)), attractors=rmap)
+    ax = plotting.basin_fractions([0, 1], [rmap, other], by="label", xlabel="slice")
+    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert names == ["teacher perm (0, 1, 2, 3)", "teacher perm (1, 0, 2, 3)"]
+    plt.close(ax.figure)
