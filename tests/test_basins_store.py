@@ -200,3 +200,29 @@ def test_dask_local_cluster_gives_the_same_labels(tmp_path, m4, g4, ref):
         assert len(_markers(tmp_path / "s")) == 8
         with pytest.raises(TypeError, match="Client"):
             basins(m4, g4, executor=object())
+
+
+def test_dask_killed_worker_chunks_are_recomputed(tmp_path, m4):
+    distributed = pytest.importorskip("distributed")
+    import threading
+
+    g = teacher_slice(m4, [1, 0, 2, 3], shape=(24, 24))
+    ref = basins(m4, g)
+    p = tmp_path / "s"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        client.run(lambda: None)  # workers up
+
+        def kill_one():
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 120 and not ((p / "done").is_dir() and len(_markers(p)) >= 3):
+                time.sleep(0.01)
+            nanny = next(iter(cluster.workers.values()))
+            os.kill(nanny.process.process.pid, signal.SIGKILL)
+
+        th = threading.Thread(target=kill_one)
+        th.start()
+        r = basins(m4, g, executor=client, chunk_size=8, store=p)
+        th.join()
+    assert len(_markers(p)) == 72
+    assert np.array_equal(r.labels, ref.labels)
