@@ -218,11 +218,15 @@ def test_dask_killed_worker_chunks_are_recomputed(tmp_path, m4):
             while time.monotonic() - t0 < 120 and not ((p / "done").is_dir() and len(_markers(p)) >= 3):
                 time.sleep(0.01)
             nanny = next(iter(cluster.workers.values()))
+            killed_at.append(len(_markers(p)))
             os.kill(nanny.process.process.pid, signal.SIGKILL)
+
+        killed_at = []
 
         th = threading.Thread(target=kill_one)
         th.start()
         r = basins(m4, g, executor=client, chunk_size=8, store=p)
         th.join()
+    assert killed_at and killed_at[0] < 72, "the worker was not killed mid-run"
     assert len(_markers(p)) == 72
     assert np.array_equal(r.labels, ref.labels)
