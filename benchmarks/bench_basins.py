@@ -7,7 +7,7 @@ NumPy/SciPy loop on a sample.
 Run::
 
     NUMBA_NUM_THREADS=2 python benchmarks/bench_basins.py [--sizes 250,1000] [--xavier 100000]
-                                                          [--baseline 20] [--smoke]
+                                                          [--baseline 20] [--gtol 1e-9] [--smoke]
 
 Prints the machine, the warm-up (compile or cache load) apart, then per workload the wall time,
 cells per second, the flow and classification shares, the mean gd steps per cell and the fractions
@@ -80,6 +80,8 @@ def main(argv=None):
     p.add_argument("--sizes", default="250,1000", help="slice sides at k = d = 4, e.g. 250,1000")
     p.add_argument("--xavier", type=int, default=100_000, help="Xavier starts at k = d = 8 (0: skip)")
     p.add_argument("--baseline", type=int, default=20, help="cells for the plain per-point loop (0: skip)")
+    p.add_argument("--gtol", type=float, default=1e-9,
+                   help="gd stopping tolerance (Newton refines every endpoint after it; docs/basins.md)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes: check that the script runs")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -94,14 +96,14 @@ def main(argv=None):
     for side in sizes:
         g = ds.teacher_slice(m4, [1, 0, 2, 3], shape=(side, side))
         t0 = time.perf_counter()
-        r = ds.basins(m4, g)
-        report(f"slice k = d = 4, {side} x {side}", r, time.perf_counter() - t0)
+        r = ds.basins(m4, g, gtol=args.gtol)
+        report(f"slice k = d = 4, {side} x {side}, gtol {args.gtol:g}", r, time.perf_counter() - t0)
         first = first or (g, r)
     if args.xavier:
         m8 = ds.TeacherStudent(np.eye(8))
         t0 = time.perf_counter()
-        r = ds.basins(m8, ds.Xavier(args.xavier, seed=0))
-        report(f"Xavier k = d = 8, {args.xavier} starts", r, time.perf_counter() - t0)
+        r = ds.basins(m8, ds.Xavier(args.xavier, seed=0), gtol=args.gtol)
+        report(f"Xavier k = d = 8, {args.xavier} starts, gtol {args.gtol:g}", r, time.perf_counter() - t0)
     if args.baseline and first is not None:
         g, r = first
         idx = np.linspace(0, g.n - 1, args.baseline).astype(int)
