@@ -107,7 +107,7 @@ def main(argv=None):
     if args.baseline and first is not None:
         g, r = first
         idx = np.linspace(0, g.n - 1, args.baseline).astype(int)
-        got, per_cell = baseline(m4, g.points(m4)[idx])
+        got, per_cell = baseline(m4, g.points(m4)[idx], gtol=args.gtol)
         agree = 0
         for i, (kind, perm) in zip(idx, got):
             lab = int(r.labels[i])
