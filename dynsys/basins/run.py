@@ -36,7 +36,7 @@ from ..flow import plan_flow, run_flow_chunk
 from ..model import TeacherStudent
 from ..results.basins import Attractor, BasinResult
 from .labels import KINDS, Ends, Tolerances, canonical_labels, classify_ends
-from .samplers import Sampler
+from .samplers import Sampler, as_sampler
 
 #: Chunks of about this share of the cells by default (a kill loses at most one chunk per worker).
 CHUNK_SHARE = 0.01
@@ -354,46 +354,6 @@ def _known(attractors):
     return atts
 
 
-class _Starts(Sampler):
-    """Given starts as a sampler (``basins(model, W0)``); described by a digest of the array."""
-
-    def __init__(self, W0):
-        self.W0 = W0
-
-    @property
-    def n(self) -> int:
-        return self.W0.shape[0]
-
-    def check(self, model):
-        if self.W0.shape[1:] != tuple(model.state_shape):
-            raise ValueError(f"W0 must be a batch of states of shape {tuple(model.state_shape)}; got "
-                             f"{self.W0.shape}")
-
-    def _points(self, model, lo, hi):
-        return self.W0[lo:hi]
-
-    def describe(self) -> dict:
-        import hashlib
-        return {"sampler": "array", "shape": list(self.W0.shape),
-                "sha256": hashlib.sha256(np.ascontiguousarray(self.W0).tobytes()).hexdigest()}
-
-
-def as_sampler(model, W0_or_sampler) -> Sampler:
-    """A sampler, or given starts (n, state) wrapped as one."""
-    if isinstance(W0_or_sampler, Sampler):
-        return W0_or_sampler
-    X = v.finite(v.real_array(W0_or_sampler, "W0"), "W0")
-    shape = tuple(model.state_shape)
-    if X.shape == shape:
-        X = X[None]
-    if X.ndim != len(shape) + 1 or X.shape[1:] != shape or X.shape[0] == 0:
-        raise ValueError(f"W0 must be a sampler or a non-empty batch of states (n, "
-                         f"{', '.join(map(str, shape))}); got shape {X.shape}")
-    X = np.array(X)
-    X.setflags(write=False)
-    return _Starts(X)
-
-
 def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_steps=10**6, rtol=1e-8,
            atol=1e-10, backend="parallel", attractors=None, chunk_size=None, store=None, executor=None,
            progress=None, entry=None, **tolerances_) -> BasinResult:
@@ -497,5 +457,5 @@ def _run_local(plan, todo, store, progress):
     return chunks, interrupted
 
 
-__all__ = ["BasinChunk", "BasinPlan", "as_sampler", "basins", "default_chunk_size", "model_identity",
+__all__ = ["BasinChunk", "BasinPlan", "basins", "default_chunk_size", "model_identity",
            "package_basins", "plan_basins", "run_basin_chunk"]

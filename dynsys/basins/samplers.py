@@ -20,12 +20,15 @@ Samplers:
 * :class:`Ball` -- uniform in the ball of radius ``radius`` about the origin of the whole state
   space (the initialisations of Theorem 6 of Tian, ICML 2017);
 * :class:`TeacherNoise` -- ``scale * W* + noise * N(0, 1)`` entries (Fig 9 of Tian, ICML 2017);
-* :class:`Spheres` -- every row uniform on the sphere of radius ``radius``.
+* :class:`Spheres` -- every row uniform on the sphere of radius ``radius``;
+* :class:`Starts` -- given starts (what :func:`as_sampler` makes of an array), described by their
+  SHA-256 digest.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 
 import numpy as np
@@ -344,8 +347,47 @@ class Spheres(Sampler):
         return _seeded(self.seed, lo, hi, draw)
 
 
+class Starts(Sampler):
+    """Given starts as a sampler (``basins(model, W0)``); described by a digest of the array."""
+
+    def __init__(self, W0):
+        self.W0 = W0
+
+    @property
+    def n(self) -> int:
+        return self.W0.shape[0]
+
+    def check(self, model):
+        if self.W0.shape[1:] != tuple(model.state_shape):
+            raise ValueError(f"W0 must be a batch of states of shape {tuple(model.state_shape)}; got "
+                             f"{self.W0.shape}")
+
+    def _points(self, model, lo, hi):
+        return self.W0[lo:hi]
+
+    def describe(self) -> dict:
+        return {"sampler": "array", "shape": list(self.W0.shape),
+                "sha256": hashlib.sha256(np.ascontiguousarray(self.W0).tobytes()).hexdigest()}
+
+
+def as_sampler(model, W0_or_sampler) -> Sampler:
+    """A sampler, or given starts (n, state) wrapped as one."""
+    if isinstance(W0_or_sampler, Sampler):
+        return W0_or_sampler
+    X = v.finite(v.real_array(W0_or_sampler, "W0"), "W0")
+    shape = tuple(model.state_shape)
+    if X.shape == shape:
+        X = X[None]
+    if X.ndim != len(shape) + 1 or X.shape[1:] != shape or X.shape[0] == 0:
+        raise ValueError(f"W0 must be a sampler or a non-empty batch of states (n, "
+                         f"{', '.join(map(str, shape))}); got shape {X.shape}")
+    X = np.array(X)
+    X.setflags(write=False)
+    return Starts(X)
+
+
 #: Sampler classes by name (for configs and stored descriptions).
 SAMPLERS = {c.__name__: c for c in (Grid, Gaussian, Xavier, Ball, TeacherNoise, Spheres)}
 
-__all__ = ["Ball", "Gaussian", "Grid", "SAMPLERS", "Sampler", "Spheres", "TeacherNoise", "Xavier",
-           "reduced_plane", "teacher_slice"]
+__all__ = ["Ball", "Gaussian", "Grid", "SAMPLERS", "Sampler", "Spheres", "Starts", "TeacherNoise", "Xavier",
+           "as_sampler", "reduced_plane", "teacher_slice"]
