@@ -17,12 +17,14 @@ from .critical import (
 )
 from . import families
 from .continuation import Family, continuation
+from .basins import basins
+from .basins.samplers import Ball, Gaussian, Grid, Spheres, TeacherNoise, Xavier, reduced_plane, teacher_slice
 from .flow import flow
 from .graph import landscape_graph
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import (Branch, CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, Manifold,
-                      MonteCarloEstimate, SGDResult, Status, load)
+from .results import (Attractor, BasinResult, Branch, CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label,
+                      Manifold, MonteCarloEstimate, SGDResult, Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
 from .progress import CompileWarning
@@ -57,5 +59,7 @@ __all__ = [
     "trace_manifold", "Manifold", "landscape_graph",
     "continuation", "Family", "Branch", "families",
     "warmup", "CompileWarning",
+    "basins", "BasinResult", "Attractor",
+    "Grid", "reduced_plane", "teacher_slice", "Xavier", "Gaussian", "Ball", "TeacherNoise", "Spheres",
     "__version__",
 ]

@@ -2,7 +2,8 @@
 
 ``dynsys demo`` builds a model, evaluates the loss and the gradient at a random state and at the teacher,
 and prints them with the time the kernels took to compile and to run. ``dynsys info`` prints the
-versions and the threads in use.
+versions and the threads in use. ``dynsys basins CONFIG.toml`` runs (or resumes) the basin map a TOML
+config describes and writes its store, result and figure (docs/basins.md).
 """
 
 from __future__ import annotations
@@ -62,6 +63,29 @@ def _warmup(args) -> int:
     return 0
 
 
+def _basins(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dynsys.basins.config import ConfigError, run_config
+    from dynsys.plotting import basin_map
+
+    client = None
+    if args.scheduler:
+        from distributed import Client
+        client = Client(args.scheduler)
+    try:
+        res, out = run_config(args.config, executor=client, progress=True)
+    except ConfigError as exc:
+        print(f"dynsys basins: {exc}", file=sys.stderr)
+        return 2
+    print(res.table())
+    if res.grid_shape is not None and out["figure"] is not None:
+        basin_map(res).figure.savefig(out["figure"], dpi=150)
+        print(f"figure: {out['figure']}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="dynsys", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +99,10 @@ def main(argv=None) -> int:
     p.set_defaults(func=_info)
     p = sub.add_parser("warmup", help="compile and cache every kernel now (first calls are then fast)")
     p.set_defaults(func=_warmup)
+    p = sub.add_parser("basins", help="basin map from a TOML config (store, result, figure)")
+    p.add_argument("config", help="e.g. analyses/configs/teacher_slice_k4.toml")
+    p.add_argument("--scheduler", default=None, help="dask scheduler address (tcp://host:8786)")
+    p.set_defaults(func=_basins)
     args = parser.parse_args(argv)
     if getattr(args, "k", 1) < 1 or getattr(args, "d", 1) < getattr(args, "k", 1):
         parser.error("--k must be >= 1 and --d >= --k (the teacher is I_k padded to d columns)")

@@ -4,9 +4,12 @@ Each function takes a result (never recomputes it) and an optional matplotlib Ax
 Axes it drew on. Without an Axes it makes a figure with constrained layout, so labels are not cut.
 """
 
+from .basins import basin_map
+from .basins import fractions as basin_fractions
 from .bifurcation import bifurcation_diagram, event_curve
 from .census import census_sweep
 from .landscape import disconnectivity
 from .manifold import manifold
 
-__all__ = ["bifurcation_diagram", "census_sweep", "disconnectivity", "event_curve", "manifold"]
+__all__ = ["basin_fractions", "basin_map", "bifurcation_diagram", "census_sweep", "disconnectivity", "event_curve",
+           "manifold"]

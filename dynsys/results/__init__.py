@@ -9,6 +9,7 @@ they hold: :mod:`.status` (:class:`Status`, :func:`status_counts`), :mod:`.flow`
 are in :mod:`dynsys.plotting`, which results never import.
 """
 
+from .basins import Attractor, BasinResult
 from .branch import EVENT_KINDS, Branch, Event, EventCurve
 from .census import Census, CensusClass, CensusSweep
 from .critical import CRITICAL_KINDS, CriticalPoint, CriticalSet, SaddlePath, SaddlePoint
@@ -18,7 +19,7 @@ from .io import Result, ResultFileError, load, load_model, read_meta, save
 from .sampling import GatingEstimate, MonteCarloEstimate, SGDResult
 from .status import OK, Label, Status, status_counts
 
-__all__ = ["Branch", "CRITICAL_KINDS", "Census", "CensusClass", "CensusSweep", "CriticalPoint", "CriticalSet",
-           "EVENT_KINDS", "Event", "EventCurve", "FlowResult", "GatingEstimate", "Label", "Manifold",
+__all__ = ["Attractor", "BasinResult", "Branch", "CRITICAL_KINDS", "Census", "CensusClass", "CensusSweep", "CriticalPoint",
+           "CriticalSet", "EVENT_KINDS", "Event", "EventCurve", "FlowResult", "GatingEstimate", "Label", "Manifold",
            "MonteCarloEstimate", "OK", "Result", "ResultFileError", "SGDResult",
            "SaddlePath", "SaddlePoint", "Status", "load", "load_model", "read_meta", "save", "status_counts"]
