@@ -62,8 +62,10 @@ def phase_portrait(reduced, ax=None, *, xlim=(-0.6, 1.4), ylim=(-0.6, 1.4), n=41
     speed = np.hypot(U, V)
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log10(np.where(speed > 0, speed, np.nan))
-    strm = ax.streamplot(xs, ys, U, V, color=logs, cmap="viridis", density=density, linewidth=0.7,
-                         arrowsize=0.8)
+    # Speeds near fixed points go to 0: colour the bulk (2nd to 100th percentile), clip the rest.
+    lo = np.nanpercentile(logs, 2)
+    strm = ax.streamplot(xs, ys, U, V, color=np.clip(logs, lo, None), cmap="viridis", density=density,
+                         linewidth=0.7, arrowsize=0.8)
     cb = ax.figure.colorbar(strm.lines, ax=ax, shrink=0.85)
     cb.set_label("log10 speed |(dx/dt, dy/dt)|", fontsize=8)
     seen = set()
@@ -76,6 +78,9 @@ def phase_portrait(reduced, ax=None, *, xlim=(-0.6, 1.4), ylim=(-0.6, 1.4), n=41
             lab = getattr(fp, "kind", "fixed point")
         ax.plot(x, y, _index_marker(idx), ms=8, mfc="white" if idx else "black", mec="black", mew=1.4,
                 zorder=5, label=None if lab in seen else lab)
+        if idx:
+            ax.annotate(str(idx), (x, y), xytext=(5, 5), textcoords="offset points", fontsize=8,
+                        fontweight="bold", zorder=6)
         seen.add(lab)
     for i, tr in enumerate(trajectories):
         x, y = (tr.x, tr.y) if hasattr(tr, "x") else tr
