@@ -32,7 +32,7 @@ def _reproduce(args) -> int:
     from . import reproduce as rp
     try:
         mods = rp.select(args.only)
-    except ValueError as exc:
+    except rp.ReproduceError as exc:
         print(f"dynsys reproduce: {exc}", file=sys.stderr)
         return 2
     per, total = rp.estimate(mods, args.quick, args.out)
@@ -46,11 +46,14 @@ def _reproduce(args) -> int:
     t0 = time.perf_counter()
     try:
         res = rp.run(mods.keys(), quick=args.quick, out=args.out, jobs=args.jobs, force=args.force, log=print)
-    except (PermissionError, ValueError) as exc:
+    except (PermissionError, rp.ReproduceError) as exc:
         print(f"dynsys reproduce: {exc}", file=sys.stderr)
         return 2
     print(f"done in {time.perf_counter() - t0:.0f} s: {len(res['figures'])} figure files, "
           f"{len(res['claims'])} claims in {res['claims_md']} and {res['claims_json'].name}")
+    if res["failed"]:
+        print(f"FAILED: {', '.join(res['failed'])} (errors above)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -58,7 +61,7 @@ def _figures(args) -> int:
     from . import reproduce as rp
     try:
         res = rp.redraw(args.only, out=args.out, log=print)
-    except (PermissionError, ValueError) as exc:
+    except (PermissionError, rp.ReproduceError) as exc:
         print(f"dynsys figures: {exc}", file=sys.stderr)
         return 2
     print(f"{len(res['figures'])} figure files; claims in {res['claims_md']}")

@@ -10,9 +10,9 @@ draws and writes ``claims.md`` and ``claims.json``; :func:`redraw` draws again f
 """
 
 from .claims import VERDICTS, write_claims
-from .registry import analyses, select
+from .registry import ReproduceError, UnknownAnalysis, analyses, select
 from .runner import estimate, redraw, run
 from .store import load_data, save_data
 
-__all__ = ["analyses", "select", "run", "redraw", "estimate", "write_claims", "VERDICTS", "save_data",
+__all__ = ["ReproduceError", "UnknownAnalysis", "analyses", "select", "run", "redraw", "estimate", "write_claims", "VERDICTS", "save_data",
            "load_data"]

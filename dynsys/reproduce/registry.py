@@ -7,6 +7,15 @@ import pkgutil
 
 from . import analyses as _pkg
 
+class ReproduceError(ValueError):
+    """Bad input to ``dynsys reproduce`` (an unknown analysis or group, a bad --jobs); the message
+    says the fix."""
+
+
+class UnknownAnalysis(ReproduceError):
+    """A name given to ``--only`` that is neither an analysis nor a paper group."""
+
+
 _REQUIRED = ("NAME", "GROUPS", "TITLE", "compute", "figures", "claims")
 
 
@@ -72,6 +81,6 @@ def select(only=None) -> dict:
         elif item in gs:
             chosen.update(n for n, m in mods.items() if item in m.GROUPS)
         else:
-            raise ValueError(f"--only {item!r} is neither an analysis nor a paper group. Analyses: "
+            raise UnknownAnalysis(f"--only {item!r} is neither an analysis nor a paper group. Analyses: "
                              f"{', '.join(mods)}. Groups: {', '.join(gs)}.")
     return {n: m for n, m in mods.items() if n in chosen}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import traceback
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
 from .claims import check_claim, write_claims
-from .registry import analyses, select
+from .registry import ReproduceError, analyses, select
 from .store import StaleDataError, load_data, read_info, save_data
 from .._version import __version__
 
@@ -107,13 +108,13 @@ def run(only=None, *, quick=False, out="figures", jobs=1, force=False, log=None)
     -------
     dict
         ``claims`` (all rows written), ``figures`` (paths), ``times`` (seconds per analysis computed),
-        ``claims_md``, ``claims_json``.
+        ``failed`` (analysis name -> error line; the others still run), ``claims_md``, ``claims_json``.
     """
     log = log or _quiet
     mods = select(only)
     out = check_out(out)
     if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"--jobs must be a positive integer; got {jobs!r}")
+        raise ReproduceError(f"--jobs must be a positive integer; got {jobs!r}")
     todo = []
     for name in mods:
         if not force and _reusable(out, name, quick):
@@ -124,31 +125,52 @@ def run(only=None, *, quick=False, out="figures", jobs=1, force=False, log=None)
             log(f"{name}: saved data is from dynsys {info.get('dynsys_version')}; recomputing with "
                 f"{__version__}")
         todo.append(name)
-    times = {}
+    times, failed = {}, {}
     n = len(todo)
+
+    def fail(name, exc):
+        failed[name] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        log(f"{name}: FAILED: {failed[name]}")
+        log("".join(traceback.format_exception(exc)).rstrip())
+
     if jobs > 1 and n > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=get_context("spawn")) as ex:
             futs = {name: ex.submit(_compute_and_save, name, quick, str(out), threads) for name in todo}
             for i, name in enumerate(todo, 1):
                 log(f"[{i}/{n}] {name}: waiting ({mods[name].TITLE})")
-                times[name] = futs[name].result()
+                try:
+                    times[name] = futs[name].result()
+                except Exception as exc:  # one analysis failing must not lose the others
+                    fail(name, exc)
+                    continue
                 log(f"[{i}/{n}] {name}: computed in {times[name]:.1f} s")
     else:
         for i, name in enumerate(todo, 1):
             log(f"[{i}/{n}] {name}: {mods[name].TITLE} ...")
-            times[name] = _compute_and_save(name, quick, out, 0)
+            try:
+                times[name] = _compute_and_save(name, quick, out, 0)
+            except Exception as exc:  # one analysis failing must not lose the others
+                fail(name, exc)
+                continue
             log(f"[{i}/{n}] {name}: computed in {times[name]:.1f} s")
     figures, claims = [], []
     for name, mod in mods.items():
-        data = load_data(out, name)
-        figures += _draw(mod, data, out)
-        rows = [check_claim(c, name) for c in mod.claims(data)]
+        if name in failed:
+            continue
+        try:
+            data = load_data(out, name)
+            figures += _draw(mod, data, out)
+            rows = [check_claim(c, name) for c in mod.claims(data)]
+        except Exception as exc:  # a drawing or claims bug: report it, keep the other analyses
+            fail(name, exc)
+            continue
         claims += rows
         log(f"{name}: {len(rows)} claims ({_summary(rows)})")
     claims = _all_claims(out, claims, set(mods))
     md, js = write_claims(claims, out, quick=_quick_flag(out))
-    return {"claims": claims, "figures": figures, "times": times, "claims_md": md, "claims_json": js}
+    return {"claims": claims, "figures": figures, "times": times, "failed": failed, "claims_md": md,
+            "claims_json": js}
 
 
 def _all_claims(out, rows, done):
@@ -159,9 +181,9 @@ def _all_claims(out, rows, done):
             continue
         try:
             data = load_data(out, name)
-        except StaleDataError:
+            rows += [check_claim(c, name) for c in mod.claims(data)]
+        except Exception:  # noqa: BLE001  (stale or old-format data: that analysis is simply not listed)
             continue
-        rows += [check_claim(c, name) for c in mod.claims(data)]
     return rows
 
 
