@@ -38,19 +38,24 @@ def _pairs(rng, n, d, lo, hi, plane=False):
     return u, w, theta
 
 
+#: Sizes: pairs in (a), (b), (c); sample sizes of (b); dimensions and samples of (c). Tests shrink them.
+SIZES = {"quick": {"pairs": (200, 50, 40), "N_b": (10**2, 10**3, 10**4, 10**5), "d_c": (5, 10, 20), "N_c": 10**5},
+         "full": {"pairs": (1000, 200, 200), "N_b": (10**2, 10**3, 10**4, 10**5, 10**6, 10**7),
+                  "d_c": (5, 10, 20, 50, 100), "N_c": 10**6}}
+
+
 def compute(quick: bool) -> dict:
     rng = np.random.default_rng(7)
-    n_a = 200 if quick else 1000
+    size = SIZES["quick" if quick else "full"]
+    n_a, n_b, n_c = size["pairs"]
     N_a = 10_000
     e, w, th = _pairs(rng, n_a, _D, 0.0, np.pi)
     ga = ds.monte_carlo_gating(e, w, N_a, seed=1)
-    Ns = np.array([10**2, 10**3, 10**4, 10**5] + ([] if quick else [10**6, 10**7]))
-    n_b = 50 if quick else 200
+    Ns = np.array(size["N_b"])
     e, w, _ = _pairs(rng, n_b, _D, 0.0, np.pi / 2)
     err_b = np.array([ds.monte_carlo_gating(e, w, int(N), seed=2).relative_error() for N in Ns])
-    ds_c = np.array([5, 10, 20] + ([] if quick else [50, 100]))
-    N_c = 10**5 if quick else 10**6
-    n_c = 40 if quick else 200
+    ds_c = np.array(size["d_c"])
+    N_c = size["N_c"]
     err_c, err_plane, scale = [], [], []
     for d in ds_c:
         e, w, _ = _pairs(rng, n_c, int(d), 0.0, np.pi / 2)

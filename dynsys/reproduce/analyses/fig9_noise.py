@@ -57,12 +57,14 @@ def _runs(m, n, level, rng, steps, save):
     return (_perm_error(r.Ws, W_star), its), _perm_error(r.W, W_star), step
 
 
+#: Sizes: iteration budget, save interval, runs per level for the fractions; tests shrink the quick one.
+SIZES = {"quick": (20_000, 100, 48), "full": (100_000, 250, 256)}
+
+
 def compute(quick: bool) -> dict:
     rng = np.random.default_rng(9)
-    steps = 20_000 if quick else 100_000
-    save = 100 if quick else 250
+    steps, save, n_frac = SIZES["quick" if quick else "full"]
     out = {"levels": np.array(_LEVELS), "Ks": np.array(_KS)}
-    n_frac = 48 if quick else 256
     for K in _KS:
         m = ds.TeacherStudent(np.eye(K))
         frac = []

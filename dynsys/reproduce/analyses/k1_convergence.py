@@ -28,9 +28,13 @@ def _ball(rng, n, d, r):
     return x * (r * rng.uniform(size=(n, 1)) ** (1.0 / d))
 
 
+#: Sizes: samples per (d, eps) cell, trajectories per kind of start; tests shrink the quick one.
+SIZES = {"quick": (20_000, 32), "full": (200_000, 256)}
+
+
 def compute(quick: bool) -> dict:
     rng = np.random.default_rng(5)
-    n = 20_000 if quick else 200_000
+    n, n_tr = SIZES["quick" if quick else "full"]
     prob = np.empty((len(_DS), len(_EPS)))
     for a, d in enumerate(_DS):
         ws = np.zeros(d)
@@ -46,7 +50,6 @@ def compute(quick: bool) -> dict:
     pts = pts[np.linalg.norm(pts, axis=1) > 1e-3]
     dV = -np.einsum("nd,nd->n", pts - ws, m5.grad(pts[:, None, :])[:, 0, :])
     # Trajectories from Omega and from the Thm 6 ball (d = 5, eps = 0.5): V along each, and the end.
-    n_tr = 32 if quick else 256
     starts = np.concatenate([ws + _ball(rng, n_tr, d5, 0.999),
                              _ball(rng, n_tr, d5, 0.5 * np.sqrt(2 * np.pi / (d5 + 1)))])
     r = ds.flow(m5, starts[:, None, :], method="rk4", step=0.02, t1=40.0, save=25, gtol=1e-10, progress=False)

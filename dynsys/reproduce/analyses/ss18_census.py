@@ -23,9 +23,12 @@ PUBLISHED = {6: 0.3, 7: 5.5, 8: 12.6, 9: 21.8, 10: 34.6, 11: 45.5, 12: 58.5, 13:
              16: 85.1, 17: 89.7, 18: 90.0, 19: 93.4, 20: 94.9}
 
 
+#: Sizes: (teacher widths, runs per k); tests shrink the quick one.
+SIZES = {"quick": (tuple(range(6, 21, 2)), 20), "full": (tuple(range(6, 21)), 1000)}
+
+
 def compute(quick: bool) -> dict:
-    ks = tuple(range(6, 21, 2)) if quick else tuple(range(6, 21))
-    n = 20 if quick else 1000
+    ks, n = SIZES["quick" if quick else "full"]
     sw = ds.census_sweep(ks, n, seed=0)
     return {"k": np.array(ks), "n_runs": n, "spurious": sw.spurious_fractions,
             "interval": np.asarray(sw.spurious_intervals),
