@@ -313,3 +313,16 @@ def test_phase_portrait_marks_fixed_points_by_index():
     assert "sink (index 0)" in labels and "K = 2" in labels
     assert ax.get_xlabel().startswith("x") and ax.get_ylabel().startswith("y")
     plt.close("all")
+
+
+def test_jobs_run_analyses_in_processes(tmp_path):
+    res = rp.run(["prop2_backward", "k2_saddles"], quick=True, out=tmp_path, jobs=2)
+    assert not res["failed"] and set(res["times"]) == {"prop2_backward", "k2_saddles"}
+    assert {r["analysis"] for r in res["claims"]} == {"prop2_backward", "k2_saddles"}
+
+
+def test_full_run_states_its_duration_first(tmp_path, capsys):
+    assert cli.main(["reproduce", "--only", "prop2_backward", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("estimated time on 2 cores:")
+    assert json.loads((tmp_path / "prop2_backward.json").read_text())["quick"] is False
