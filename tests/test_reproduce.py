@@ -117,6 +117,11 @@ def test_runner_recomputes_data_of_another_version_and_reuses_its_own(tmp_path):
     lines.clear()
     rp.redraw(["prop2_backward"], out=tmp_path, log=lines.append)
     assert lines == ["prop2_backward: redrawn"]
+    (tmp_path / "prop2_backward.json").write_text(json.dumps(info))          # the old version again
+    lines.clear()
+    rp.redraw(["prop2_backward"], out=tmp_path, log=lines.append)
+    assert "0.0.0-old" in lines[0] and "recomputing" in lines[0] and lines[-1] == "prop2_backward: redrawn"
+    assert store.load_data(tmp_path, "prop2_backward")["meta"]["samples"] == 200      # recomputed, quick size
 
 
 def test_a_failing_analysis_does_not_stop_the_others(tmp_path, monkeypatch):

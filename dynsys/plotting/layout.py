@@ -49,6 +49,11 @@ def letter(ax, text):
     ax.set_title(text, loc="left", fontsize=10, fontweight="bold")
 
 
+def close_all():
+    """Close every open figure (after an analysis has drawn, so figures do not pile up)."""
+    plt.close("all")
+
+
 def save(fig, out, name) -> list:
     """Save ``fig`` as ``out/NAME.png`` (150 dpi) and ``out/NAME.pdf``, close it, return both paths."""
     out = Path(out)

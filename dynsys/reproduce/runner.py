@@ -70,13 +70,12 @@ def _reusable(out, name, quick):
 
 
 def _draw(mod, data, out):
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # matplotlib is imported by dynsys.plotting only, and only when figures are drawn.
+    from ..plotting import layout
     try:
         paths = mod.figures(data, out)
     finally:
-        plt.close("all")
+        layout.close_all()
     return list(paths)
 
 
