@@ -14,5 +14,6 @@ from .registry import ReproduceError, UnknownAnalysis, analyses, select
 from .runner import estimate, redraw, run
 from .store import load_data, save_data
 
-__all__ = ["ReproduceError", "UnknownAnalysis", "analyses", "select", "run", "redraw", "estimate", "write_claims", "VERDICTS", "save_data",
+__all__ = ["ReproduceError", "UnknownAnalysis", "analyses", "select", "run", "redraw", "estimate", "write_claims",
+           "VERDICTS", "save_data",
            "load_data"]

@@ -108,7 +108,8 @@ def claims(data):
                      "reach W* or one of its permutations",
              "measured": f"{len(lab)} runs from 0.3 (1,1,1) rows + N(0, 1e-12) noise: {len(lab) - n_other} reach a "
                          f"teacher permutation ({n_other} do not); shares of the 6 permutations {shares}; chi-squared "
-                         f"test of equality {res.statistic:.2f} on 5 degrees of freedom, p = {res.pvalue:.3f}; the exactly "
+                         f"test of equality {res.statistic:.2f} on 5 degrees of freedom, p = {res.pvalue:.3f}; "
+                         f"the exactly "
                          f"symmetric start (centre of the basin map) "
                          + ("stays at the saddle" if centre < 0 else "reaches a permutation"),
              "verdict": "reproduced" if n_other == 0 and res.pvalue > 0.01 and centre < 0 else "not reproduced",

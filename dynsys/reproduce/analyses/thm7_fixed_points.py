@@ -124,7 +124,8 @@ def claims(data):
         {"paper": "000", "where": "Thm 7(2)",
          "says": "from x0 = y0 in (0, 1] the flow stays on the diagonal and reaches the saddle",
          "measured": f"1D invariant system (state re-symmetrised each evaluation), starts x0 in "
-                     f"{[float(x) for x in data['diag_starts']]}, t = 60: largest end error {diag_err:.1e} over K = 2..20",
+                     f"{[float(x) for x in data['diag_starts']]}, t = 60: largest end error {diag_err:.1e} "
+                     f"over K = 2..20",
          "verdict": "reproduced" if diag_err < 1e-6 else "not reproduced",
          "reason": "checked on the invariant 1D system: the saddle repels across the diagonal, so the "
                    "2D field drifts off it by roundoff (an artefact, not a counterexample)"},
@@ -139,8 +140,10 @@ def claims(data):
                  "the saddle",
          "measured": f"{n_per_K.min()} to {n_per_K.max()} fixed points for each K = 2..20; exactly those 2 "
                      f"with x >= y >= 0 for every K: {quad_ok}; besides them (x_n, x_n) with x_n < 0 (index "
-                     f"K(d-1) for every K: {neg_ok}) and a sink with x < 0 < y whose full-space index is {other_idx} (K = 2: the "
-                     f"permuted teacher (0, 1)), and 0 (a spurious local minimum) for K = {spur.min() if spur.size else '-'}.."
+                     f"K(d-1) for every K: {neg_ok}) and a sink with x < 0 < y whose full-space index is "
+                     f"{other_idx} (K = 2: the "
+                     f"permuted teacher (0, 1)), and 0 (a spurious local minimum) for K = "
+                     f"{spur.min() if spur.size else '-'}.."
                      f"{spur.max() if spur.size else '-'}",
          "verdict": "reproduced" if quad_ok and neg_ok else "not reproduced",
          "reason": "Newton from a 40 x 120 polar grid covering the disc that must hold every fixed point "
