@@ -1,9 +1,16 @@
-"""The ``dynsys`` command.
+"""The dynsys command: reproduce the papers' figures and claims, run censuses and flows.
 
-``dynsys demo`` builds a model, evaluates the loss and the gradient at a random state and at the teacher,
-and prints them with the time the kernels took to compile and to run. ``dynsys info`` prints the
-versions and the threads in use. ``dynsys basins CONFIG.toml`` runs (or resumes) the basin map a TOML
-config describes and writes its store, result and figure (docs/basins.md).
+Commands:
+
+  reproduce   compute every analysis of the papers, save its data, draw its figures, write claims.md
+  figures     redraw the figures and the claims table from saved data (nothing is recomputed)
+  census      gradient descent from random starts; classes of minima with fractions (saves a Census)
+  flow        integrate or descend a batch of random starts (saves a FlowResult)
+  basins      a basin map from a TOML config (store, result, figure; resumes a stopped run)
+  warmup      compile and cache every kernel now, so that first calls are fast
+  info        versions and threads
+
+Run 'dynsys COMMAND --help' for the options of one command.
 """
 
 from __future__ import annotations
@@ -11,42 +18,147 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import tomllib
+from pathlib import Path
+
+_MODEL_KEYS = ("k", "d", "student_k", "alpha", "teacher", "a", "a_star")
 
 
-def _demo(args) -> int:
-    import numpy as np
+def _fmt_s(s):
+    if s is None:
+        return "unknown"
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h"
 
-    import dynsys as ds
 
-    rng = np.random.default_rng(args.seed)
-    k, d = args.k, args.d
-    m = ds.TeacherStudent(np.eye(k, d))
-    W = rng.normal(scale=1 / np.sqrt(d), size=(k, d))
+def _reproduce(args) -> int:
+    from . import reproduce as rp
+    try:
+        mods = rp.select(args.only)
+    except rp.ReproduceError as exc:
+        print(f"dynsys reproduce: {exc}", file=sys.stderr)
+        return 2
+    per, total = rp.estimate(mods, args.quick, args.out)
+    size = "quick" if args.quick else "full (the papers' sizes)"
+    print(f"dynsys reproduce, {size}: {len(mods)} analyses into {Path(args.out).resolve()}")
+    if not args.quick:
+        unknown = [n for n, s in per.items() if s is None]
+        print(f"estimated time on 2 cores: {_fmt_s(total)}" +
+              (f" plus {len(unknown)} analyses without an estimate" if unknown else "") +
+              " (--quick takes a few minutes)")
     t0 = time.perf_counter()
-    loss, g = m.loss_and_grad(W)
-    t_compile = time.perf_counter() - t0
-    print(f"model: {m}  (teacher W* = I, Gaussian input, ReLU)")
-    print(f"random state (entries N(0, 1/d)):  loss = {loss:.6g}   |grad L|_F = {np.linalg.norm(g):.6g}")
-    loss_t, g_t = m.loss_and_grad(m.W_star)
-    print(f"teacher state W = W*:             loss = {loss_t:.3g}   |grad L|_F = {np.linalg.norm(g_t):.3g}")
-    n = args.batch
-    batch = rng.normal(scale=1 / np.sqrt(d), size=(n, k, d))
-    t0 = time.perf_counter()
-    m.grad(batch)
-    t_run = time.perf_counter() - t0
-    print(f"batch of {n} gradients: {t_run * 1e3:.1f} ms ({n / t_run:.3g} gradients/s); "
-          f"first call incl. compile/cache load: {t_compile:.2f} s")
+    try:
+        res = rp.run(mods.keys(), quick=args.quick, out=args.out, jobs=args.jobs, force=args.force, log=print)
+    except (PermissionError, rp.ReproduceError) as exc:
+        print(f"dynsys reproduce: {exc}", file=sys.stderr)
+        return 2
+    print(f"done in {time.perf_counter() - t0:.0f} s: {len(res['figures'])} figure files, "
+          f"{len(res['claims'])} claims in {res['claims_md']} and {res['claims_json'].name}")
+    if res["failed"]:
+        print(f"FAILED: {', '.join(res['failed'])} (errors above)", file=sys.stderr)
+        return 1
     return 0
 
 
-def _info(args) -> int:
-    import numba
+def _figures(args) -> int:
+    from . import reproduce as rp
+    try:
+        res = rp.redraw(args.only, out=args.out, log=print)
+    except (PermissionError, rp.ReproduceError) as exc:
+        print(f"dynsys figures: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(res['figures'])} figure files; claims in {res['claims_md']}")
+    return 0
+
+
+def _model_spec(args):
+    """Model settings from --config (its [model] table) overridden by flags given explicitly."""
+    spec = {}
+    sections = {}
+    if args.config:
+        try:
+            sections = tomllib.loads(Path(args.config).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"--config {args.config}: {exc}") from None
+        spec.update(sections.get("model", {}))
+        unknown = set(spec) - set(_MODEL_KEYS)
+        if unknown:
+            raise ValueError(f"--config {args.config}: unknown [model] keys {sorted(unknown)}; known: "
+                             f"{', '.join(_MODEL_KEYS)}")
+    for key in ("k", "d", "student_k", "alpha"):
+        val = getattr(args, key)
+        if val is not None:
+            spec[key] = val
+    return spec, sections
+
+
+def _build_model(spec):
     import numpy as np
 
     import dynsys as ds
+    teacher = spec.get("teacher", "identity")
+    if isinstance(teacher, str):
+        if teacher != "identity":
+            raise ValueError(f"teacher must be 'identity' or a matrix (list of rows); got {teacher!r}")
+        k = int(spec.get("k", 5))
+        d = int(spec.get("d", k))
+        if k < 1 or d < k:
+            raise ValueError(f"need k >= 1 and d >= k for the identity teacher I_k padded to d columns; "
+                             f"got k = {k}, d = {d}")
+        W_star = np.eye(k, d)
+    else:
+        W_star = np.asarray(teacher, dtype=float)
+    return ds.TeacherStudent(W_star, k=spec.get("student_k"), alpha=float(spec.get("alpha", 0.0)),
+                             a=spec.get("a"), a_star=spec.get("a_star"))
 
-    print(f"dynsys {ds.__version__}, numpy {np.__version__}, numba {numba.__version__}, "
-          f"threads {numba.get_num_threads()}")
+
+def _settings(sections, name, args, keys):
+    out = dict(sections.get(name, {}))
+    for key in keys:
+        val = getattr(args, key)
+        if val is not None:
+            out[key] = val
+    return out
+
+
+def _census(args) -> int:
+    import dynsys as ds
+    try:
+        spec, sections = _model_spec(args)
+        m = _build_model(spec)
+        s = _settings(sections, "census", args, ("runs", "seed", "step", "gtol", "max_steps"))
+        n = int(s.pop("runs", 100))
+        print(f"census of {m}: {n} runs", flush=True)
+        c = ds.census(m, n, progress=True, **s)
+    except (ValueError, TypeError) as exc:
+        print(f"dynsys census: {exc}", file=sys.stderr)
+        return 2
+    print(c.table())
+    path = c.save(args.out, model=m)
+    print(f"saved {path} (dynsys.load reads it)")
+    return 0
+
+
+def _flow(args) -> int:
+    import numpy as np
+
+    import dynsys as ds
+    try:
+        spec, sections = _model_spec(args)
+        m = _build_model(spec)
+        s = _settings(sections, "flow", args, ("starts", "seed", "method", "step", "gtol", "max_steps", "scale"))
+        n = int(s.pop("starts", 100))
+        seed = int(s.pop("seed", 0))
+        scale = float(s.pop("scale", 1.0))
+        rng = np.random.default_rng(seed)
+        W0 = rng.normal(scale=scale / np.sqrt(m.d), size=(n, m.k, m.d))
+        print(f"flow of {m}: {n} starts, entries N(0, ({scale}/sqrt(d))^2), seed {seed}", flush=True)
+        r = ds.flow(m, W0, progress=True, **s)
+    except (ValueError, TypeError) as exc:
+        print(f"dynsys flow: {exc}", file=sys.stderr)
+        return 2
+    print(r.summary())
+    path = r.save(args.out, model=m, meta={"starts": f"normal, scale {scale}/sqrt(d)", "seed": seed})
+    print(f"saved {path} (dynsys.load reads it)")
     return 0
 
 
@@ -86,26 +198,97 @@ def _basins(args) -> int:
     return 0
 
 
+def _info(args) -> int:
+    import numba
+    import numpy as np
+
+    import dynsys as ds
+
+    print(f"dynsys {ds.__version__}, numpy {np.__version__}, numba {numba.__version__}, "
+          f"threads {numba.get_num_threads()}")
+    return 0
+
+
+def _model_args(p):
+    g = p.add_argument_group("model (flags override the [model] table of --config)")
+    g.add_argument("--config", metavar="TOML", help="a TOML file with [model] and a table per command")
+    g.add_argument("--k", type=int, help="teacher width: teacher I_k padded to d columns (default 5)")
+    g.add_argument("--d", type=int, help="input dimension (default k)")
+    g.add_argument("--student-k", dest="student_k", type=int, help="student width (default k)")
+    g.add_argument("--alpha", type=float, help="leaky-ReLU slope (default 0, ReLU)")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dynsys`` (plain-text help)."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="dynsys", usage="dynsys [-h] COMMAND [options]", description=__doc__,
+                                formatter_class=fmt)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", help=argparse.SUPPRESS)
+
+    q = sub.add_parser("reproduce", help="figures and claims of the papers", formatter_class=fmt,
+                       description="Compute every analysis of the papers (or those named by --only), save its "
+                                   "data (NAME.npz + NAME.json), draw its figures (PNG and PDF) and write "
+                                   "claims.md and claims.json under --out. Saved data of this version and size "
+                                   "is reused; --force recomputes.")
+    q.add_argument("--quick", action="store_true", help="small sizes: minutes in all on 2 cores")
+    q.add_argument("--only", nargs="+", metavar="NAME", help="analysis names or paper groups (000, 001, 002)")
+    q.add_argument("--out", default="figures", help="output folder (default ./figures)")
+    q.add_argument("--jobs", type=int, default=1, help="analyses computed at once (default 1)")
+    q.add_argument("--force", action="store_true", help="recompute even when saved data exists")
+    q.set_defaults(func=_reproduce)
+
+    q = sub.add_parser("figures", help="redraw figures and claims from saved data", formatter_class=fmt,
+                       description="Redraw the figures and rewrite claims.md from the data in --out. Data "
+                                   "written by another dynsys version is recomputed (and said so).")
+    q.add_argument("--only", nargs="+", metavar="NAME", help="analysis names or paper groups")
+    q.add_argument("--out", default="figures", help="folder holding the data (default ./figures)")
+    q.set_defaults(func=_figures)
+
+    q = sub.add_parser("census", help="classes of minima reached from random starts", formatter_class=fmt,
+                       description="Gradient descent from Xavier starts, endpoints refined and classified "
+                                   "(dynsys.census); prints the table and saves the Census.")
+    _model_args(q)
+    q.add_argument("--runs", type=int, help="number of runs (default 100)")
+    q.add_argument("--seed", type=int)
+    q.add_argument("--step", type=float, help="gradient-descent step (default 0.1)")
+    q.add_argument("--gtol", type=float, help="gradient-norm stop (default 1e-9)")
+    q.add_argument("--max-steps", dest="max_steps", type=int)
+    q.add_argument("--out", default="census.npz", help="result file (default census.npz)")
+    q.set_defaults(func=_census)
+
+    q = sub.add_parser("flow", help="trajectories from random starts", formatter_class=fmt,
+                       description="Gradient descent or ODE flow (dynsys.flow) from normal random starts; "
+                                   "prints a summary and saves the FlowResult.")
+    _model_args(q)
+    q.add_argument("--starts", type=int, help="number of starts (default 100)")
+    q.add_argument("--scale", type=float, help="start entries ~ N(0, (scale/sqrt(d))^2) (default 1)")
+    q.add_argument("--seed", type=int)
+    q.add_argument("--method", choices=("gd", "euler", "rk4", "dopri5"))
+    q.add_argument("--step", type=float)
+    q.add_argument("--gtol", type=float)
+    q.add_argument("--max-steps", dest="max_steps", type=int)
+    q.add_argument("--out", default="flow.npz", help="result file (default flow.npz)")
+    q.set_defaults(func=_flow)
+
+    q = sub.add_parser("basins", help="basin map from a TOML config", formatter_class=fmt,
+                       description="Run (or resume) the basin map a TOML config describes and write its store, "
+                                   "result and figure (docs/basins.md).")
+    q.add_argument("config", help="e.g. analyses/configs/teacher_slice_k4.toml")
+    q.add_argument("--scheduler", default=None, help="dask scheduler address (tcp://host:8786)")
+    q.set_defaults(func=_basins)
+
+    q = sub.add_parser("warmup", help="compile and cache every kernel now", formatter_class=fmt,
+                       description="Compile and cache every kernel the public API uses (both CPU backends), so "
+                                   "that first calls in later processes load from the cache in milliseconds.")
+    q.set_defaults(func=_warmup)
+
+    q = sub.add_parser("info", help="versions and threads")
+    q.set_defaults(func=_info)
+    return p
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="dynsys", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="loss and gradient norm at a random state and at the teacher")
-    p.add_argument("--k", type=int, default=10, help="student = teacher width (default 10)")
-    p.add_argument("--d", type=int, default=10, help="input dimension (default 10)")
-    p.add_argument("--batch", type=int, default=10000, help="batch size for the timing line")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_demo)
-    p = sub.add_parser("info", help="versions and threads")
-    p.set_defaults(func=_info)
-    p = sub.add_parser("warmup", help="compile and cache every kernel now (first calls are then fast)")
-    p.set_defaults(func=_warmup)
-    p = sub.add_parser("basins", help="basin map from a TOML config (store, result, figure)")
-    p.add_argument("config", help="e.g. analyses/configs/teacher_slice_k4.toml")
-    p.add_argument("--scheduler", default=None, help="dask scheduler address (tcp://host:8786)")
-    p.set_defaults(func=_basins)
-    args = parser.parse_args(argv)
-    if getattr(args, "k", 1) < 1 or getattr(args, "d", 1) < getattr(args, "k", 1):
-        parser.error("--k must be >= 1 and --d >= --k (the teacher is I_k padded to d columns)")
+    args = parser().parse_args(argv)
     return args.func(args)
 
 
