@@ -55,7 +55,7 @@ def top_weight_scale(model, rows=None) -> Family:
 
 def teacher_angle(model, rows=(0, 1)) -> Family:
     """``theta -> model`` with teacher row ``rows[1]`` turned in the plane of ``rows`` to angle theta
-    from ``rows[0]`` (its norm kept); theta in ``(0, pi]`` (MATH.md's K = 2 families, docs/math.md
+    from ``rows[0]`` (its norm kept); theta in ``(0, pi]`` (the K = 2 families of docs/math.md
     section 4)."""
     model = _model(model)
     i, j = (int(r) for r in rows)
