@@ -14,11 +14,12 @@ from .critical import (
     same_point,
     wilson_interval,
 )
+from .certify import certify
 from .flow import flow
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import (CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label, MonteCarloEstimate, SGDResult,
-                      Status, load)
+from .results import (Certificate, CertificateSet, CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label,
+                      MonteCarloEstimate, SGDResult, Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
 from .theory import (
@@ -46,6 +47,7 @@ __all__ = [
     "ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory", "K2SaddleFamily",
     "k2_saddle_families", "k2_equal_norm_threshold", "normal_matrices", "L_jjp", "L12",
     "Conjecture1Scan", "conjecture1_scan",
+    "certify", "Certificate", "CertificateSet",
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
     "__version__",
