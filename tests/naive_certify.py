@@ -115,21 +115,22 @@ def hessian_arb(W, W_star, prec=PREC):
     return H
 
 
+def _norm_up(balls):
+    """Upper bound of the Euclidean norm of a list of balls: each ``|t|`` bounded above, summed in
+    float64 and enlarged by far more than the float rounding of the sum."""
+    ups = np.array([float(abs(t).upper()) for t in balls])
+    return float(np.sqrt(np.sum(ups * ups))) * (1 + 1e-12)
+
+
 def distance_upper(X_float, X_arb):
     """Upper bound of the Euclidean (Frobenius) distance between a float array and a ball array."""
-    s = arb(0)
-    for x, y in zip(np.ravel(X_float), [t for row in X_arb for t in row]):
-        s += (arb(float(x)) - y) ** 2
-    return float(s.sqrt().upper())
+    flat = [t for row in X_arb for t in row]
+    return _norm_up([arb(float(x)) - y for x, y in zip(np.ravel(X_float), flat)])
 
 
 def norm_upper(X_arb):
     """Upper bound of the Euclidean norm of a ball array (the exact gradient's norm)."""
-    s = arb(0)
-    for row in X_arb:
-        for t in row:
-            s += t * t
-    return float(s.sqrt().upper())
+    return _norm_up([t for row in X_arb for t in row])
 
 
 def lipschitz_ratios(W, W_star, rho, n_pairs, rng, hessian=hessian_closed_form):
