@@ -25,10 +25,11 @@ import math
 
 import numpy as np
 
+from . import _validate as v
 from .bounds import (U_ROUND, eigvalsh_bounded, gradient_error_bound, hessian_error_bound, hessian_lipschitz,
                      network_rows)
-from . import _validate as v
 from .config import CERTIFY_RHO_FRACTION, CERTIFY_ZERO_ROW_RTOL, CRITICAL_GTOL
+from .model import TeacherStudent
 from .results import Certificate, CertificateSet
 
 __all__ = ["certify"]
@@ -91,7 +92,9 @@ def certify(model, point_or_set, *, gtol=None):
     Hessian may be singular: ``min |lambda_i|`` is within its error bound, as on a manifold of
     critical points); "bounds too weak" (``h > 1/2`` or the index not proven).
     """
-    network_rows(model, np.zeros((model.k, model.d)))  # raises for a model the bounds do not cover
+    if not isinstance(model, TeacherStudent):
+        raise TypeError(f"model must be a dynsys.TeacherStudent (the bounds use its closed forms); got "
+                        f"{type(model).__name__}")
     Ws, single = _states(model, point_or_set)
     gtol = (CRITICAL_GTOL * float(model.grad_scale) if gtol is None
             else v.real_scalar(gtol, "gtol", lo=0.0, lo_open=True))
