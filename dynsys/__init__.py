@@ -19,12 +19,13 @@ from . import families
 from .continuation import Family, continuation
 from .basins import basins
 from .basins.samplers import Ball, Gaussian, Grid, Spheres, TeacherNoise, Xavier, reduced_plane, teacher_slice
+from .certify import certify
 from .flow import flow
 from .graph import landscape_graph
 from .model import PAPER_002_LOSS_FACTOR, FieldArrays, TeacherStudent
 from .montecarlo import monte_carlo, monte_carlo_gating
-from .results import (Attractor, BasinResult, Branch, CriticalPoint, CriticalSet, FlowResult, GatingEstimate, Label,
-                      Manifold, MonteCarloEstimate, SGDResult, Status, load)
+from .results import (Attractor, BasinResult, Branch, Certificate, CertificateSet, CriticalPoint, CriticalSet,
+                      FlowResult, GatingEstimate, Label, Manifold, MonteCarloEstimate, SGDResult, Status, load)
 from .sgd import sgd, sgd_dataset
 from .systems.base import PointSystem, System
 from .progress import CompileWarning
@@ -54,6 +55,7 @@ __all__ = [
     "ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory", "K2SaddleFamily",
     "k2_saddle_families", "k2_equal_norm_threshold", "normal_matrices", "L_jjp", "L12",
     "Conjecture1Scan", "conjecture1_scan",
+    "certify", "Certificate", "CertificateSet",
     "classify", "find_critical_points", "same_point", "CriticalPoint", "CriticalSet",
     "saddle_between", "eigenvector_following", "census", "census_sweep", "wilson_interval",
     "trace_manifold", "Manifold", "landscape_graph",

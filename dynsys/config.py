@@ -267,3 +267,16 @@ GRAPH_MAX_PERMUTATIONS = 120
 #: then refined by Newton; and after this many steps.
 GRAPH_DESCENT_GTOL = 1e-8
 GRAPH_DESCENT_MAX_STEPS = 100_000
+
+# ----------------------------------------------------------------- certificates (dynsys.bounds)
+#: Floating-point error model of the compiled gradient and Hessian: each term of a row's sum is
+#: computed with an error of at most ``(FIELD_ERR_ULPS + k + k* + d)`` units in the last place of the
+#: term's size (the angles by libm acos/atan2 and the polynomial arccos are within a few ulps;
+#: ``docs/certify.md``). Not a proof by itself: checked against ball arithmetic in the tests.
+FIELD_ERR_ULPS = 64
+#: ``certify`` first tries the ball of radius ``CERTIFY_RHO_FRACTION * min_j |w_j + u_j|`` (wide
+#: uniqueness), then a ball just larger than the Newton step (smallest Lipschitz constant).
+CERTIFY_RHO_FRACTION = 0.5
+#: A failed certificate is blamed on a zero row when the smallest row norm is at most this times the
+#: largest (the Hessian's Lipschitz constant grows like ``|w_j|^-2``).
+CERTIFY_ZERO_ROW_RTOL = 1e-4

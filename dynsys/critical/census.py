@@ -43,6 +43,7 @@ import numpy as np
 from .. import _validate as v
 from .. import backends
 from .. import progress as _progress
+from ..certify import certify as certify_points
 from ..clustering import ragged_leader_clusters
 from .._codes import (LABEL_DIVERGED, LABEL_NOT_COMPUTED, LABEL_SADDLE, LABEL_SINGULAR,
                       LABEL_UNCONVERGED)
@@ -121,7 +122,7 @@ def random_starts(k, d, n_runs, *, init="xavier", seed=0, first=0) -> np.ndarray
 
 def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, norm="row_max",
            max_steps=10**6, backend="parallel", chunk_size=None, progress=None, refine=True,
-           class_rtol=DEDUP_RTOL, point_rtol=CENSUS_POINT_RTOL) -> Census:
+           class_rtol=DEDUP_RTOL, point_rtol=CENSUS_POINT_RTOL, certify=False) -> Census:
     """Gradient descent from random starts; classes of the minima reached, with fractions and intervals.
 
     Parameters
@@ -159,6 +160,8 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
     point_rtol : float
         Two endpoints are one point of weight space (for ``multiplicity``) when their entries agree to
         ``point_rtol (1 + max|W|)``.
+    certify : bool
+        Certify each class's representative (:func:`dynsys.certify`): ``Census.certificates``.
 
     Returns
     -------
@@ -176,6 +179,8 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
     plan = plan_census(model, n_runs, init=init, step=step, gtol=gtol, seed=seed, norm=norm,
                        max_steps=max_steps, backend=backend, refine=refine, class_rtol=class_rtol,
                        point_rtol=point_rtol)
+    if not isinstance(certify, (bool, np.bool_)):
+        raise TypeError(f"certify must be True or False; got {certify!r}")
     if chunk_size is not None:
         chunk_size = v.positive_int(chunk_size, "chunk_size")
     _progress.check(progress)
@@ -206,7 +211,10 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         pass
     finally:
         bar.close()
-    return package_census(plan, chunks)
+    c = package_census(plan, chunks)
+    if certify and c.classes:
+        c = dataclasses.replace(c, certificates=certify_points(model, c))
+    return c
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

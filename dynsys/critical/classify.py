@@ -4,7 +4,11 @@ nullity against what symmetry explains, and the kind (docs/math.md section 4, "C
 Kinds, in order of precedence:
 
 1. ``"singular"``: a row norm of the state (for a TeacherStudent: of ``W + U``) at or below the
-   system's singular tolerance (the field is undefined; nothing else is computed);
+   system's singular tolerance (the field is undefined; nothing else is computed), or, for a
+   TeacherStudent, a row so small that the Hessian's rounding error bound
+   (:func:`dynsys.bounds.hessian_error_bound`, which grows like ``1/|w_j|``) exceeds ``eig_tol``: the
+   spectrum cannot be read there, so neither index nor nullity is claimed (the values computed are
+   kept on the result);
 2. ``"not_critical"``: gradient norm (row-max) above ``gtol`` after refinement: never called critical;
 3. ``"saddle"``: some eigenvalue below ``-eig_tol`` (any nullity; index = dimension is a maximum);
 4. ``"global_minimum"``: loss at most ``min_value + loss_tol`` where the system knows its minimum
@@ -47,6 +51,7 @@ from .. import _validate as v
 from .._codes import SYSTEM_TEACHER_STUDENT
 from ..config import (CRITICAL_GTOL, EIG_DENSE_MAX_KD, EIG_LANCZOS_EXTRA, EIG_RTOL, LOSS_RTOL,
                       NEWTON_MAX_STEPS, PARALLEL_ATOL)
+from ..bounds import hessian_error_bound
 from ..results import CriticalPoint, Status
 from .newton import refine as newton_refine
 from .shared import as_seeds, check_system, grad_hess, row_max, spectrum, state_shape, tolerances
@@ -199,6 +204,13 @@ def _parallel(C, rn, ok, parallel_atol):
     return (C > 0.0) & (rn[:, None] * sin <= parallel_atol * scale) & ok
 
 
+def _hessian_unreadable(model, W, eig_tol) -> bool:
+    """Whether a TeacherStudent's Hessian at ``W`` may be off by more than ``eig_tol`` (a row near zero)."""
+    if not hasattr(model, "W_star") or model.alpha == 1.0:
+        return False
+    return hessian_error_bound(model, W) > eig_tol
+
+
 def teacher_match(model, W, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
     """For each student row, the teacher row it is parallel to (-1 for none), as an int64 array (k,).
 
@@ -293,7 +305,9 @@ def classify_at(model, W, grad_norm_before, status, refined, gtol, eig_rtol, los
                       f"for the exact index", RuntimeWarning, stacklevel=3)
     perm = None
     known_min = math.isfinite(model.min_value)
-    if gn > gtol:
+    if _hessian_unreadable(model, W, eig_tol):
+        kind = "singular"
+    elif gn > gtol:
         kind = "not_critical"
     elif index > 0:
         kind = "saddle"

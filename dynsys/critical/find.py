@@ -7,9 +7,12 @@ The top of the critical layer's one direction of imports: :mod:`.shared` <- :mod
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .. import _validate as v
+from ..certify import certify as certify_points
 from ..clustering import ragged_leader_clusters
 from ..config import DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, LOSS_RTOL, NEWTON_MAX_STEPS, PARALLEL_ATOL
 from ..results import CriticalSet, Status
@@ -24,7 +27,7 @@ METHODS = ("newton",)
 def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol=None,
                          max_steps=NEWTON_MAX_STEPS, dedup_tol=None, merge_parallel=False,
                          crit_gtol=None, eig_rtol=None, loss_rtol=None, eig_method="auto",
-                         parallel_atol=None, backend="parallel"):
+                         parallel_atol=None, backend="parallel", certify=False):
     """Critical points reached by Newton from many seeds, deduplicated up to symmetry and classified.
 
     Parameters
@@ -52,6 +55,8 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
         Classification settings (see :func:`dynsys.critical.classify.classify`). A seed whose Newton run
         stalled with its gradient already at or below ``crit_gtol`` still reached a critical point.
     backend : {"parallel", "cpu"}
+    certify : bool
+        Certify each point (:func:`dynsys.certify`, TeacherStudent models): ``CriticalSet.certificates``.
 
     Returns
     -------
@@ -70,6 +75,8 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
                                LOSS_RTOL if loss_rtol is None else loss_rtol,
                                PARALLEL_ATOL if parallel_atol is None else parallel_atol)
     v.choice(eig_method, "eig_method", EIG_METHODS)
+    if not isinstance(certify, (bool, np.bool_)):
+        raise TypeError(f"certify must be True or False; got {certify!r}")
     X0, _ = as_seeds(model, seeds)
     shape = state_shape(model)
     S0 = X0.reshape((X0.shape[0],) + shape)
@@ -122,5 +129,8 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
     seed_index = np.array([cand_seed[j] for j in first], dtype=np.int64)
     for arr in (counts, seed_index, labels, status, residual):
         arr.setflags(write=False)
-    return CriticalSet(points=tuple(points), counts=counts, seed_index=seed_index, labels=labels,
-                       status=status, residual=residual, gtol=float(res.gtol), dedup_tol=dedup_tol)
+    cs = CriticalSet(points=tuple(points), counts=counts, seed_index=seed_index, labels=labels,
+                     status=status, residual=residual, gtol=float(res.gtol), dedup_tol=dedup_tol)
+    if certify and points:
+        cs = dataclasses.replace(cs, certificates=certify_points(model, cs))
+    return cs

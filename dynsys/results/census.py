@@ -109,6 +109,9 @@ class Census(Result):
         Runs not finished because the census was interrupted (Ctrl-C); 0 for a complete census. The
         fractions and class fractions are then over the ``n_runs - n_interrupted`` finished runs,
         which lean towards runs that finish fast, and ``table()`` says so.
+    certificates : CertificateSet or None
+        With ``census(..., certify=True)``: one certificate per class representative, in the order of
+        ``classes`` (:func:`dynsys.certify`).
     """
 
     classes: tuple
@@ -137,6 +140,7 @@ class Census(Result):
     flow_time: float = 0.0
     classify_time: float = 0.0
     n_interrupted: int = 0
+    certificates: object = None
 
     _call_fields = ("step", "gtol", "norm", "max_steps", "seed", "init")
 

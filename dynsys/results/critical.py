@@ -159,6 +159,9 @@ class CriticalSet(Result, abc.Sequence):
         Newton's tolerance (row-max norm, absolute).
     dedup_tol : float
         Tolerance of the deduplication up to symmetry (on the normalised invariants).
+    certificates : CertificateSet or None
+        With ``find_critical_points(..., certify=True)``: one certificate per point, in the order of
+        ``points`` (:func:`dynsys.certify`).
     """
 
     points: tuple
@@ -169,6 +172,7 @@ class CriticalSet(Result, abc.Sequence):
     residual: np.ndarray
     gtol: float
     dedup_tol: float
+    certificates: object = None
 
     _call_fields = ("gtol", "dedup_tol")
 
