@@ -16,11 +16,13 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
+from .layout import PERM_COLORS
+
 #: Colours of the reserved labels -1 .. -5.
 RESERVED = {-1: ("diverged", "#000000"), -2: ("not converged", "#7f7f7f"), -3: ("singular", "#ff00ff"),
             -4: ("saddle", "#d9d9d9"), -5: ("not computed", "#ffffff")}
-# tab20 without its greys (the saddle's shade)
-_GLOBAL = tuple(c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15))
+# one colour per teacher permutation, the same as in every other figure
+_GLOBAL = PERM_COLORS
 _OTHER = plt.get_cmap("Dark2").colors
 
 

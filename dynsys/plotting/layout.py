@@ -10,8 +10,9 @@ import matplotlib.pyplot as plt
 from matplotlib import colormaps
 
 #: One colour per teacher permutation (index in :func:`permutation_index`'s order); the same
-#: everywhere, so a permutation has one colour in every figure.
-PERM_COLORS = tuple(colormaps["tab10"].colors) + tuple(colormaps["Dark2"].colors)
+#: everywhere (basin maps included), so a permutation has one colour in every figure. tab20 without
+#: its two greys, which mark runs that reached no permutation.
+PERM_COLORS = tuple(c for i, c in enumerate(colormaps["tab20"].colors) if i not in (14, 15))
 #: Colour of runs that reached no teacher permutation (a spurious minimum, a saddle, unconverged).
 OTHER_COLOR = (0.55, 0.55, 0.55)
 
