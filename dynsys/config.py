@@ -25,6 +25,12 @@ SINGULAR_RTOL = 1e-12
 #: Below it, ``arccos`` loses at most ``eps / sin(theta) < 1.2e-15`` absolute.
 ACOS_SWITCH = 0.99
 
+#: Teacher row norms (of ``W* + U``) allowed by ``TeacherStudent``: outside, the teacher energy
+#: overflows or the squared norms underflow in float64 (rows of norm exactly 0 are allowed).
+TEACHER_NORM_RANGE = (1e-150, 1e150)
+#: Largest ``k * d`` of a model (a state's Hessian has ``(k d)^2`` entries; 1e6 is 8 TB of it).
+MAX_STATE_SIZE = 10**6
+
 #: Parallel batches smaller than this run on one thread (same result, no thread-pool wake-up).
 PARALLEL_MIN_BATCH = 8
 
@@ -46,6 +52,10 @@ LOSS_RTOL = 1e-10
 #: Reduced dynamics (``theory.ReducedDynamics.fixed_points``): Newton stops when the max-norm of
 #: ``(dx/dt, dy/dt)`` is at or below ``REDUCED_NEWTON_FTOL * K`` (the field's terms grow like K).
 REDUCED_NEWTON_FTOL = 1e-13
+#: Largest ``sqrt(x^2 + (K-1) y^2)`` of a reduced state (beyond it ``1 / r^2`` underflows).
+REDUCED_MAX_NORM = 1e150
+#: ``ReducedDynamics.integrate``: solver steps before MAX_STEPS.
+REDUCED_MAX_STEPS = 100_000
 #: Newton iterations per start.
 REDUCED_NEWTON_MAXITER = 100
 #: Two fixed points closer than this (max-norm in (x, y), relative to 1 + |(x, y)|) are one.
@@ -100,6 +110,9 @@ CENSUS_CHUNK_S = 4.0
 SADDLE_N_IMAGES = 15
 #: NEB spring constant (force per unit length; the loss's Hessian scale is about 1).
 SADDLE_SPRING = 1.0
+#: Largest spring constant accepted: far above the curvature scale a spring only freezes the path,
+#: and near 1e300 its forces overflow.
+SADDLE_MAX_SPRING = 1e12
 #: Path relaxation stops when every image's force (row-max norm) is at most this; Newton refines after.
 SADDLE_FTOL = 1e-4
 #: Path relaxation iterations.
@@ -141,6 +154,9 @@ MC_BLOCK = 1024
 #: SGD: a run whose ``|W + U|_F`` exceeds ``SGD_DIVERGENCE_FACTOR * (1 + |W* + U|_F + |W0 + U|_F)``
 #: is DIVERGED (it stops; the other runs go on).
 SGD_DIVERGENCE_FACTOR = 1e6
+#: SGD: the recorded losses and distances (4 float64 per run and record) of one call may take at most
+#: this many bytes.
+SGD_RECORD_MAX_BYTES = 2 * 1024**3
 
 # dynsys.kernels.cuda.field
 #: CUDA: threads per block of the one-state-per-block kernels (a power of two: tree reduction).

@@ -98,6 +98,12 @@ def plan_flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-1
     plateau_gtol = v.real_scalar(config.FLOW_PLATEAU_GTOL if plateau_gtol is None else plateau_gtol,
                                  "plateau_gtol", lo=0.0, lo_open=True)
     max_steps = v.positive_int(max_steps, "max_steps")
+    if max_steps > _NEVER:
+        # The kernels count steps in int64; a larger Python int would compile a second (uint64) kernel.
+        raise ValueError(f"max_steps must be at most {_NEVER}; got {max_steps}")
+    if t1 is not None and t1 / step >= _NEVER:
+        raise ValueError(f"t1 / step must be below {_NEVER:.3g} (the step counter's range); got t1 = "
+                         f"{t1:g} with step = {step:g}: lower t1 or raise step")
     if not isinstance(polish, (bool, np.bool_)):
         raise TypeError(f"polish must be True or False; got {polish!r}")
     if polish and method != "dopri5":
@@ -183,6 +189,9 @@ def _save_plan(save, method, step, t1, n1, max_steps, n, k, d):
         return 0, 1, empty_f, empty_i, 0
     if isinstance(save, (bool, np.bool_)):
         raise TypeError("save must be None, an int s (every s-th step) or an array of times; got a bool")
+    if isinstance(save, numbers.Real) and not isinstance(save, numbers.Integral):
+        raise TypeError(f"save must be None, an int s (every s-th step) or an array of times; got the "
+                        f"number {save!r} (for one save time t pass [t])")
     if isinstance(save, numbers.Integral):
         every = v.positive_int(save, "save")
         reach = max_steps if method == "dopri5" else min(max_steps, n1)
