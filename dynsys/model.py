@@ -302,8 +302,10 @@ class TeacherStudent(System):
             row = int(np.flatnonzero(~np.all(np.isfinite(Vb), axis=1))[0])
             return f"{where} must be finite; row {row} holds NaN or Inf"
         if code == Status.NONFINITE:
+            with np.errstate(over="ignore"):
+                big = float(np.linalg.norm(Vb, axis=1).max())
             return (f"{where} is too large or too small for float64: the loss or its derivatives overflow "
-                    f"at it (largest row norm {np.linalg.norm(Vb, axis=1).max():.3g}); rescale W and the "
+                    f"at it (largest row norm {big:.3g}); rescale W and the "
                     f"teacher together, or pass return_status=True to get per-state statuses")
         norms = np.linalg.norm(Vb, axis=1)
         j = int(np.argmin(norms))

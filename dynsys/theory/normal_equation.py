@@ -230,7 +230,8 @@ def L12(t, phi, *, dps=None):
     pp = np.ascontiguousarray(np.mod(phi, _TWO_PI), dtype=float).ravel()
     P, eP, D, eD, Ln = (np.empty(tt.size) for _ in range(5))
     _cj.l12_batch(tt, pp, 1.0, P, eP, D, eD, Ln)
-    out = (P / D).reshape(shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (P / D).reshape(shape)
     bad = ~np.isfinite(out)
     if bad.any():
         # P and D scale like powers of t and underflow together (0 / 0) for t below about 1e-100.
