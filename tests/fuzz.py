@@ -117,7 +117,7 @@ def base_calls():
             "chunk_size": "k", "class_rtol": "gtol"}),
         "census_sweep": ("census_sweep", ([2], 4), {"max_steps": 2000}, {"ks": 0, "n_runs": 1, "step": "step"}),
         "wilson_interval": ("wilson_interval", (3, 10), {}, {"count": 0, "n": 1, "z": "step"}),
-        "trace_manifold": ("trace_manifold", (m, I3), {"max_points": 5}, {
+        "trace_manifold": ("trace_manifold", ((MODEL, I3, {"alpha": 1.0}), I3), {"max_points": 5}, {
             "W0": 1, "step": "step", "max_points": "k", "gtol": "gtol", "newton_steps": "k"}),
         "load": ("load", ("/nonexistent.npz",), {}, {"path": 0}),
     }
@@ -222,7 +222,7 @@ def run_call(fname, args, kwargs):
     try:
         fn, a = _resolve(fname, args)
         out = fn(*a, **kwargs)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, FileNotFoundError) as exc:  # load: FileNotFoundError, documented
         return "error", f"{type(exc).__name__}: {exc}"[:300]
     except Exception as exc:  # noqa: BLE001 - the point is to see every other type
         return "bad_exception", "".join(traceback.format_exception_only(type(exc), exc)).strip()[:300]

@@ -139,3 +139,12 @@ def test_sgd_record_memory_guard():
 def test_model_size_guard():
     with pytest.raises(ValueError, match="k \\* d must be at most"):
         ds.TeacherStudent(I, k=10**9)
+
+
+def test_found_by_fuzz_newton_max_steps_and_empty_t_eval(m):
+    with pytest.raises(ValueError, match="max_steps must be at most"):
+        ds.classify(m, I, max_steps=2**63)
+    with pytest.raises(ValueError, match="max_steps must be at most"):
+        ds.find_critical_points(m, R[None], max_steps=2**63)
+    with pytest.raises(ValueError, match="t_eval"):
+        ds.ReducedDynamics(2).integrate(0.5, 0.1, 5.0, t_eval=[])

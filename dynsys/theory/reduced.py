@@ -420,8 +420,8 @@ class ReducedDynamics(PointSystem):
             v.real_scalar(tol, name, lo=0.0, lo_open=True)
         if t_eval is not None:
             t_eval = v.finite(v.real_array(t_eval, "t_eval"), "t_eval")
-            if t_eval.ndim != 1 or np.any(t_eval < 0.0) or np.any(t_eval > t1) or np.any(np.diff(t_eval) < 0):
-                raise ValueError(f"t_eval must be a 1-d increasing array of times in [0, t1] = [0, {t1}]; "
+            if t_eval.ndim != 1 or t_eval.size == 0 or np.any(t_eval < 0.0) or np.any(t_eval > t1) or np.any(np.diff(t_eval) < 0):
+                raise ValueError(f"t_eval must be a non-empty 1-d increasing array of times in [0, t1] = [0, {t1}]; "
                                  f"got {t_eval!r}")
         if symmetrize and x0 != y0:
             raise ValueError(f"symmetrize=True needs a diagonal start x0 == y0; got ({x0}, {y0})")
