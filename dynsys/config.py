@@ -77,6 +77,8 @@ CONJ1_MP_DPS = 50
 CONJ1_MAX_MP_POINTS = 200_000
 #: Length of the (t, phi) location lists kept in a scan result.
 CONJ1_LOCATION_CAP = 1000
+#: Largest grid of ``conjecture1_scan`` (N^2 points: 10^8 take minutes).
+CONJ1_MAX_N = 20_000
 
 # --- dynsys.flow (trajectory engine) ---
 #: Trajectories per kernel call by default. Progress and Ctrl-C do not wait for a chunk to end (the
@@ -108,6 +110,8 @@ CENSUS_CHUNK_S = 4.0
 # --- dynsys.critical.saddles (saddle search) ---
 #: Movable images of a nudged elastic band / string between two minima.
 SADDLE_N_IMAGES = 15
+#: Most images a path may have (each relaxation iteration evaluates all of them).
+SADDLE_MAX_IMAGES = 10_000
 #: NEB spring constant (force per unit length; the loss's Hessian scale is about 1).
 SADDLE_SPRING = 1.0
 #: Largest spring constant accepted: far above the curvature scale a spring only freezes the path,

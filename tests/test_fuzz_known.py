@@ -148,3 +148,14 @@ def test_found_by_fuzz_newton_max_steps_and_empty_t_eval(m):
         ds.find_critical_points(m, R[None], max_steps=2**63)
     with pytest.raises(ValueError, match="t_eval"):
         ds.ReducedDynamics(2).integrate(0.5, 0.1, 5.0, t_eval=[])
+
+
+def test_found_by_fuzz_unbounded_sizes(m):
+    with pytest.raises(ValueError, match="n_images must be at most"):
+        ds.saddle_between(m, I, I[[1, 0, 2]], n_images=2**63)
+    with pytest.raises(ValueError, match="n_grid must be at most"):
+        ds.k2_saddle_families(1.0, 1.0, 1.0, n_grid=10**9)
+    with pytest.raises(ValueError, match="dps must be at most"):
+        ds.L12(1.0, 0.5, dps=10**9)
+    with pytest.raises(ValueError, match="N must be at most"):
+        ds.conjecture1_scan(10**6)

@@ -213,7 +213,7 @@ def L12(t, phi, *, dps=None):
         about ``1e-16 / t^3`` for small t, near roundoff elsewhere).
     """
     if dps is not None:
-        dps = v.positive_int(dps, "dps", minimum=15)
+        dps = v.positive_int(dps, "dps", minimum=15, maximum=10**4, why="mpmath's cost grows like dps^2")
         t = v.real_scalar(t, "t", lo=0.0, lo_open=True, hi=_PI)
         phi = v.real_scalar(phi, "phi") % _TWO_PI
         try:

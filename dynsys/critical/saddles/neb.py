@@ -21,9 +21,9 @@ from scipy.optimize import linear_sum_assignment
 
 from ... import _validate as v
 from ..._codes import SYSTEM_TEACHER_STUDENT
-from ...config import (EIG_RTOL, SADDLE_CLIMB_START, SADDLE_DT, SADDLE_DT_MAX, SADDLE_FTOL, SADDLE_MAX_ITER,
-                       SADDLE_MAX_MOVE, SADDLE_MAX_SPRING, SADDLE_N_IMAGES, SADDLE_RESTART_KICK, SADDLE_RESTARTS,
-                       SADDLE_SPRING, SADDLE_STRING_STEP)
+from ...config import (EIG_RTOL, SADDLE_CLIMB_START, SADDLE_DT, SADDLE_DT_MAX, SADDLE_FTOL, SADDLE_MAX_IMAGES,
+                       SADDLE_MAX_ITER, SADDLE_MAX_MOVE, SADDLE_MAX_SPRING, SADDLE_N_IMAGES, SADDLE_RESTART_KICK,
+                       SADDLE_RESTARTS, SADDLE_SPRING, SADDLE_STRING_STEP)
 from ...results import SaddlePath, Status
 from ...systems.base import System
 from ..shared import row_max
@@ -250,7 +250,7 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
         raise ValueError(f"W_a and W_b must have the same shape; got {W_a.shape} and {W_b.shape}")
     if align:
         W_b = _align_rows(model, W_a, W_b)
-    n_images = v.positive_int(n_images, "n_images")
+    n_images = v.positive_int(n_images, "n_images", maximum=SADDLE_MAX_IMAGES, why="config.SADDLE_MAX_IMAGES")
     method = v.choice(method, "method", METHODS)
     spring = v.real_scalar(spring, "spring", lo=0.0, hi=SADDLE_MAX_SPRING)
     ftol = v.real_scalar(ftol, "ftol", lo=0.0, lo_open=True)
