@@ -17,6 +17,7 @@ from .kernels import sgd as ksgd
 from .kernels.montecarlo import threaded
 from .kernels.rng import as_key
 from .model import TeacherStudent
+from .progress import watch
 from .results import Status, SGDResult
 from .systems.teacher_student import work_size
 
@@ -184,9 +185,14 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, lr=0.1, epochs=10, seed=0, f
     dist_raw = np.empty((runs, n_rec))
     steps = np.empty(runs, dtype=np.int64)
     status = np.empty(runs, dtype=np.int8)
-    threaded(ksgd.sgd_block, runs, W, ids, key, fa, np.array(model.W_star), n_samples, batch_size, lr,
-             n_steps, spe, bool(fresh), proj_kind, proj_r, rec, div_lim, work_size(k, model.k_star, d),
-             train_loss, pop_loss, dist, dist_raw, steps, status)
+    stop = np.zeros(1, dtype=np.int64)
+    # On the watch thread so that Ctrl-C sets the kernels' stop flag (every run ends INTERRUPTED at its
+    # current step) and the call returns, instead of the pool threads running on to the end.
+    watch(lambda: threaded(ksgd.sgd_block, runs, W, ids, key, fa, np.array(model.W_star), n_samples,
+                           batch_size, lr, n_steps, spe, bool(fresh), proj_kind, proj_r, rec, div_lim,
+                           work_size(k, model.k_star, d), train_loss, pop_loss, dist, dist_raw, steps,
+                           status, stop),
+          stop, lambda: None)
     # A run can end CONVERGED at a state where the closed-form loss is undefined (e.g. a zero row
     # replaced by a unit row that is itself below a large teacher's singular tolerance): say so.
     bad = (status == Status.CONVERGED) & ~np.all(np.isfinite(pop_loss), axis=1)

@@ -159,3 +159,50 @@ def test_found_by_fuzz_unbounded_sizes(m):
         ds.L12(1.0, 0.5, dps=10**9)
     with pytest.raises(ValueError, match="N must be at most"):
         ds.conjecture1_scan(10**6)
+
+
+# ----------------------------------------------------------------- interrupts (SIGINT to a subprocess)
+def _sigint_after_start(code, wait_s=1.5):
+    """Run ``code`` in a fresh interpreter; SIGINT ``wait_s`` after it prints "go"; (seconds to exit,
+    output)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.Popen([sys.executable, "-u", "-c", "import numpy as np, dynsys as ds\n" + code],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert p.stdout.readline().strip() == "go"
+    time.sleep(wait_s)
+    t = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    try:
+        out, _ = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    return time.monotonic() - t, out
+
+
+def test_sgd_ctrl_c_returns_interrupted_runs_and_exits():
+    dt, out = _sigint_after_start(
+        "m = ds.TeacherStudent(np.eye(3)); W = np.random.default_rng(0).normal(size=(8, 3, 3))\n"
+        "ds.sgd(m, W, n_samples=64, epochs=1)\nprint('go', flush=True)\n"
+        "r = ds.sgd(m, W, n_samples=100000, epochs=1000)\nprint(sorted(set(r.status.tolist())))")
+    assert dt < 10.0, out
+    assert f"[{int(ds.Status.INTERRUPTED)}]" in out, out
+
+
+def test_find_critical_points_answers_sigint():
+    dt, out = _sigint_after_start(
+        "m = ds.TeacherStudent(np.eye(3)); S = np.random.default_rng(0).normal(size=(200000, 3, 3))\n"
+        "ds.find_critical_points(m, S[:2])\nprint('go', flush=True)\nds.find_critical_points(m, S)")
+    assert dt < 10.0, out
+
+
+@pytest.mark.slow
+def test_census_sweep_stops_on_ctrl_c():
+    dt, out = _sigint_after_start(
+        "ds.census_sweep([2], 4, progress=False)\nprint('go', flush=True)\n"
+        "s = ds.census_sweep([3, 4], 30000, progress=False)\nprint('ks', s.ks)", wait_s=4.0)
+    assert dt < 20.0 and "ks (3,)" in out, out
