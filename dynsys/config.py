@@ -150,6 +150,8 @@ CENSUS_Z = 1.959964
 #: Two refined endpoints are the same point of weight space (one member of an orbit) when their
 #: largest entrywise difference is at most this times (1 + max |W|).
 CENSUS_POINT_RTOL = 1e-6
+#: Most runs of one census (its per-run arrays take about 40 bytes a run).
+CENSUS_MAX_RUNS = 10**8
 
 # --- dynsys.montecarlo and dynsys.sgd (sampled inputs) ---
 #: Monte Carlo: samples per block, the atom of the deterministic reduction (MC_CHUNK is rounded down
@@ -251,6 +253,8 @@ NEWTON_LDLT_RESID_RTOL = 1e-10
 MANIFOLD_STEP = 0.05
 #: ``trace_manifold``: at most this many points are sampled.
 MANIFOLD_MAX_POINTS = 500
+#: ``trace_manifold``: the buffer of sampled points (max_points x k x d float64) may take at most this.
+MANIFOLD_MAX_BYTES = 2 * 1024**3
 #: ``trace_manifold``: Newton steps of one corrector (a converging one needs 3 to 6).
 MANIFOLD_NEWTON_STEPS = 30
 #: ``trace_manifold``: a corrector bordered by the step direction alone (tried where the null space

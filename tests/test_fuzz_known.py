@@ -206,3 +206,11 @@ def test_census_sweep_stops_on_ctrl_c():
         "ds.census_sweep([2], 4, progress=False)\nprint('go', flush=True)\n"
         "s = ds.census_sweep([3, 4], 30000, progress=False)\nprint('ks', s.ks)", wait_s=4.0)
     assert dt < 20.0 and "ks (3,)" in out, out
+
+
+def test_found_by_fuzz_census_and_manifold_sizes(m):
+    for call in (lambda: ds.census(m, 2**63), lambda: ds.census_sweep([2], 2**63)):
+        with pytest.raises(ValueError, match="n_runs must be at most .*CENSUS_MAX_RUNS"):
+            call()
+    with pytest.raises(ValueError, match="max_points must be at most"):
+        ds.trace_manifold(ds.TeacherStudent(I, alpha=1.0), I, max_points=10**9)
