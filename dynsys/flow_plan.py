@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -128,6 +129,7 @@ def plan_flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-1
         raise ValueError("backend='cuda' returns final states only: use save=None and polish=False, "
                          "or backend='parallel'")
 
+    _check_memory(n, k, d)
     n1 = _NEVER if t1 is None else max(1, math.ceil(t1 / step * (1.0 - 4.0 * np.finfo(float).eps)))
     save_mode, save_every, save_times, save_idx, ns = _save_plan(save, method, step, t1, n1,
                                                                  max_steps, n, k, d)
@@ -179,6 +181,18 @@ def _floor_estimate(arr, rtol, atol) -> float:
     lam = 0.5 * (1.0 + arr.alpha ** 2) * float(a.max() * a.sum())
     scale = float(arr.tn.max()) if arr.tn.size else 1.0
     return lam * (rtol * scale + atol)
+
+
+def _check_memory(n, k, d):
+    """Refuse a batch whose outputs (final states and per-trajectory scalars) exceed the free memory."""
+    need = n * (k * d + 12) * 8
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): no check
+        return
+    if need > free:
+        raise ValueError(f"W0 holds {n} trajectories whose results need about {need / 2**30:.1f} GiB, more "
+                         f"than the {free / 2**30:.1f} GiB of free memory: pass fewer trajectories per call")
 
 
 def _save_plan(save, method, step, t1, n1, max_steps, n, k, d):

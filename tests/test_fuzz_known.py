@@ -214,3 +214,10 @@ def test_found_by_fuzz_census_and_manifold_sizes(m):
             call()
     with pytest.raises(ValueError, match="max_points must be at most"):
         ds.trace_manifold(ds.TeacherStudent(I, alpha=1.0), I, max_points=10**9)
+
+
+def test_flow_memory_guard_before_allocating():
+    from dynsys.flow_plan import _check_memory
+    with pytest.raises(ValueError, match="W0 holds .* trajectories .* free memory"):
+        _check_memory(3 * 10**12, 3, 3)
+    _check_memory(1000, 3, 3)
