@@ -54,7 +54,7 @@ def _user_chunk(sampler, gen, n, d):
 
 def _estimate(kernel, args, n_samples, d, p, sampler, seed, chunk_size):
     """Run ``kernel`` chunk by chunk and merge; returns (mean (p,), standard error (p,), sampler name)."""
-    n_samples = v.positive_int(n_samples, "n_samples")
+    n_samples = v.positive_int(n_samples, "n_samples", maximum=2**53, why="sample counts must be exact in float64")
     key = as_key(seed, "seed")
     mode, name = _mode(sampler)
     chunk = MC_CHUNK if chunk_size is None else v.positive_int(chunk_size, "chunk_size")

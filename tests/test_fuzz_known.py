@@ -221,3 +221,10 @@ def test_flow_memory_guard_before_allocating():
     with pytest.raises(ValueError, match="W0 holds .* trajectories .* free memory"):
         _check_memory(3 * 10**12, 3, 3)
     _check_memory(1000, 3, 3)
+
+
+def test_found_by_fuzz_monte_carlo_sample_count(m):
+    with pytest.raises(ValueError, match="n_samples must be at most"):
+        ds.monte_carlo(m, R, 2**63)
+    with pytest.raises(ValueError, match="n_samples must be at most"):
+        ds.monte_carlo_gating(I[0], R[0], 2**63)
