@@ -62,6 +62,8 @@ REDUCED_NEWTON_MAXITER = 100
 REDUCED_DEDUP_TOL = 1e-7
 #: Starts of the fixed-point search: radial x angular grid over the ellipse where fixed points can be.
 REDUCED_GRID = (40, 120)
+#: At most this many starts (n_radial * n_angular) per fixed-point search.
+REDUCED_MAX_STARTS = 10**6
 
 #: K = 2 saddle families: grid points on (0, theta12) scanned for sign changes and near-tangencies.
 K2_ROOT_GRID = 4096

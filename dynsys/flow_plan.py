@@ -207,7 +207,7 @@ def _save_plan(save, method, step, t1, n1, max_steps, n, k, d):
         raise TypeError(f"save must be None, an int s (every s-th step) or an array of times; got the "
                         f"number {save!r} (for one save time t pass [t])")
     if isinstance(save, numbers.Integral):
-        every = v.positive_int(save, "save")
+        every = v.positive_int(save, "save", maximum=_NEVER, why="the kernels' int64 step counter")
         reach = max_steps if method == "dopri5" else min(max_steps, n1)
         ns = reach // every + 2
         mode, times, idx = 1, empty_f, empty_i

@@ -228,3 +228,10 @@ def test_found_by_fuzz_monte_carlo_sample_count(m):
         ds.monte_carlo(m, R, 2**63)
     with pytest.raises(ValueError, match="n_samples must be at most"):
         ds.monte_carlo_gating(I[0], R[0], 2**63)
+
+
+def test_found_by_fuzz_reduced_grid_and_save_every(m):
+    with pytest.raises(ValueError, match="n_radial \\* n_angular"):
+        ds.ReducedDynamics(3).fixed_points(n_radial=10**9)
+    with pytest.raises(ValueError, match="save must be at most"):
+        ds.flow(m, R, save=2**63)

@@ -14,9 +14,8 @@ import numpy as np
 from scipy import integrate as _integrate
 
 from .. import _validate as v
-from ..config import (REDUCED_GRID, REDUCED_MAX_NORM, REDUCED_MAX_STEPS, REDUCED_NEWTON_FTOL,
-                      REDUCED_NEWTON_MAXITER,
-                      SINGULAR_RTOL)
+from ..config import (REDUCED_GRID, REDUCED_MAX_NORM, REDUCED_MAX_STARTS, REDUCED_MAX_STEPS, REDUCED_NEWTON_FTOL,
+                      REDUCED_NEWTON_MAXITER, SINGULAR_RTOL)
 from ..results import Status
 from ..systems import teacher_student as _ts
 from ..systems.base import PointSystem
@@ -506,6 +505,9 @@ class ReducedDynamics(PointSystem):
         nr, na = REDUCED_GRID
         nr = nr if n_radial is None else v.positive_int(n_radial, "n_radial")
         na = na if n_angular is None else v.positive_int(n_angular, "n_angular")
+        if nr * na > REDUCED_MAX_STARTS:
+            raise ValueError(f"n_radial * n_angular must be at most {REDUCED_MAX_STARTS} "
+                             f"(config.REDUCED_MAX_STARTS: one Newton run per start); got {nr} * {na}")
         ftol = (REDUCED_NEWTON_FTOL * self.K if ftol is None
                 else v.real_scalar(ftol, "ftol", lo=0.0, lo_open=True))
         max_iter = v.positive_int(max_iter, "max_iter")
