@@ -183,16 +183,31 @@ def _floor_estimate(arr, rtol, atol) -> float:
     return lam * (rtol * scale + atol)
 
 
+def _available_memory():
+    """Bytes the system can give without swapping (Linux MemAvailable, which counts reclaimable page
+    cache; else free pages), or None where neither is known."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _check_memory(n, k, d):
     """Refuse a batch whose outputs (final states and per-trajectory scalars) exceed the free memory."""
     need = n * (k * d + 12) * 8
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): no check
+    free = _available_memory()
+    if free is None:
         return
     if need > free:
         raise ValueError(f"W0 holds {n} trajectories whose results need about {need / 2**30:.1f} GiB, more "
-                         f"than the {free / 2**30:.1f} GiB of free memory: pass fewer trajectories per call")
+                         f"than the {free / 2**30:.1f} GiB of available memory: pass fewer trajectories per call")
 
 
 def _save_plan(save, method, step, t1, n1, max_steps, n, k, d):

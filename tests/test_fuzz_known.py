@@ -218,7 +218,7 @@ def test_found_by_fuzz_census_and_manifold_sizes(m):
 
 def test_flow_memory_guard_before_allocating():
     from dynsys.flow_plan import _check_memory
-    with pytest.raises(ValueError, match="W0 holds .* trajectories .* free memory"):
+    with pytest.raises(ValueError, match="W0 holds .* trajectories .* available memory"):
         _check_memory(3 * 10**12, 3, 3)
     _check_memory(1000, 3, 3)
 
