@@ -26,8 +26,9 @@ SINGULAR_RTOL = 1e-12
 ACOS_SWITCH = 0.99
 
 #: Teacher row norms (of ``W* + U``) allowed by ``TeacherStudent``: outside, the teacher energy
-#: overflows or the squared norms underflow in float64 (rows of norm exactly 0 are allowed).
-TEACHER_NORM_RANGE = (1e-150, 1e150)
+#: overflows (it is about the norm squared, and float64 ends at 1.8e308) or the squared norms
+#: underflow in float64 (rows of norm exactly 0 are allowed).
+TEACHER_NORM_RANGE = (1e-150, 1e152)
 #: Largest ``k * d`` of a model (a state's Hessian has ``(k d)^2`` entries; 1e6 is 8 TB of it).
 MAX_STATE_SIZE = 10**6
 

@@ -33,7 +33,7 @@ def _check_scale(T, tn):
     """Refuse teacher rows whose norms leave the range where the loss and its derivatives fit float64.
 
     The loss grows like the square of the norms and the Hessian like their inverse near a small row:
-    above about 1e154 the teacher energy overflows, below about 1e-154 the squared norms underflow.
+    above about 1e153 the teacher energy overflows, below about 1e-154 the squared norms underflow.
     """
     lo, hi = TEACHER_NORM_RANGE
     bad = (~np.isfinite(tn)) | (tn > hi) | ((tn > 0.0) & (tn < lo)) | ((tn == 0.0) & np.any(T != 0.0, axis=1))
