@@ -51,11 +51,14 @@ def real_scalar(x, name: str, *, lo=None, hi=None, lo_open=False) -> float:
     return v
 
 
-def positive_int(x, name: str, *, minimum: int = 1) -> int:
+def positive_int(x, name: str, *, minimum: int = 1, maximum: int | None = None, why: str = "") -> int:
+    """An integer in ``[minimum, maximum]``; ``why`` says where the maximum comes from."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}; got {x!r}")
     if int(x) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {int(x)}")
+    if maximum is not None and int(x) > maximum:
+        raise ValueError(f"{name} must be at most {maximum}{f' ({why})' if why else ''}; got {int(x)}")
     return int(x)
 
 

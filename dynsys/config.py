@@ -25,6 +25,13 @@ SINGULAR_RTOL = 1e-12
 #: Below it, ``arccos`` loses at most ``eps / sin(theta) < 1.2e-15`` absolute.
 ACOS_SWITCH = 0.99
 
+#: Teacher row norms (of ``W* + U``) allowed by ``TeacherStudent``: outside, the teacher energy
+#: overflows (it is about the norm squared, and float64 ends at 1.8e308) or the squared norms
+#: underflow in float64 (rows of norm exactly 0 are allowed).
+TEACHER_NORM_RANGE = (1e-150, 1e152)
+#: Largest ``k * d`` of a model (a state's Hessian has ``(k d)^2`` entries; 1e6 is 8 TB of it).
+MAX_STATE_SIZE = 10**6
+
 #: Parallel batches smaller than this run on one thread (same result, no thread-pool wake-up).
 PARALLEL_MIN_BATCH = 8
 
@@ -46,12 +53,18 @@ LOSS_RTOL = 1e-10
 #: Reduced dynamics (``theory.ReducedDynamics.fixed_points``): Newton stops when the max-norm of
 #: ``(dx/dt, dy/dt)`` is at or below ``REDUCED_NEWTON_FTOL * K`` (the field's terms grow like K).
 REDUCED_NEWTON_FTOL = 1e-13
+#: Largest ``sqrt(x^2 + (K-1) y^2)`` of a reduced state (beyond it ``1 / r^2`` underflows).
+REDUCED_MAX_NORM = 1e150
+#: ``ReducedDynamics.integrate``: solver steps before MAX_STEPS.
+REDUCED_MAX_STEPS = 100_000
 #: Newton iterations per start.
 REDUCED_NEWTON_MAXITER = 100
 #: Two fixed points closer than this (max-norm in (x, y), relative to 1 + |(x, y)|) are one.
 REDUCED_DEDUP_TOL = 1e-7
 #: Starts of the fixed-point search: radial x angular grid over the ellipse where fixed points can be.
 REDUCED_GRID = (40, 120)
+#: At most this many starts (n_radial * n_angular) per fixed-point search.
+REDUCED_MAX_STARTS = 10**6
 
 #: K = 2 saddle families: grid points on (0, theta12) scanned for sign changes and near-tangencies.
 K2_ROOT_GRID = 4096
@@ -67,6 +80,8 @@ CONJ1_MP_DPS = 50
 CONJ1_MAX_MP_POINTS = 200_000
 #: Length of the (t, phi) location lists kept in a scan result.
 CONJ1_LOCATION_CAP = 1000
+#: Largest grid of ``conjecture1_scan`` (N^2 points: 10^8 take minutes).
+CONJ1_MAX_N = 20_000
 
 # --- dynsys.flow (trajectory engine) ---
 #: Trajectories per kernel call by default. Progress and Ctrl-C do not wait for a chunk to end (the
@@ -106,8 +121,13 @@ CENSUS_CHUNK_S = 4.0
 # --- dynsys.critical.saddles (saddle search) ---
 #: Movable images of a nudged elastic band / string between two minima.
 SADDLE_N_IMAGES = 15
+#: Most images a path may have (each relaxation iteration evaluates all of them).
+SADDLE_MAX_IMAGES = 10_000
 #: NEB spring constant (force per unit length; the loss's Hessian scale is about 1).
 SADDLE_SPRING = 1.0
+#: Largest spring constant accepted: far above the curvature scale a spring only freezes the path,
+#: and near 1e300 its forces overflow.
+SADDLE_MAX_SPRING = 1e12
 #: Path relaxation stops when every image's force (row-max norm) is at most this; Newton refines after.
 SADDLE_FTOL = 1e-4
 #: Path relaxation iterations.
@@ -141,6 +161,8 @@ CENSUS_Z = 1.959964
 #: Two refined endpoints are the same point of weight space (one member of an orbit) when their
 #: largest entrywise difference is at most this times (1 + max |W|).
 CENSUS_POINT_RTOL = 1e-6
+#: Most runs of one census (its per-run arrays take about 40 bytes a run).
+CENSUS_MAX_RUNS = 10**8
 
 # --- dynsys.montecarlo and dynsys.sgd (sampled inputs) ---
 #: Monte Carlo: samples per block, the atom of the deterministic reduction (MC_CHUNK is rounded down
@@ -149,6 +171,9 @@ MC_BLOCK = 1024
 #: SGD: a run whose ``|W + U|_F`` exceeds ``SGD_DIVERGENCE_FACTOR * (1 + |W* + U|_F + |W0 + U|_F)``
 #: is DIVERGED (it stops; the other runs go on).
 SGD_DIVERGENCE_FACTOR = 1e6
+#: SGD: the recorded losses and distances (4 float64 per run and record) of one call may take at most
+#: this many bytes.
+SGD_RECORD_MAX_BYTES = 2 * 1024**3
 
 # dynsys.kernels.cuda.field
 #: CUDA: threads per block of the one-state-per-block kernels (a power of two: tree reduction).
@@ -239,6 +264,8 @@ NEWTON_LDLT_RESID_RTOL = 1e-10
 MANIFOLD_STEP = 0.05
 #: ``trace_manifold``: at most this many points are sampled.
 MANIFOLD_MAX_POINTS = 500
+#: ``trace_manifold``: the buffer of sampled points (max_points x k x d float64) may take at most this.
+MANIFOLD_MAX_BYTES = 2 * 1024**3
 #: ``trace_manifold``: Newton steps of one corrector (a converging one needs 3 to 6).
 MANIFOLD_NEWTON_STEPS = 30
 #: ``trace_manifold``: a corrector bordered by the step direction alone (tried where the null space

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -98,6 +99,12 @@ def plan_flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-1
     plateau_gtol = v.real_scalar(config.FLOW_PLATEAU_GTOL if plateau_gtol is None else plateau_gtol,
                                  "plateau_gtol", lo=0.0, lo_open=True)
     max_steps = v.positive_int(max_steps, "max_steps")
+    if max_steps > _NEVER:
+        # The kernels count steps in int64; a larger Python int would compile a second (uint64) kernel.
+        raise ValueError(f"max_steps must be at most {_NEVER}; got {max_steps}")
+    if t1 is not None and t1 / step >= _NEVER:
+        raise ValueError(f"t1 / step must be below {_NEVER:.3g} (the step counter's range); got t1 = "
+                         f"{t1:g} with step = {step:g}: lower t1 or raise step")
     if polish is None:
         # dopri5's error control cannot push the gradient below about lambda_max (rtol |W| + atol)
         # (about 4e-8 at W* = I_8, rtol 1e-8): without the gd finish, trajectories aimed at the
@@ -129,6 +136,7 @@ def plan_flow(model, W0, *, method="gd", step=0.1, t1=None, rtol=1e-8, atol=1e-1
         raise ValueError("backend='cuda' returns final states only: use save=None and polish=False, "
                          "or backend='parallel'")
 
+    _check_memory(n, k, d)
     n1 = _NEVER if t1 is None else max(1, math.ceil(t1 / step * (1.0 - 4.0 * np.finfo(float).eps)))
     save_mode, save_every, save_times, save_idx, ns = _save_plan(save, method, step, t1, n1,
                                                                  max_steps, n, k, d)
@@ -182,6 +190,33 @@ def _floor_estimate(arr, rtol, atol) -> float:
     return lam * (rtol * scale + atol)
 
 
+def _available_memory():
+    """Bytes the system can give without swapping (Linux MemAvailable, which counts reclaimable page
+    cache; else free pages), or None where neither is known."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(n, k, d):
+    """Refuse a batch whose outputs (final states and per-trajectory scalars) exceed the free memory."""
+    need = n * (k * d + 12) * 8
+    free = _available_memory()
+    if free is None:
+        return
+    if need > free:
+        raise ValueError(f"W0 holds {n} trajectories whose results need about {need / 2**30:.1f} GiB, more "
+                         f"than the {free / 2**30:.1f} GiB of available memory: pass fewer trajectories per call")
+
+
 def _save_plan(save, method, step, t1, n1, max_steps, n, k, d):
     """``(mode, every, times, idx, n_saves)`` for the kernels; checks memory against the limit."""
     empty_f = np.zeros(0)
@@ -190,8 +225,11 @@ def _save_plan(save, method, step, t1, n1, max_steps, n, k, d):
         return 0, 1, empty_f, empty_i, 0
     if isinstance(save, (bool, np.bool_)):
         raise TypeError("save must be None, an int s (every s-th step) or an array of times; got a bool")
+    if isinstance(save, numbers.Real) and not isinstance(save, numbers.Integral):
+        raise TypeError(f"save must be None, an int s (every s-th step) or an array of times; got the "
+                        f"number {save!r} (for one save time t pass [t])")
     if isinstance(save, numbers.Integral):
-        every = v.positive_int(save, "save")
+        every = v.positive_int(save, "save", maximum=_NEVER, why="the kernels' int64 step counter")
         reach = max_steps if method == "dopri5" else min(max_steps, n1)
         ns = reach // every + 2
         mode, times, idx = 1, empty_f, empty_i

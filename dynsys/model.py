@@ -20,7 +20,7 @@ import numpy as np
 from . import _validate as v
 from . import backends
 from ._codes import SYSTEM_TEACHER_STUDENT
-from .config import PARALLEL_ATOL, SINGULAR_RTOL
+from .config import MAX_STATE_SIZE, PARALLEL_ATOL, SINGULAR_RTOL, TEACHER_NORM_RANGE
 from .results import Status
 from .systems import symmetry
 from .systems.base import FieldArrays, KernelView, System
@@ -45,6 +45,21 @@ def _check_teacher_rows(tn, residual: bool) -> None:
                          f"row must be nonzero, since a zero row has no direction and adds nothing to "
                          f"the teacher's output. Drop the row (W_star = np.delete(W_star, {k}, axis=0), "
                          f"and its a_star entry).")
+
+
+def _check_scale(T, tn):
+    """Refuse teacher rows whose norms leave the range where the loss and its derivatives fit float64.
+
+    The loss grows like the square of the norms and the Hessian like their inverse near a small row:
+    above about 1e153 the teacher energy overflows, below about 1e-154 the squared norms underflow.
+    """
+    lo, hi = TEACHER_NORM_RANGE
+    bad = (~np.isfinite(tn)) | (tn > hi) | ((tn > 0.0) & (tn < lo)) | ((tn == 0.0) & np.any(T != 0.0, axis=1))
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"W_star (+ residual) row {j} has norm {tn[j]:.3g}, outside [{lo:g}, {hi:g}] "
+                         f"(config.TEACHER_NORM_RANGE) where the loss and its derivatives are finite in "
+                         f"float64; rescale the teacher (the loss scales like its norm squared)")
 
 
 class TeacherStudent(System):
@@ -85,6 +100,9 @@ class TeacherStudent(System):
             raise ValueError(f"W_star must have at least one row and one column; got shape {W_star.shape}")
         k_star, d = W_star.shape
         k = k_star if k is None else v.positive_int(k, "k")
+        if k * d > MAX_STATE_SIZE:
+            raise ValueError(f"k * d must be at most {MAX_STATE_SIZE} (config.MAX_STATE_SIZE: one state "
+                             f"and its Hessian's kernels would not fit in memory); got k = {k}, d = {d}")
         alpha = v.real_scalar(alpha, "alpha", lo=0.0, hi=1.0)
         a = self._top(a, k, "a", "k")
         a_star = self._top(a_star, k_star, "a_star", "k_star")
@@ -116,6 +134,7 @@ class TeacherStudent(System):
         set_(self, "_U", U)
         set_(self, "_T", T)
         set_(self, "_tn", tn)
+        _check_scale(T, tn)
         set_(self, "_const", float(teacher_energy(T, tn, a_star, alpha)))
         set_(self, "_tol", SINGULAR_RTOL * (float(tn.max()) if tn.max() > 0 else 1.0))
 
@@ -279,8 +298,17 @@ class TeacherStudent(System):
         return FieldArrays(self._U, self._T, self._tn, self._a, self._a_star, self._alpha,
                            self._const, self._tol)
 
-    def _check(self, status, W, single, return_status, name="W"):
-        """Raise for a bad state unless ``return_status``; return the status (int for one state)."""
+    def _check(self, status, W, single, return_status, name="W", outputs=()):
+        """Raise for a bad state unless ``return_status``; return the status (int for one state).
+
+        A state whose outputs overflowed (finite input far outside the teacher's scale) gets NONFINITE,
+        and its outputs are zeroed like those of any other bad state.
+        """
+        for out in outputs:
+            over = (status == 0) & ~np.isfinite(out.reshape(out.shape[0], -1)).all(axis=1)
+            if over.any():
+                status[over] = Status.NONFINITE
+                out[over] = 0.0
         bad = np.flatnonzero(status)
         if bad.size and not return_status:
             b = int(bad[0])
@@ -289,10 +317,15 @@ class TeacherStudent(System):
 
     def _describe(self, Wb, code, where) -> str:
         Vb = Wb if self._residual is None else Wb + self._residual
-        if code == Status.NONFINITE or not np.all(np.isfinite(Vb)):
-            rows = np.flatnonzero(~np.all(np.isfinite(Vb), axis=1))
-            row = int(rows[0]) if rows.size else 0
-            return f"{where} must be finite; row {row} holds NaN or Inf (or its norm overflows)"
+        if not np.all(np.isfinite(Vb)):
+            row = int(np.flatnonzero(~np.all(np.isfinite(Vb), axis=1))[0])
+            return f"{where} must be finite; row {row} holds NaN or Inf"
+        if code == Status.NONFINITE:
+            with np.errstate(over="ignore"):
+                big = float(np.linalg.norm(Vb, axis=1).max())
+            return (f"{where} is too large or too small for float64: the loss or its derivatives overflow "
+                    f"at it (largest row norm {big:.3g}); rescale W and the "
+                    f"teacher together, or pass return_status=True to get per-state statuses")
         norms = np.linalg.norm(Vb, axis=1)
         j = int(np.argmin(norms))
         offset = " + residual" if self._residual is not None else ""
@@ -317,7 +350,7 @@ class TeacherStudent(System):
         """
         Wb, single = self._states(W, backend)
         loss, G, status = backends.loss_grad(backend, Wb, self.arrays, True)
-        st = self._check(status, Wb, single, return_status)
+        st = self._check(status, Wb, single, return_status, outputs=(loss, G))
         out = (float(loss[0]), G[0]) if single else (loss, G)
         return (out, st) if return_status else out
 
@@ -325,7 +358,7 @@ class TeacherStudent(System):
         """Population loss ``L(W)``: a float for one state, shape (n,) for a batch."""
         Wb, single = self._states(W, backend)
         loss, _, status = backends.loss_grad(backend, Wb, self.arrays, False)
-        st = self._check(status, Wb, single, return_status)
+        st = self._check(status, Wb, single, return_status, outputs=(loss,))
         out = float(loss[0]) if single else loss
         return (out, st) if return_status else out
 
@@ -338,7 +371,7 @@ class TeacherStudent(System):
         """Exact Hessian, shape (k d, k d) or (n, k d, k d), row-major in (row j, coordinate)."""
         Wb, single = self._states(W, backend)
         H, status = backends.hessian(backend, Wb, self.arrays)
-        st = self._check(status, Wb, single, return_status)
+        st = self._check(status, Wb, single, return_status, outputs=(H,))
         out = H[0] if single else H
         return (out, st) if return_status else out
 
@@ -349,7 +382,7 @@ class TeacherStudent(System):
         if X.shape != np.shape(W):
             raise ValueError(f"V must have the shape of W, {np.shape(W)}; got {X.shape}")
         out, status = backends.hvp(backend, Wb, X[None] if single else X, self.arrays)
-        st = self._check(status, Wb, single, return_status)
+        st = self._check(status, Wb, single, return_status, outputs=(out,))
         out = out[0] if single else out
         return (out, st) if return_status else out
 
@@ -357,6 +390,6 @@ class TeacherStudent(System):
         """Gradient of the loss in the top weights ``a``: shape (k,) or (n, k)."""
         Wb, single = self._states(W, backend)
         out, status = backends.grad_a(backend, Wb, self.arrays)
-        st = self._check(status, Wb, single, return_status)
+        st = self._check(status, Wb, single, return_status, outputs=(out,))
         out = out[0] if single else out
         return (out, st) if return_status else out

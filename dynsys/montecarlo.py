@@ -54,7 +54,7 @@ def _user_chunk(sampler, gen, n, d):
 
 def _estimate(kernel, args, n_samples, d, p, sampler, seed, chunk_size):
     """Run ``kernel`` chunk by chunk and merge; returns (mean (p,), standard error (p,), sampler name)."""
-    n_samples = v.positive_int(n_samples, "n_samples")
+    n_samples = v.positive_int(n_samples, "n_samples", maximum=2**53, why="sample counts must be exact in float64")
     key = as_key(seed, "seed")
     mode, name = _mode(sampler)
     chunk = MC_CHUNK if chunk_size is None else v.positive_int(chunk_size, "chunk_size")
@@ -131,6 +131,12 @@ def monte_carlo(model, W, n_samples, *, sampler="gaussian", seed=0, chunk_size=N
         raise ValueError(f"W must have shape (k, d) = ({k}, {d}); got {W.shape}.{hint}")
     args = (np.ascontiguousarray(W), model.arrays)
     mu, se, name = _estimate(kmc.model_blocks, args, n_samples, d, 1 + k * d, sampler, seed, chunk_size)
+    if not np.all(np.isfinite(mu)) or np.any(np.isinf(se)):  # (a NaN se is n_samples = 1's, documented)
+        # Per-sample losses are squares of |W| |x|: they overflow (and their variance first) long
+        # before the closed-form loss does.
+        raise ValueError(f"W (largest row norm {np.linalg.norm(W, axis=1).max():.3g}) is too large for a "
+                         f"float64 Monte Carlo estimate: the per-sample losses or their variance overflow; "
+                         f"rescale W and the teacher together (the loss scales like their norm squared)")
     return MonteCarloEstimate(loss=float(mu[0]), loss_se=float(se[0]), grad=mu[1:].reshape(k, d),
                               grad_se=se[1:].reshape(k, d), n_samples=int(n_samples), sampler=name,
                               seed=int(seed))

@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
-from .config import SGD_DIVERGENCE_FACTOR
+from .config import SGD_DIVERGENCE_FACTOR, SGD_RECORD_MAX_BYTES
 from .kernels import sgd as ksgd
 from .kernels.montecarlo import threaded
 from .kernels.rng import as_key
 from .model import TeacherStudent
+from .progress import watch
 from .results import Status, SGDResult
 from .systems.teacher_student import work_size
 
@@ -158,6 +159,12 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, step=0.1, epochs=10, seed=0,
     spe = -(-n_samples // batch_size)
     n_steps = epochs * spe
     every = spe if record_every is None else v.positive_int(record_every, "record_every")
+    n_rec_est = runs * (n_steps // every + 2)
+    if 4 * 8 * n_rec_est > SGD_RECORD_MAX_BYTES:
+        raise ValueError(f"the records of this call (runs x (epochs x steps_per_epoch / record_every + 2) "
+                         f"= {n_rec_est} entries, 4 float64 each) would take more than "
+                         f"config.SGD_RECORD_MAX_BYTES = {SGD_RECORD_MAX_BYTES} bytes: raise record_every "
+                         f"(now {every}) or lower epochs (now {epochs})")
     rec = np.unique(np.concatenate([np.arange(0, n_steps, every, dtype=np.int64),
                                     np.array([n_steps], dtype=np.int64)]))
     if run_ids is None:
@@ -181,9 +188,18 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, step=0.1, epochs=10, seed=0,
     dist_raw = np.empty((runs, n_rec))
     steps = np.empty(runs, dtype=np.int64)
     status = np.empty(runs, dtype=np.int8)
-    threaded(ksgd.sgd_block, runs, W, ids, key, fa, np.array(model.W_star), n_samples, batch_size, step,
-             n_steps, spe, bool(fresh), proj_kind, proj_r, rec, div_lim, work_size(k, model.k_star, d),
-             train_loss, pop_loss, dist, dist_raw, steps, status)
+    stop = np.zeros(1, dtype=np.int64)
+    # On the watch thread so that Ctrl-C sets the kernels' stop flag (every run ends INTERRUPTED at its
+    # current step) and the call returns, instead of the pool threads running on to the end.
+    watch(lambda: threaded(ksgd.sgd_block, runs, W, ids, key, fa, np.array(model.W_star), n_samples,
+                           batch_size, step, n_steps, spe, bool(fresh), proj_kind, proj_r, rec, div_lim,
+                           work_size(k, model.k_star, d), train_loss, pop_loss, dist, dist_raw, steps,
+                           status, stop),
+          stop, lambda: None)
+    # A run can end CONVERGED at a state where the closed-form loss is undefined (e.g. a zero row
+    # replaced by a unit row that is itself below a large teacher's singular tolerance): say so.
+    bad = (status == Status.CONVERGED) & ~np.all(np.isfinite(pop_loss), axis=1)
+    status[bad] = Status.NONFINITE
     if single:
         W, steps, status = W[0], int(steps[0]), Status(int(status[0]))
         train_loss, pop_loss, dist, dist_raw = train_loss[0], pop_loss[0], dist[0], dist_raw[0]

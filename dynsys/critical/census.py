@@ -47,7 +47,7 @@ from ..certify import certify as certify_points
 from ..clustering import ragged_leader_clusters
 from .._codes import (LABEL_DIVERGED, LABEL_NOT_COMPUTED, LABEL_SADDLE, LABEL_SINGULAR,
                       LABEL_UNCONVERGED)
-from ..config import CENSUS_CHUNK_S, CENSUS_FIRST_CHUNK, CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL
+from ..config import CENSUS_CHUNK_S, CENSUS_FIRST_CHUNK, CENSUS_MAX_RUNS, CENSUS_POINT_RTOL, CENSUS_Z, DEDUP_RTOL
 from ..flow import flow, plan_flow, run_flow_chunk
 from ..model import TeacherStudent
 from ..results import Census, CensusClass, CensusSweep, Status
@@ -58,6 +58,8 @@ from .symmetry import invariants
 
 INITS = ("xavier", "xavier_uniform")
 MINIMUM_KINDS = ("global_minimum", "spurious_minimum", "minimum", "degenerate")
+
+_RUNS_WHY = "config.CENSUS_MAX_RUNS: a census keeps about 40 bytes per run; split a larger one by seed"
 
 
 def wilson_interval(count, n, z=CENSUS_Z):
@@ -101,7 +103,7 @@ def random_starts(k, d, n_runs, *, init="xavier", seed=0, first=0) -> np.ndarray
     """
     k = v.positive_int(k, "k")
     d = v.positive_int(d, "d")
-    n_runs = v.positive_int(n_runs, "n_runs")
+    n_runs = v.positive_int(n_runs, "n_runs", maximum=CENSUS_MAX_RUNS, why=_RUNS_WHY)
     init = v.choice(init, "init", INITS)
     seed = v.positive_int(seed, "seed", minimum=0)
     first = v.positive_int(first, "first", minimum=0)
@@ -281,7 +283,7 @@ def plan_census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=
         if n_runs is None:
             raise TypeError("census() needs n_runs (the number of random starts) unless init is an "
                             "array of starts")
-        n_runs = v.positive_int(n_runs, "n_runs")
+        n_runs = v.positive_int(n_runs, "n_runs", maximum=CENSUS_MAX_RUNS, why=_RUNS_WHY)
         seed = v.positive_int(seed, "seed", minimum=0)
         init_name = init
     else:
@@ -505,7 +507,7 @@ def census_sweep(ks, n_runs, *, k_extra=0, init="xavier", step=0.1, gtol=1e-9, s
     if not ks:
         raise ValueError("ks must hold at least one k")
     ks = tuple(v.positive_int(k, "ks[i]") for k in ks)
-    n_runs = v.positive_int(n_runs, "n_runs")
+    n_runs = v.positive_int(n_runs, "n_runs", maximum=CENSUS_MAX_RUNS, why=_RUNS_WHY)
     k_extra = v.positive_int(k_extra, "k_extra", minimum=0)
     if "n_runs" in kwargs or "model" in kwargs:
         raise TypeError("census_sweep builds the models itself; pass ks and n_runs only")

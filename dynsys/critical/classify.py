@@ -173,8 +173,18 @@ def _eigenvalues(model, W, n, method, n_eig, nexp):
     # ARPACK starts from a random vector unless given one: a fixed start makes the eigenvalues
     # reproducible to the bit (a structured start such as ones could miss symmetric eigenvectors).
     v0 = np.random.default_rng(0).standard_normal(n)
-    small = eigsh(op, k=nev, which="SA", return_eigenvectors=False, tol=1e-12, v0=v0)
-    large = eigsh(op, k=1, which="LA", return_eigenvectors=False, tol=1e-12, v0=v0)
+    from scipy.sparse.linalg import ArpackError
+
+    try:
+        small = eigsh(op, k=nev, which="SA", return_eigenvectors=False, tol=1e-12, v0=v0)
+        large = eigsh(op, k=1, which="LA", return_eigenvectors=False, tol=1e-12, v0=v0)
+    except ArpackError:
+        # ARPACK fails on a Hessian that maps its start to 0 (e.g. all top weights 0): dense eigh has
+        # no such failure mode and is exact there.
+        _, H, st = grad_hess(model, W)
+        if st != 0:
+            raise ValueError(f"the Hessian at W is undefined (status {Status(st).name})") from None
+        return np.linalg.eigvalsh(H), True
     return np.sort(np.concatenate([np.sort(small), large[-1:]])), False
 
 

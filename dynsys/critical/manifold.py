@@ -38,7 +38,7 @@ import numpy as np
 from .. import _validate as v
 from ..config import (CRITICAL_GTOL, EIG_RTOL, MANIFOLD_FALLBACK_REACH, MANIFOLD_MAX_POINTS, MANIFOLD_MIN_SEPARATION,
                       MANIFOLD_NEWTON_STEPS, MANIFOLD_PCA_RADIUS, MANIFOLD_PCA_RTOL, MANIFOLD_STEP,
-                      PARALLEL_ATOL)
+                      MANIFOLD_MAX_BYTES, PARALLEL_ATOL)
 from ..results import Status
 from ..results.manifold import Manifold
 from .newton import refine as newton_refine
@@ -96,7 +96,9 @@ def trace_manifold(model, W0, *, step=MANIFOLD_STEP, max_points=MANIFOLD_MAX_POI
         raise ValueError(f"W0 must be one state of shape {state_shape(model)}; got a batch of shape "
                          f"{np.shape(W0)}")
     step = v.real_scalar(step, "step", lo=0.0, lo_open=True)
-    max_points = v.positive_int(max_points, "max_points")
+    max_points = v.positive_int(max_points, "max_points",
+                                maximum=max(1, MANIFOLD_MAX_BYTES // (8 * int(np.prod(np.shape(W0))))),
+                                why=f"config.MANIFOLD_MAX_BYTES = {MANIFOLD_MAX_BYTES} bytes of sampled points")
     if radius is not None:
         radius = v.real_scalar(radius, "radius", lo=0.0, lo_open=True)
     gtol = resolve_gtol(model, gtol, default=CRITICAL_GTOL)

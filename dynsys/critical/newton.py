@@ -52,6 +52,15 @@ class NewtonResult(NamedTuple):
     gtol: float                 #: the absolute tolerance used
 
 
+def _max_steps(x) -> int:
+    """``max_steps`` as an int in [0, int64 max] (the kernels count in int64)."""
+    x = v.positive_int(x, "max_steps", minimum=0)
+    if x > np.iinfo(np.int64).max:
+        raise ValueError(f"max_steps must be at most {np.iinfo(np.int64).max} (the kernels' int64 counter); "
+                         f"got {x}")
+    return x
+
+
 def newton_params(gtol, gscale, max_steps, stall_window, stall_factor, chord_steps,
                   nonmonotone=NEWTON_NONMONOTONE, local=NEWTON_LOCAL) -> backends.NewtonParams:
     """The kernel's :class:`~dynsys.kernels.newton.NewtonParams`: the given settings, the rest from
@@ -114,7 +123,7 @@ def refine(system, seeds, *, gtol=None, max_steps=NEWTON_MAX_STEPS, stall_window
         raise ValueError("Newton has no CUDA kernel; use backend='parallel' (all CPU cores) or 'cpu'")
     X0, single = as_seeds(system, seeds)
     gtol = resolve_gtol(system, gtol)
-    max_steps = v.positive_int(max_steps, "max_steps", minimum=0)
+    max_steps = _max_steps(max_steps)
     stall_window = v.positive_int(stall_window, "stall_window")
     stall_factor = v.real_scalar(stall_factor, "stall_factor", lo=0.0, hi=1.0, lo_open=True)
     chord_steps = v.positive_int(chord_steps, "chord_steps", minimum=0)
@@ -378,7 +387,7 @@ def bordered_newton(system_of_p: Callable, extra: Callable, W0, p0, *, dgrad_dp:
     shape = state_shape(system)
     gtol = resolve_gtol(system, gtol)
     extra_tol = v.real_scalar(extra_tol, "extra_tol", lo=0.0, lo_open=True)
-    max_steps = v.positive_int(max_steps, "max_steps", minimum=0)
+    max_steps = _max_steps(max_steps)
     m = p.size
     W = X0[0].reshape(shape).copy()
 

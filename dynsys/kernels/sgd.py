@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .._codes import INTERRUPTED
 from ..systems import teacher_student as ts
 from . import rng
 from .network import forward, output, rows
@@ -224,7 +225,7 @@ def _update(Wr, G, f, U, proj_kind, proj_r, lim):
 @njit(nogil=True, **_JIT)
 def sgd_block(lo, hi, W, run_ids, seed, A, W_star, n_samples, batch_size, step, n_steps, spe, fresh,
               proj_kind, proj_r, rec_steps, div_lim, work_len, train_loss, pop_loss, dist, dist_raw,
-              steps_done, status):
+              steps_done, status, stop):
     """Runs ``lo .. hi - 1`` of the batch ``W`` (runs, k, d), updated in place, for the model ``A``
     (:class:`~dynsys.systems.base.FieldArrays`; ``W_star`` its teacher weights); fills their records
     (``train_loss`` etc., (runs, n_rec)), ``steps_done`` and ``status`` rows.
@@ -233,19 +234,20 @@ def sgd_block(lo, hi, W, run_ids, seed, A, W_star, n_samples, batch_size, step, 
     divide ``n_samples``); ``rec_steps`` (n_rec,) sorted step counts to record at (0 = before the
     first step); ``div_lim`` (runs,) divergence limits on ``|W + U|_F``. Releases the GIL: disjoint
     ranges of runs may run on different threads (:func:`dynsys.kernels.montecarlo.threaded`).
+    ``stop`` (1,): once set non-zero (Ctrl-C), every run ends at its current step as INTERRUPTED.
     """
     U, T, tn, a, a_star, alpha, const, tol = A
     for r in range(lo, hi):
         steps_done[r], status[r] = _run(W[r], run_ids[r], seed, U, T, tn, a, a_star, alpha, const, tol,
                                         W_star, n_samples, batch_size, step, n_steps, spe, fresh,
                                         proj_kind, proj_r, rec_steps, div_lim[r], work_len,
-                                        train_loss[r], pop_loss[r], dist[r], dist_raw[r])
+                                        train_loss[r], pop_loss[r], dist[r], dist_raw[r], stop)
 
 
 @njit(inline="always", **_JIT)
 def _run(Wr, stream, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_samples, batch_size,
          step, n_steps, spe, fresh, proj_kind, proj_r, rec_steps, lim, work_len,
-         train_loss, pop_loss, dist, dist_raw):
+         train_loss, pop_loss, dist, dist_raw, stop):
     """One run; returns (steps done, status)."""
     k, d = Wr.shape
     n_rec = rec_steps.shape[0]
@@ -288,6 +290,9 @@ def _run(Wr, stream, seed, U, T, tn, a, a_star, alpha, const, tol, W_star, n_sam
                                                     hmin, hused)
             ri += 1
         if done == n_steps:
+            break
+        if stop[0]:
+            st = INTERRUPTED
             break
         ep = done // spe
         pos = done - ep * spe

@@ -15,7 +15,8 @@ import numpy as np
 
 from .. import _validate as v
 from ..progress import compile_notice
-from ..config import CONJ1_BOUND_SAFETY, CONJ1_EDGE_ATOL, CONJ1_LOCATION_CAP, CONJ1_MAX_MP_POINTS, CONJ1_MP_DPS
+from ..config import (CONJ1_BOUND_SAFETY, CONJ1_EDGE_ATOL, CONJ1_LOCATION_CAP, CONJ1_MAX_MP_POINTS, CONJ1_MAX_N,
+                      CONJ1_MP_DPS)
 from ..results.io import Result
 from . import conjecture_kernel as _cj
 from .normal_equation import _l12_mp
@@ -169,9 +170,10 @@ def conjecture1_scan(N=10_000, grid="midpoint", high_precision=True, *, mp_dps=C
     Conjecture1Scan
     """
     start = time.perf_counter()
-    N = v.positive_int(N, "N", minimum=2)
+    N = v.positive_int(N, "N", minimum=2, maximum=CONJ1_MAX_N,
+                       why="config.CONJ1_MAX_N: the scan evaluates N^2 points")
     grid = v.choice(grid, "grid", ("midpoint", "endpoint"))
-    mp_dps = v.positive_int(mp_dps, "mp_dps", minimum=20)
+    mp_dps = v.positive_int(mp_dps, "mp_dps", minimum=20, maximum=10**4, why="mpmath's cost grows like dps^2")
     endpoint = grid == "endpoint"
     t = np.empty(N)
     phi = np.empty(N)

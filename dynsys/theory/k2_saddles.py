@@ -138,7 +138,7 @@ def k2_saddle_families(norm1, norm2, theta12, *, n_grid=K2_ROOT_GRID):
     n1 = v.real_scalar(norm1, "norm1", lo=0.0, lo_open=True)
     n2 = v.real_scalar(norm2, "norm2", lo=0.0, lo_open=True)
     T = v.real_scalar(theta12, "theta12", lo=0.0, lo_open=True, hi=_PI)
-    n_grid = v.positive_int(n_grid, "n_grid", minimum=8)
+    n_grid = v.positive_int(n_grid, "n_grid", minimum=8, maximum=10**7, why="about a second per 10^6 points")
     # uniform grid plus geometric refinement towards both ends: roots approach 0 or theta12 like
     # (pi - theta12)^2 as theta12 -> pi; the end points themselves join as brackets where f != 0
     geo = T * np.logspace(-15, -1, 15 * 8)

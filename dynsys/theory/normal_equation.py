@@ -213,10 +213,15 @@ def L12(t, phi, *, dps=None):
         about ``1e-16 / t^3`` for small t, near roundoff elsewhere).
     """
     if dps is not None:
-        dps = v.positive_int(dps, "dps", minimum=15)
+        dps = v.positive_int(dps, "dps", minimum=15, maximum=10**4, why="mpmath's cost grows like dps^2")
         t = v.real_scalar(t, "t", lo=0.0, lo_open=True, hi=_PI)
         phi = v.real_scalar(phi, "phi") % _TWO_PI
-        return _l12_mp(t, phi, dps)[0]
+        try:
+            return _l12_mp(t, phi, dps)[0]
+        except ZeroDivisionError:
+            # det(M_r) = pi^2 - h(t)^2 ~ t^3 cancels to 0 at this precision for tiny t.
+            raise ValueError(f"dps = {dps} digits cannot resolve L_12 at t = {t:.3g} (det M_r ~ t^3 "
+                             f"cancels); raise dps above about {int(-3 * math.log10(t)) + 20}") from None
     t, phi = np.broadcast_arrays(_real(t, "t"), _real(phi, "phi"))
     if np.any(t <= 0.0) or np.any(t > _PI):
         raise ValueError("t must lie in (0, pi]: at t = 0, M_r is singular and L_12 undefined")
@@ -225,5 +230,12 @@ def L12(t, phi, *, dps=None):
     pp = np.ascontiguousarray(np.mod(phi, _TWO_PI), dtype=float).ravel()
     P, eP, D, eD, Ln = (np.empty(tt.size) for _ in range(5))
     _cj.l12_batch(tt, pp, 1.0, P, eP, D, eD, Ln)
-    out = (P / D).reshape(shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (P / D).reshape(shape)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        # P and D scale like powers of t and underflow together (0 / 0) for t below about 1e-100.
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(f"t = {tt[i]:.3g} is too small for the float64 form of L_12 (its terms "
+                         f"underflow); evaluate it with dps=... (mpmath)")
     return float(out) if out.ndim == 0 else out

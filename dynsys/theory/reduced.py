@@ -14,8 +14,8 @@ import numpy as np
 from scipy import integrate as _integrate
 
 from .. import _validate as v
-from ..config import (REDUCED_GRID, REDUCED_NEWTON_FTOL, REDUCED_NEWTON_MAXITER,
-                      SINGULAR_RTOL)
+from ..config import (REDUCED_GRID, REDUCED_MAX_NORM, REDUCED_MAX_STARTS, REDUCED_MAX_STEPS, REDUCED_NEWTON_FTOL,
+                      REDUCED_NEWTON_MAXITER, SINGULAR_RTOL)
 from ..results import Status
 from ..systems import teacher_student as _ts
 from ..systems.base import PointSystem
@@ -83,6 +83,12 @@ class ReducedDynamics(PointSystem):
             raise ValueError(f"{where} = ({x[idx]}, {y[idx]}) is singular: |w_j| = sqrt(x^2 + (K-1) y^2) = "
                              f"{r[idx]:.3g} <= {SINGULAR_RTOL} (the origin, where the field's direction is "
                              f"undefined)")
+        big = r > REDUCED_MAX_NORM
+        if big.any():
+            idx = tuple(int(i) for i in np.argwhere(big)[0]) if big.ndim else ()
+            raise ValueError(f"(x, y) must have sqrt(x^2 + (K-1) y^2) <= {REDUCED_MAX_NORM:g} "
+                             f"(config.REDUCED_MAX_NORM: beyond it the field's squared norms overflow); "
+                             f"got ({x[idx]}, {y[idx]})")
         return np.array(x, dtype=float), np.array(y, dtype=float)
 
     # ------------------------------------------------------------------------------ field
@@ -364,7 +370,7 @@ class ReducedDynamics(PointSystem):
 
     # ------------------------------------------------------------------------------ flows
     def integrate(self, x0, y0, t1, *, t_eval=None, method="DOP853", rtol=1e-10, atol=1e-12,
-                  symmetrize=False):
+                  symmetrize=False, max_steps=REDUCED_MAX_STEPS):
         """Integrate the reduced field from ``(x0, y0)`` to time ``t1`` (scipy ``solve_ivp``).
 
         Parameters
@@ -382,6 +388,9 @@ class ReducedDynamics(PointSystem):
         symmetrize : bool, default False
             Only for a diagonal start ``x0 == y0``: evaluate the field at the diagonal projection of the
             state and replace it by its diagonal projection, so the state stays on ``x = y``.
+        max_steps : int
+            The solver stops after this many steps with status MAX_STEPS (an explicit solver needs
+            steps of about the inverse of the field's stiffness, so a huge ``t1`` would never end).
 
         Returns
         -------
@@ -405,6 +414,14 @@ class ReducedDynamics(PointSystem):
         y0 = v.real_scalar(y0, "y0")
         t1 = v.real_scalar(t1, "t1", lo=0.0, lo_open=True)
         self._xy(x0, y0)
+        max_steps = v.positive_int(max_steps, "max_steps")
+        for name, tol in (("rtol", rtol), ("atol", atol)):
+            v.real_scalar(tol, name, lo=0.0, lo_open=True)
+        if t_eval is not None:
+            t_eval = v.finite(v.real_array(t_eval, "t_eval"), "t_eval")
+            if t_eval.ndim != 1 or t_eval.size == 0 or np.any(t_eval < 0.0) or np.any(t_eval > t1) or np.any(np.diff(t_eval) < 0):
+                raise ValueError(f"t_eval must be a non-empty 1-d increasing array of times in [0, t1] = [0, {t1}]; "
+                                 f"got {t_eval!r}")
         if symmetrize and x0 != y0:
             raise ValueError(f"symmetrize=True needs a diagonal start x0 == y0; got ({x0}, {y0})")
         tiny = SINGULAR_RTOL
@@ -423,10 +440,26 @@ class ReducedDynamics(PointSystem):
         def hit_origin(_t, z):
             return math.hypot(z[0], s1 * z[1]) - 1e3 * tiny
 
+        cap = {"steps": 0, "last": 0.0, "t_stop": None}
+
+        def step_cap(t, _z):
+            # solve_ivp evaluates events once per accepted step, then (after a sign change) inside
+            # [t_old, t] to find the root: count steps on new times only, and past the cap turn into
+            # the line t_stop - t, which changes sign inside the last step.
+            if t > cap["last"]:
+                cap["steps"] += 1
+                if cap["steps"] > max_steps and cap["t_stop"] is None:
+                    cap["t_stop"] = 0.5 * (cap["last"] + t)
+                cap["last"] = t
+            return 1.0 if cap["t_stop"] is None else cap["t_stop"] - t
+
         hit_origin.terminal = True
+        step_cap.terminal = True
         sol = _integrate.solve_ivp(rhs, (0.0, t1), [x0, y0], method=method, rtol=rtol, atol=atol,
-                                   t_eval=t_eval, events=hit_origin)
-        if sol.status == 1:
+                                   t_eval=t_eval, events=(hit_origin, step_cap))
+        if sol.status == 1 and sol.t_events[1].size:
+            status = Status.MAX_STEPS
+        elif sol.status == 1:
             status = Status.SINGULAR
         elif sol.status == 0:
             status = Status.T1_REACHED
@@ -472,6 +505,9 @@ class ReducedDynamics(PointSystem):
         nr, na = REDUCED_GRID
         nr = nr if n_radial is None else v.positive_int(n_radial, "n_radial")
         na = na if n_angular is None else v.positive_int(n_angular, "n_angular")
+        if nr * na > REDUCED_MAX_STARTS:
+            raise ValueError(f"n_radial * n_angular must be at most {REDUCED_MAX_STARTS} "
+                             f"(config.REDUCED_MAX_STARTS: one Newton run per start); got {nr} * {na}")
         ftol = (REDUCED_NEWTON_FTOL * self.K if ftol is None
                 else v.real_scalar(ftol, "ftol", lo=0.0, lo_open=True))
         max_iter = v.positive_int(max_iter, "max_iter")

@@ -21,9 +21,9 @@ from scipy.optimize import linear_sum_assignment
 
 from ... import _validate as v
 from ..._codes import SYSTEM_TEACHER_STUDENT
-from ...config import (EIG_RTOL, SADDLE_CLIMB_START, SADDLE_DT, SADDLE_DT_MAX, SADDLE_FTOL, SADDLE_MAX_ITER,
-                       SADDLE_MAX_MOVE, SADDLE_N_IMAGES, SADDLE_RESTART_KICK, SADDLE_RESTARTS, SADDLE_SPRING,
-                       SADDLE_STRING_STEP)
+from ...config import (EIG_RTOL, SADDLE_CLIMB_START, SADDLE_DT, SADDLE_DT_MAX, SADDLE_FTOL, SADDLE_MAX_IMAGES,
+                       SADDLE_MAX_ITER, SADDLE_MAX_MOVE, SADDLE_MAX_SPRING, SADDLE_N_IMAGES, SADDLE_RESTART_KICK,
+                       SADDLE_RESTARTS, SADDLE_SPRING, SADDLE_STRING_STEP)
 from ...results import SaddlePath, Status
 from ...systems.base import System
 from ..shared import row_max
@@ -241,15 +241,18 @@ def saddle_between(model, W_a, W_b, *, n_images=SADDLE_N_IMAGES, method="neb", s
     (where the Hessian is continuous but not differentiable, docs/math.md section 2); Newton converges more
     slowly there, but the saddle families of docs/math.md section 4 live exactly there.
     """
+    if not (hasattr(model, "loss_and_grad") and hasattr(model, "hessian")):
+        raise TypeError(f"model must be a dynsys System (e.g. TeacherStudent) or an object with batched "
+                        f"loss_and_grad and hessian; got {type(model).__name__}")
     W_a = checked_state(model, W_a, "W_a")
     W_b = checked_state(model, W_b, "W_b")
     if W_a.shape != W_b.shape:
         raise ValueError(f"W_a and W_b must have the same shape; got {W_a.shape} and {W_b.shape}")
     if align:
         W_b = _align_rows(model, W_a, W_b)
-    n_images = v.positive_int(n_images, "n_images")
+    n_images = v.positive_int(n_images, "n_images", maximum=SADDLE_MAX_IMAGES, why="config.SADDLE_MAX_IMAGES")
     method = v.choice(method, "method", METHODS)
-    spring = v.real_scalar(spring, "spring", lo=0.0)
+    spring = v.real_scalar(spring, "spring", lo=0.0, hi=SADDLE_MAX_SPRING)
     ftol = v.real_scalar(ftol, "ftol", lo=0.0, lo_open=True)
     max_iter = v.positive_int(max_iter, "max_iter", minimum=0)
     restarts = v.positive_int(restarts, "restarts", minimum=0)

@@ -1,0 +1,237 @@
+"""The failures a fuzz of 18,000 calls found, each pinned: a status or an error naming the argument.
+
+No call here may return NaN/Inf flagged as fine, hang, or raise an internal exception type.
+"""
+
+import numpy as np
+import pytest
+
+import dynsys as ds
+from dynsys import config
+
+R = np.random.default_rng(1).normal(size=(3, 3))
+I = np.eye(3)
+
+
+@pytest.fixture(scope="module")
+def m():
+    return ds.TeacherStudent(I)
+
+
+# ----------------------------------------------------------------- silent non-finite results
+def test_sgd_nonfinite_population_loss_is_not_converged():
+    r = ds.sgd(ds.TeacherStudent(1e12 * I), R, n_samples=64, epochs=2)
+    assert r.status != ds.Status.CONVERGED or np.all(np.isfinite(r.pop_loss))
+    assert r.status == ds.Status.NONFINITE
+
+
+def test_loss_overflow_is_nonfinite_status():
+    model = ds.TeacherStudent(I, alpha=1.0)
+    loss, st = model.loss(1e155 * R, return_status=True)
+    assert st == ds.Status.NONFINITE and np.isfinite(loss)
+    with pytest.raises(ValueError, match="too large or too small"):
+        model.loss(1e155 * R)
+    (lb, gb), sb = model.loss_and_grad(np.stack([R, 1e155 * R]), return_status=True)
+    assert list(sb) == [0, ds.Status.NONFINITE] and np.isfinite(lb).all() and np.isfinite(gb).all()
+
+
+def test_monte_carlo_overflow_raises_naming_W(m):
+    with pytest.raises(ValueError, match=r"^W .*too large"):
+        ds.monte_carlo(m, 1e150 * R, 2000)
+
+
+def test_hessian_with_tiny_row_is_finite_or_flagged():
+    model = ds.TeacherStudent(1e-150 * I)
+    for norm0 in (1.7e-160, 2e-162):
+        W = 1e-150 * R.copy()
+        W[0] *= norm0 / np.linalg.norm(W[0])
+        H, st = model.hessian(W, return_status=True)
+        assert np.isfinite(H).all()
+        assert st != 0 or np.isfinite(H).all()
+
+
+def test_reduced_field_out_of_range_raises():
+    with pytest.raises(ValueError, match=r"\(x, y\).*REDUCED_MAX_NORM"):
+        ds.ReducedDynamics(2).field(1e155, 0.0)
+    fx, fy = ds.ReducedDynamics(2).field(1e100, 0.0)
+    assert np.isfinite(fx) and np.isfinite(fy)
+
+
+def test_L12_tiny_t_raises_instead_of_nan():
+    with pytest.raises(ValueError, match="t = 1e-300 is too small"):
+        ds.L12(1e-300, 1e-300)
+    assert np.isfinite(ds.L12(1e-3, 5e-4))
+    with pytest.raises(ValueError, match="raise dps"):
+        ds.L12(1e-20, 5e-21, dps=30)
+
+
+@pytest.mark.parametrize("scale", [1e155, 1e-170, 1e-155])
+def test_teacher_scale_out_of_range_refused(scale):
+    with pytest.raises(ValueError, match="W_star .*TEACHER_NORM_RANGE"):
+        ds.TeacherStudent(scale * I)
+
+
+def test_teacher_scale_in_range_has_finite_energy():
+    lo, hi = config.TEACHER_NORM_RANGE
+    for s in (lo, hi):
+        e = ds.TeacherStudent(s * I).teacher_energy
+        assert np.isfinite(e) and e > 0.0
+
+
+# ----------------------------------------------------------------- exception types
+def test_flow_huge_t1_and_max_steps_are_value_errors(m):
+    with pytest.raises(ValueError, match="t1 / step"):
+        ds.flow(m, R, t1=1e300)
+    with pytest.raises(ValueError, match="max_steps must be at most"):
+        ds.flow(m, R, max_steps=2**63)
+    with pytest.raises(ValueError, match="t1 / step"):
+        ds.flow(m, R, step=5e-324, t1=1.0)
+
+
+def test_flow_denormal_step_ends_with_a_status(m):
+    r = ds.flow(m, R, step=5e-324, max_steps=10)
+    assert int(r.status) == ds.Status.MAX_STEPS
+
+
+def test_flow_save_float_is_type_error(m):
+    with pytest.raises(TypeError, match="save"):
+        ds.flow(m, R, save=1.5)
+
+
+def test_classify_lanczos_zero_hessian_direction():
+    model = ds.TeacherStudent(I, a=np.zeros(3))
+    cp = ds.classify(model, R, eig_method="lanczos")
+    assert np.isfinite(cp.eigvals).all()
+
+
+def test_reduced_integrate_nan_t_eval():
+    with pytest.raises(ValueError, match="t_eval"):
+        ds.ReducedDynamics(2).integrate(0.5, 0.1, 5.0, t_eval=[np.nan])
+    with pytest.raises(ValueError, match="t_eval"):
+        ds.ReducedDynamics(2).integrate(0.5, 0.1, 5.0, t_eval=[6.0])
+
+
+def test_saddle_between_bad_model_and_spring(m):
+    with pytest.raises(TypeError, match="model"):
+        ds.saddle_between(None, I, I[[1, 0, 2]])
+    with pytest.raises(ValueError, match="spring"):
+        ds.saddle_between(m, I, I[[1, 0, 2]], spring=1e300)
+
+
+def test_fixed_points_negative_max_iter():
+    with pytest.raises(ValueError, match="max_iter"):
+        ds.ReducedDynamics(3).fixed_points(max_iter=-1)
+
+
+# ----------------------------------------------------------------- hangs and memory
+def test_reduced_integrate_huge_t1_stops_at_max_steps():
+    r = ds.ReducedDynamics(3).integrate(0.5, 0.1, 1e300, max_steps=2000)
+    assert r.status == ds.Status.MAX_STEPS
+    assert np.isfinite(r.x).all() and np.isfinite(r.y).all()
+    assert config.REDUCED_MAX_STEPS <= 10**6
+
+
+def test_sgd_record_memory_guard():
+    with pytest.raises(ValueError, match="record_every.*epochs"):
+        ds.sgd(ds.TeacherStudent(I), R, n_samples=1, epochs=10**9)
+
+
+def test_model_size_guard():
+    with pytest.raises(ValueError, match="k \\* d must be at most"):
+        ds.TeacherStudent(I, k=10**9)
+
+
+def test_found_by_fuzz_newton_max_steps_and_empty_t_eval(m):
+    with pytest.raises(ValueError, match="max_steps must be at most"):
+        ds.classify(m, I, max_steps=2**63)
+    with pytest.raises(ValueError, match="max_steps must be at most"):
+        ds.find_critical_points(m, R[None], max_steps=2**63)
+    with pytest.raises(ValueError, match="t_eval"):
+        ds.ReducedDynamics(2).integrate(0.5, 0.1, 5.0, t_eval=[])
+
+
+def test_found_by_fuzz_unbounded_sizes(m):
+    with pytest.raises(ValueError, match="n_images must be at most"):
+        ds.saddle_between(m, I, I[[1, 0, 2]], n_images=2**63)
+    with pytest.raises(ValueError, match="n_grid must be at most"):
+        ds.k2_saddle_families(1.0, 1.0, 1.0, n_grid=10**9)
+    with pytest.raises(ValueError, match="dps must be at most"):
+        ds.L12(1.0, 0.5, dps=10**9)
+    with pytest.raises(ValueError, match="N must be at most"):
+        ds.conjecture1_scan(10**6)
+
+
+# ----------------------------------------------------------------- interrupts (SIGINT to a subprocess)
+def _sigint_after_start(code, wait_s=1.5):
+    """Run ``code`` in a fresh interpreter; SIGINT ``wait_s`` after it prints "go"; (seconds to exit,
+    output)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.Popen([sys.executable, "-u", "-c", "import numpy as np, dynsys as ds\n" + code],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert p.stdout.readline().strip() == "go"
+    time.sleep(wait_s)
+    t = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    try:
+        out, _ = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    return time.monotonic() - t, out
+
+
+def test_sgd_ctrl_c_returns_interrupted_runs_and_exits():
+    dt, out = _sigint_after_start(
+        "m = ds.TeacherStudent(np.eye(3)); W = np.random.default_rng(0).normal(size=(8, 3, 3))\n"
+        "ds.sgd(m, W, n_samples=64, epochs=1)\nprint('go', flush=True)\n"
+        "r = ds.sgd(m, W, n_samples=100000, epochs=1000)\nprint(sorted(set(r.status.tolist())))")
+    assert dt < 10.0, out
+    assert f"[{int(ds.Status.INTERRUPTED)}]" in out, out
+
+
+def test_find_critical_points_answers_sigint():
+    dt, out = _sigint_after_start(
+        "m = ds.TeacherStudent(np.eye(3)); S = np.random.default_rng(0).normal(size=(200000, 3, 3))\n"
+        "ds.find_critical_points(m, S[:2])\nprint('go', flush=True)\nds.find_critical_points(m, S)")
+    assert dt < 10.0, out
+
+
+@pytest.mark.slow
+def test_census_sweep_stops_on_ctrl_c():
+    dt, out = _sigint_after_start(
+        "ds.census_sweep([2], 4, progress=False)\nprint('go', flush=True)\n"
+        "s = ds.census_sweep([3, 4], 30000, progress=False)\nprint('ks', s.ks)", wait_s=4.0)
+    assert dt < 20.0 and "ks (3,)" in out, out
+
+
+def test_found_by_fuzz_census_and_manifold_sizes(m):
+    for call in (lambda: ds.census(m, 2**63), lambda: ds.census_sweep([2], 2**63)):
+        with pytest.raises(ValueError, match="n_runs must be at most .*CENSUS_MAX_RUNS"):
+            call()
+    with pytest.raises(ValueError, match="max_points must be at most"):
+        ds.trace_manifold(ds.TeacherStudent(I, alpha=1.0), I, max_points=10**9)
+
+
+def test_flow_memory_guard_before_allocating():
+    from dynsys.flow_plan import _check_memory
+    with pytest.raises(ValueError, match="W0 holds .* trajectories .* available memory"):
+        _check_memory(3 * 10**12, 3, 3)
+    _check_memory(1000, 3, 3)
+
+
+def test_found_by_fuzz_monte_carlo_sample_count(m):
+    with pytest.raises(ValueError, match="n_samples must be at most"):
+        ds.monte_carlo(m, R, 2**63)
+    with pytest.raises(ValueError, match="n_samples must be at most"):
+        ds.monte_carlo_gating(I[0], R[0], 2**63)
+
+
+def test_found_by_fuzz_reduced_grid_and_save_every(m):
+    with pytest.raises(ValueError, match="n_radial \\* n_angular"):
+        ds.ReducedDynamics(3).fixed_points(n_radial=10**9)
+    with pytest.raises(ValueError, match="save must be at most"):
+        ds.flow(m, R, save=2**63)
