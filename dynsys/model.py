@@ -126,6 +126,8 @@ class TeacherStudent(System):
         U = np.zeros((0, 0)) if residual is None else residual
         T = W_star.copy() if residual is None else W_star + residual
         tn = np.sqrt(np.einsum("kd,kd->k", T, T))
+        # The range first: an overflowed or underflowed norm would otherwise read as a zero row.
+        _check_scale(T, tn)
         _check_teacher_rows(tn, residual is not None)
         # All kernel arrays read-only, with or without a residual: Numba compiles one version of a
         # kernel per array mutability, so a mixture would compile every kernel twice.
@@ -134,7 +136,6 @@ class TeacherStudent(System):
         set_(self, "_U", U)
         set_(self, "_T", T)
         set_(self, "_tn", tn)
-        _check_scale(T, tn)
         set_(self, "_const", float(teacher_energy(T, tn, a_star, alpha)))
         set_(self, "_tol", SINGULAR_RTOL * (float(tn.max()) if tn.max() > 0 else 1.0))
 
