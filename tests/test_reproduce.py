@@ -185,7 +185,13 @@ def test_k2_saddles(tmp_path):
     assert abs(0.5 * (data["switch_lo"] + data["switch_hi"]) - lo) < 1e-5
     assert np.allclose(sorted(data["ex_theta1"]), [0.0786, 0.2175, 2.9987], atol=1e-4)
     assert list(data["ex_meas"]) == [1, 2, 1]
-    assert _verdicts(mod, data) == ["reproduced", "reproduced", "pending"]
+    # continuation finds the same branch point (to 1e-8) and the fold of the norms-1-and-5 families
+    assert abs(data["cont_bp"] - lo) < 1e-8 and list(data["cont_bp_index"]) == [1, 2]
+    assert abs(data["cont_fold"] - 2.990099102) < 1e-8 and list(data["cont_fold_index"]) == [2, 1]
+    # Thm 2: the orbits outside the span have the predicted dimension 1, measured twice
+    orbit = data["manifolds"][data["manifolds"][:, 3] > 0]
+    assert np.all(orbit[:, 2] == 1) and np.all(orbit[:, 5] == 1) and np.all(orbit[:, 6] == 1)
+    assert _verdicts(mod, data) == ["reproduced"] * 4
 
 
 def test_fig8_reduced_flow(tmp_path):
@@ -230,7 +236,12 @@ def test_fig9_noise_tiny(tmp_path, monkeypatch):
     data, paths = _roundtrip(mod, mod.compute(True), tmp_path)
     assert len(paths) == 4
     assert np.all(data["top5_final_0"] < 1e-3)                       # tiny noise at K = 5: all converge
-    assert len(_verdicts(mod, data)) == 4
+    assert len(_verdicts(mod, data)) == 4 and "pending" not in _verdicts(mod, data)
+    # the basin fractions: at tiny noise and K = 5 every run reaches a teacher permutation
+    assert data["frac5_count"][0] == 4 and data["frac5_spurious"][0] == 0
+    n = data["frac_n"]
+    for K in data["Ks"]:
+        assert np.all(data[f"frac{K}_count"] + data[f"frac{K}_spurious"] + data[f"frac{K}_other"] == n)
 
 
 def test_ss18_census_tiny(tmp_path, monkeypatch):
@@ -262,9 +273,9 @@ def test_cli_reproduce_end_to_end(tmp_path):
     out = tmp_path / "figures"                                         # default: ./figures of the cwd
     for f in ("k2_saddles.png", "k2_saddles.pdf", "k2_saddles.npz", "k2_saddles.json", "claims.md", "claims.json"):
         assert (out / f).exists(), f
-    assert "[1/1] k2_saddles" in p.stdout and "3 claims" in p.stdout
+    assert "[1/1] k2_saddles" in p.stdout and "4 claims" in p.stdout
     rows = json.loads((out / "claims.json").read_text())["claims"]
-    assert [r["verdict"] for r in rows] == ["reproduced", "reproduced", "pending"]
+    assert [r["verdict"] for r in rows] == ["reproduced"] * 4
     p = _cli(["figures"], tmp_path)
     assert p.returncode == 0 and "k2_saddles: redrawn" in p.stdout
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 import dynsys as ds
+from dynsys.basins.samplers import TeacherNoise
 
 NAME = "fig9_noise"
 GROUPS = ("000", "001")
@@ -59,6 +60,17 @@ def _runs(m, n, level, rng, steps, save):
     return (_perm_error(r.Ws, W_star), its), _perm_error(r.W, W_star), step
 
 
+def _basin_counts(m, n, level, steps, seed):
+    """Runs (of n) from ``1e-3 W* + noise`` that end at a global minimum (any teacher permutation), at a
+    spurious minimum, and elsewhere (saddle, unconverged, degenerate): :func:`dynsys.basins` labels each
+    endpoint after Newton refinement and the exact Hessian."""
+    b = ds.basins(m, TeacherNoise(n, scale=1e-3, noise=1e-3 * level, seed=seed), method="gd", step=0.1,
+                  gtol=1e-10, max_steps=steps, progress=False)
+    kinds = dict(zip(("global_minimum", "spurious_minimum"), b.kind_counts[:2]))
+    glob, spur = int(kinds["global_minimum"]), int(kinds["spurious_minimum"])
+    return glob, spur, int(b.n_done) - glob - spur
+
+
 #: Sizes: iteration budget, save interval, runs per level for the fractions; tests shrink the quick one.
 SIZES = {"quick": (20_000, 100, 48), "full": (100_000, 250, 256)}
 
@@ -74,9 +86,10 @@ def compute(quick: bool) -> dict:
             (curves, its), final, _ = _runs(m, 8, level, rng, steps, save)
             out[f"top{K}_{i}"], out[f"top{K}_it_{i}"] = curves, its
             out[f"top{K}_final_{i}"] = final
-            _, fin, _ = _runs(m, n_frac, level, rng, steps, 1_000_000)
-            frac.append(int(np.sum(fin < _CONV)))
-        out[f"frac{K}_count"] = np.array(frac)
+            frac.append(_basin_counts(m, n_frac, level, steps, seed=100 * K + i))
+        out[f"frac{K}_count"] = np.array([f[0] for f in frac])
+        out[f"frac{K}_spurious"] = np.array([f[1] for f in frac])
+        out[f"frac{K}_other"] = np.array([f[2] for f in frac])
     out["frac_n"] = n_frac
     W_star = np.eye(_K)
     out["a_names"] = np.array(list(_A_SETS))
@@ -153,7 +166,11 @@ def claims(data):
     other = [n for n in names if "a* = 1" in n]
     ok = {K: all(c == 8 for c, level in zip(conv[K], lv) if level <= 10) for K in conv}
     n = data["frac_n"]
-    fr = "; ".join(f"K = {K}: " + ", ".join(f"{level:g}: {c}/{n}" for level, c in zip(lv, data[f"frac{K}_count"]))
+    def _level(c, sp):
+        lo, hi = ds.wilson_interval(int(c), int(n))
+        return f"{c}/{n} [{lo:.2f}, {hi:.2f}], spurious {sp}"
+    fr = "; ".join(f"K = {K}: " + ", ".join(f"noise {level:g}: {_level(c, sp)}" for level, c, sp in
+                                            zip(lv, data[f"frac{K}_count"], data[f"frac{K}_spurious"]))
                    for K in data["Ks"])
     K0, K1 = (int(k) for k in data["Ks"])
     return [
@@ -182,9 +199,12 @@ def claims(data):
          "reason": f"K = {_K}, a = a* fixed (not trained), noise level 1, step 0.1; the paper's text says the "
                    "student was initialised at a*, which reads as trained top weights: not what its caption says"},
         {"paper": "000", "where": "Fig 9 (beyond the paper): convergence fraction against noise",
-         "says": "(not in the paper) how the fraction converging depends on the noise level, with intervals",
-         "measured": f"converged runs per level {fr} (gradient descent endpoints)",
-         "verdict": "pending",
-         "reason": "the basin layer (labels by teacher permutation with intervals) has not landed; the "
-                   "fractions shown come from plain gradient-descent endpoints"},
+         "says": "(not in the paper; Conjecture 2 predicts 1) the fraction of runs from 1e-3 W* + noise that "
+                 "reach W* up to a permutation of its rows, against the noise level, with intervals",
+         "measured": f"dynsys.basins over {n} runs per level, runs at a global minimum (95% Wilson interval), "
+                     f"at a spurious minimum: {fr}",
+         "verdict": "reproduced" if all(c == n for K in data["Ks"] for c in data[f"frac{K}_count"]) else "partly",
+         "reason": "every endpoint Newton-refined and labelled by its exact Hessian (a saddle is never counted "
+                   "as converged); at K = 10 a noise level of 1 or more sends part of the runs to "
+                   "spurious minima, as Safran and Shamir's census predicts for Xavier-like starts"},
     ]
