@@ -1,0 +1,88 @@
+"""Figures of paper 002's experiments (identity mapping, PReLU): stage 4, the two-phase claim, digits.
+
+Each function draws from the data dict of its analysis (``dynsys.reproduce.analyses.identity_*``),
+never recomputes, and writes a PNG and a PDF into ``out``; it returns their paths. Runs that diverged
+carry NaN after their last step: bands skip them and the legend counts them.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, out: pathlib.Path, stem: str) -> list[pathlib.Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
+    for p in paths:
+        fig.savefig(p, dpi=130)
+    plt.close(fig)
+    return paths
+
+
+def _band(ax, x, Y, label, color, ls="-", log=True):
+    """Median over rows with the min-max band; rows with any NaN are left out and counted."""
+    Y = np.asarray(Y, float)
+    good = np.all(np.isfinite(Y), axis=1)
+    if log:
+        Y = np.maximum(Y, 1e-16)
+    n_bad = int((~good).sum())
+    lab = label + (f" ({n_bad} diverged, not drawn)" if n_bad else "")
+    if not good.any():
+        ax.plot([], [], color=color, ls=ls, label=lab)
+        return
+    Yg = Y[good]
+    ax.plot(x, np.median(Yg, axis=0), color=color, ls=ls, label=lab)
+    if Yg.shape[0] > 1:
+        ax.fill_between(x, Yg.min(0), Yg.max(0), color=color, alpha=0.18, lw=0)
+
+
+def stage4_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
+    """Paper 002 Fig 4 (a)-(e) and the divergence scan: SGD (median, min-max over repeats) and the
+    population gd from the same starts (dashed)."""
+    m = data["meta"]
+    x = data["epochs"]
+    lab = m["settings"]
+    fig, axs = plt.subplots(2, 4, figsize=(19, 8.5), layout="constrained")
+    c_sgd, c_gd, c_alt = "C0", "C3", "C2"
+    panels = [(axs[0, 0], 0, "(a) loss, identity mapping + bound"),
+              (axs[0, 1], 1, "(b) loss, no identity mapping (bound)"),
+              (axs[0, 2], 2, "(c) loss, identity mapping, no bound")]
+    for ax, s, title in panels:
+        _band(ax, x, data["train_loss"][s], "SGD training loss", c_sgd)
+        _band(ax, x, data["pop_loss"][s], "SGD population loss", c_alt)
+        _band(ax, x, data["gd_pop_loss"][s], "population gd", c_gd, ls="--")
+        ax.set(title=title, xlabel="epoch", ylabel="loss (paper's: mean squared error)", yscale="log")
+        ax.legend(fontsize=8)
+    ax = axs[1, 0]
+    for s, col in ((0, c_sgd), (2, c_alt)):
+        _band(ax, x, data["dist_raw"][s], f"SGD, {lab[s]}", col)
+        _band(ax, x, data["gd_dist_raw"][s], f"population gd, {lab[s]}", col, ls="--")
+    ax.set(title="(d) |W - W*|_F, identity mapping", xlabel="epoch", ylabel="|W - W*|_F", yscale="log")
+    ax.legend(fontsize=8)
+    for ax, s, tag in ((axs[1, 1], 1, "(e)"), (axs[1, 2], 3, "(e')")):
+        _band(ax, x, data["dist_raw"][s], "SGD, raw", c_sgd)
+        _band(ax, x, data["dist"][s], "SGD, matched up to row permutation", c_sgd, ls=":")
+        _band(ax, x, data["gd_dist_raw"][s], "population gd, raw", c_gd, ls="--")
+        _band(ax, x, data["gd_dist"][s], "population gd, matched", c_gd, ls=":")
+        ax.set(title=f"{tag} |W - W*|_F, {lab[s]}", xlabel="epoch", ylabel="|W - W*|_F", yscale="log")
+        ax.legend(fontsize=8)
+    R = m["repeats"]
+    n_runs = R * len(lab)
+    ax = axs[0, 3]
+    ax.plot(data["scan_batches"], data["scan_batch_diverged"].sum(0) / n_runs, "o-")
+    ax.set(xscale="log", xlabel="batch size", ylabel="fraction of runs diverged", ylim=(-0.05, 1.05),
+           title=f"(f) step {m['step_dynsys']:g} (the printed rate), by batch size")
+    ax = axs[1, 3]
+    ax.plot(data["scan_steps"], data["scan_step_diverged"].sum(0) / n_runs, "s-", color="C1")
+    ax.set(xscale="log", xlabel="step on dynsys's loss (paper's rate = step / 2)",
+           ylabel="fraction of runs diverged", ylim=(-0.05, 1.05), title="(g) batch 1, by step")
+    fig.suptitle(f"Paper 002 stage 4: d={m['d']}, alpha={m['alpha']}, {m['n_samples']} samples, rate "
+                 f"{m['rate_paper']} (step {m['step_dynsys']:g}), batch {m['chosen_batch']} (printed batch 1 "
+                 f"diverges), {m['epochs']} epochs, {R} repeats; median and min-max", fontsize=10)
+    return _save(fig, out, "identity_stage4")
