@@ -117,8 +117,8 @@ def two_phase_verdict(f_A, margin, dist, delta, failed=None):
     ----------
     f_A, margin, dist : array_like, shape (runs, n_rec)
         Auxiliary function, convexity margin and ``|W - W*|_F`` at each record (NaN after a failure).
-    delta : float
-        Margin threshold (>= 0, on dynsys's loss).
+    delta : float or array_like, shape (runs,)
+        Margin threshold (>= 0, on dynsys's loss), one for all runs or one per run.
     failed : array_like of bool, shape (runs,), optional
         Runs that diverged or went non-finite.
 
@@ -136,10 +136,12 @@ def two_phase_verdict(f_A, margin, dist, delta, failed=None):
     if not f_A.shape == margin.shape == dist.shape:
         raise ValueError(f"f_A, margin and dist must have one shape (runs, n_rec); got {f_A.shape}, "
                          f"{margin.shape}, {dist.shape}")
-    delta = v.real_scalar(delta, "delta", lo=0.0)
     runs, n = f_A.shape
+    delta = np.broadcast_to(np.asarray(delta, dtype=float), (runs,))
+    if not np.all(delta >= 0):
+        raise ValueError(f"delta must be >= 0 (a margin threshold on dynsys's loss); got {delta.min()}")
     failed = np.zeros(runs, bool) if failed is None else np.asarray(failed, bool)
-    above = margin > delta                       # NaN compares False: a failed record is outside
+    above = margin > delta[:, None]                    # NaN compares False: a failed record is outside
     below_at = np.where(~above, np.arange(n)[None, :], -1).max(axis=1)
     entry = np.where(above[:, -1], below_at + 1, -1).astype(np.int64)
     fa_ok = _non_increasing_upto(f_A, np.maximum(entry, 0))
@@ -179,7 +181,8 @@ class TwoPhaseTrace(Result):
         The same on the printed ``f_A``.
     status : ndarray of int8, shape (runs,)
         The run's :class:`dynsys.Status`.
-    delta : float
+    delta : ndarray, shape (runs,)
+        The margin threshold of each run.
     kind : str
         ``"gd"`` (population gradient descent, every step) or ``"sgd"`` (every epoch).
     step : float
@@ -197,14 +200,14 @@ class TwoPhaseTrace(Result):
     verdict: np.ndarray
     verdict_printed: np.ndarray
     status: np.ndarray
-    delta: float
+    delta: np.ndarray
     kind: str
     step: float
 
     _call_fields = ("delta", "kind", "step")
 
     def _headline(self) -> str:
-        return (f"{self.kind}, {self.verdict.size} runs, {self.record_steps.size} records, delta {self.delta:g}: "
+        return (f"{self.kind}, {self.verdict.size} runs, {self.record_steps.size} records: "
                 f"{self.verdict_counts()}")
 
     def verdict_counts(self) -> dict[str, int]:
@@ -240,7 +243,8 @@ def _trace(model, record_steps, Ws, status, delta, kind, step):
     entry_step = np.where(entry >= 0, record_steps[np.maximum(entry, 0)], -1)
     return TwoPhaseTrace(record_steps=record_steps, loss=loss, dist=dist, f_A=fa, f_A_printed=fp,
                          margin=margin, entry=entry, entry_step=entry_step, verdict=verdict,
-                         verdict_printed=verdict_p, status=np.asarray(status, np.int8), delta=float(delta),
+                         verdict_printed=verdict_p, status=np.asarray(status, np.int8),
+                         delta=np.broadcast_to(np.asarray(delta, float), (runs,)).copy(),
                          kind=kind, step=float(step))
 
 
@@ -275,11 +279,22 @@ def gd_states(model, W0, *, step, n_steps, every=1, chunk=25):
     return rec, out, status
 
 
-def gd_trace(model, W0, *, step, n_steps, delta, every=1):
-    """:class:`TwoPhaseTrace` of population gd from each start (see :func:`gd_states`)."""
+def gd_trace(model, W0, *, step, n_steps, delta, every=1, chunk=25):
+    """:class:`TwoPhaseTrace` of population gd from each start (see :func:`gd_states`), evaluated
+    ``chunk`` runs at a time so that only their states are held (runs x n_rec x k x d doubles)."""
     _check_model(model)
-    rec, Ws, status = gd_states(model, W0, step=step, n_steps=n_steps, every=every)
-    return _trace(model, rec, Ws, status, delta, "gd", step)
+    W0 = np.asarray(W0, dtype=float)
+    W0 = W0[None] if W0.ndim == 2 else W0
+    deltas = np.broadcast_to(np.asarray(delta, float), (W0.shape[0],))
+    parts = []
+    for lo in range(0, W0.shape[0], chunk):
+        rec, Ws, status = gd_states(model, W0[lo:lo + chunk], step=step, n_steps=n_steps, every=every,
+                                    chunk=chunk)
+        parts.append(_trace(model, rec, Ws, status, deltas[lo:lo + chunk], "gd", step))
+    if len(parts) == 1:
+        return parts[0]
+    per_run = {f.name for f in dataclasses.fields(TwoPhaseTrace)} - {"record_steps", "kind", "step"}
+    return dataclasses.replace(parts[0], **{k: np.concatenate([getattr(p, k) for p in parts]) for k in per_run})
 
 
 def run_sgd(model, W0, *, step, **kwargs):

@@ -86,3 +86,57 @@ def stage4_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
                  f"{m['rate_paper']} (step {m['step_dynsys']:g}), batch {m['chosen_batch']} (printed batch 1 "
                  f"diverges), {m['epochs']} epochs, {R} repeats; median and min-max", fontsize=10)
     return _save(fig, out, "identity_stage4")
+
+
+def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
+    """Paper 002's two-phase claim: f_A and the margin along one population-gd run per gamma, the
+    fraction of runs in which the two phases occur against gamma (gd and SGD, 95% Wilson intervals),
+    and the fraction over the (gamma, alpha) grid."""
+    from dynsys._codes import TWO_PHASE_HELD
+    from dynsys.critical import wilson_interval
+
+    m = data["meta"]
+    g = data["gammas"]
+    fig, axs = plt.subplots(1, 4, figsize=(20, 4.8), layout="constrained")
+    steps = data["ex_gd_steps"]
+    cols = plt.cm.viridis(np.linspace(0, 0.9, len(g)))
+    ax = axs[0]
+    for i, c in enumerate(cols):
+        ax.plot(steps, data["ex_gd_f_A"][i], color=c, label=f"gamma {g[i]:g}")
+        ax.plot(steps, data["ex_gd_f_A_printed"][i], color=c, ls=":")
+    ax.set(xscale="symlog", xlabel="gd step", ylabel="f_A", title="(a) f_A: corrected (solid), printed (dotted)")
+    ax.legend(fontsize=8)
+    ax = axs[1]
+    for i, c in enumerate(cols):
+        ax.plot(steps, data["ex_gd_margin"][i] / data["ex_gd_delta"][i], color=c, label=f"gamma {g[i]:g}")
+    ax.axhline(1.0, color="k", lw=0.8, ls="--", label="margin = delta")
+    ax.set(xscale="symlog", yscale="symlog", xlabel="gd step", ylabel="margin / delta",
+           title="(b) one-point convexity margin / delta (one run per gamma)")
+    ax.legend(fontsize=8)
+    ax = axs[2]
+    for kind, mk, lab in (("gd", "o-", "population gd"), ("sgd", "s--", "SGD")):
+        V = data[f"{kind}_verdict"]
+        n = V.shape[1]
+        c = (V == TWO_PHASE_HELD).sum(1)
+        f = c / n
+        ci = np.array([wilson_interval(int(x), n) for x in c])
+        ax.errorbar(g, f, yerr=[f - ci[:, 0], ci[:, 1] - f], fmt=mk, capsize=3, label=f"{lab}: held ({n} runs)")
+        ax.plot(g, np.mean(data[f"{kind}_entry_step"] == 0, axis=1), mk[0] + ":", alpha=0.6,
+                label=f"{lab}: inside the region at the start")
+    ax.set(xscale="log", xlabel="norm bound gamma (|w*_i| = gamma, |w0_i| <= gamma)", ylim=(-0.05, 1.05),
+           ylabel="fraction of runs", title="(c) two phases as claimed, against gamma")
+    ax.legend(fontsize=8)
+    ax = axs[3]
+    H = data["grid_held"]
+    im = ax.imshow(H, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(data["grid_alpha"])), [f"{a:g}" for a in data["grid_alpha"]])
+    ax.set_yticks(range(len(data["grid_gamma"])), [f"{a:g}" for a in data["grid_gamma"]])
+    for i in range(H.shape[0]):
+        for j in range(H.shape[1]):
+            ax.text(j, i, f"{H[i, j]:.2f}", ha="center", va="center", color="w" if H[i, j] < 0.6 else "k", fontsize=8)
+    ax.set(xlabel="PReLU slope alpha", ylabel="gamma", title=f"(d) population gd: fraction held ({m['runs_grid']} runs/cell)")
+    fig.colorbar(im, ax=ax, label="fraction held")
+    fig.suptitle(f"Paper 002 two-phase claim: d={m['d']}, identity mapping, alpha={m['alpha']} (a-c), step "
+                 f"{m['step_dynsys']:g} (paper's rate {m['rate_paper']:g}), {m['n_steps']} steps, SGD batch "
+                 f"{m['batch']}; delta = half the smallest Hessian eigenvalue at W*", fontsize=10)
+    return _save(fig, out, "identity_two_phase")
