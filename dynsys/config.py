@@ -227,3 +227,7 @@ DEFLATION_HANDOVER_GTOL = 1e-6
 #: ``NEWTON_LDLT_RESID_RTOL * max|g|``; else LU with partial pivoting.
 NEWTON_LDLT_PIVOT_RTOL = 1e-8
 NEWTON_LDLT_RESID_RTOL = 1e-10
+
+#: Classifier training (dynsys.classifier): a run whose parameters' largest magnitude exceeds this, or
+#: whose batch loss is not finite, stops with status DIVERGED.
+CLASSIFIER_DIVERGENCE_LIMIT = 1e6

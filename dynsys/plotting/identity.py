@@ -104,13 +104,14 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
     for i, c in enumerate(cols):
         ax.plot(steps, data["ex_gd_f_A"][i], color=c, label=f"gamma {g[i]:g}")
         ax.plot(steps, data["ex_gd_f_A_printed"][i], color=c, ls=":")
-    ax.set(xscale="symlog", xlabel="gd step", ylabel="f_A", title="(a) f_A: corrected (solid), printed (dotted)")
+    ax.set(xscale="symlog", xlabel="gd step", ylabel="f_A", title="(a) f_A: corrected (solid), printed (dotted)",
+           xlim=(0, steps[-1]))
     ax.legend(fontsize=8)
     ax = axs[1]
     for i, c in enumerate(cols):
         ax.plot(steps, data["ex_gd_margin"][i] / data["ex_gd_delta"][i], color=c, label=f"gamma {g[i]:g}")
     ax.axhline(1.0, color="k", lw=0.8, ls="--", label="margin = delta")
-    ax.set(xscale="symlog", yscale="symlog", xlabel="gd step", ylabel="margin / delta",
+    ax.set(xscale="symlog", yscale="symlog", xlabel="gd step", ylabel="margin / delta", xlim=(0, steps[-1]),
            title="(b) one-point convexity margin / delta (one run per gamma)")
     ax.legend(fontsize=8)
     ax = axs[2]
@@ -140,3 +141,29 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
                  f"{m['step_dynsys']:g} (paper's rate {m['rate_paper']:g}), {m['n_steps']} steps, SGD batch "
                  f"{m['batch']}; delta = half the smallest Hessian eigenvalue at W*", fontsize=10)
     return _save(fig, out, "identity_two_phase")
+
+
+def digits_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
+    """Paper 002 Fig 3 (a)-(c): test error per epoch (median, min-max over repeats), with the paper's
+    final MNIST numbers and the majority-class error marked."""
+    m = data["meta"]
+    x = data["epochs"]
+    label = dict(zip(m["config_keys"], m["configs"]))
+    paper = dict(relu=0.01768, prelu=0.01742, prelu_id=0.01646, zero=0.8865, zero_id=0.0165)
+    fig, axs = plt.subplots(1, 3, figsize=(16, 4.8), layout="constrained")
+    stages = (("(a) stage 1: ReLU vs PReLU", ("relu", "prelu")),
+              ("(b) stage 2: PReLU with / without identity mapping", ("prelu", "prelu_id")),
+              ("(c) stage 3: zero initialisation", ("zero", "zero_id")))
+    for ax, (title, keys) in zip(axs, stages):
+        for key, col in zip(keys, ("C0", "C1")):
+            _band(ax, x, data[f"{key}_test_error"], label[key], col)
+            ax.axhline(paper[key], color=col, ls=":", lw=1, label=f"paper (MNIST): {paper[key]:g}")
+        if keys[0] == "zero":
+            ax.axhline(m["majority_error"], color="k", ls="--", lw=0.8,
+                       label=f"majority-class error {m['majority_error']:.4f}")
+        ax.set(title=title, xlabel="epoch", ylabel="test error rate", yscale="log")
+        ax.legend(fontsize=8)
+    src = "digits (8x8), stratified 75/25 split" if "digits" in m["data"] else m["data"]
+    fig.suptitle(f"Paper 002 stages 1-3 on {src}: hidden width {m['hidden']}, {m['optimizer']}, "
+                 f"{m['repeats']} repeats (median, min-max); dotted: the paper's final MNIST errors", fontsize=10)
+    return _save(fig, out, "identity_digits")
