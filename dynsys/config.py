@@ -231,3 +231,8 @@ NEWTON_LDLT_RESID_RTOL = 1e-10
 #: Classifier training (dynsys.classifier): a run whose parameters' largest magnitude exceeds this, or
 #: whose batch loss is not finite, stops with status DIVERGED.
 CLASSIFIER_DIVERGENCE_LIMIT = 1e6
+
+#: Two-phase verdicts (dynsys.twophase): a record with ``|W - W*|_F`` at or below this counts as inside
+#: the one-point convex region. There the margin's numerator is the rounding error of the gradient
+#: (about 1e-14 relative) over a squared distance, i.e. noise, and the run has converged anyway.
+TWO_PHASE_DIST_FLOOR = 1e-9

@@ -22,6 +22,7 @@ import numpy as np
 from . import _validate as v
 from ._codes import (OK, TWO_PHASE_DIST_ROSE, TWO_PHASE_FA_ROSE, TWO_PHASE_HELD, TWO_PHASE_NAMES,
                      TWO_PHASE_NOT_ENTERED, TWO_PHASE_RUN_FAILED)
+from .config import TWO_PHASE_DIST_FLOOR
 from .flow import flow
 from .model import TeacherStudent
 from .results.io import Result
@@ -110,7 +111,7 @@ def _non_increasing_upto(f, stop):
     return ~np.any(up & (idx < stop[:, None]), axis=1)
 
 
-def two_phase_verdict(f_A, margin, dist, delta, failed=None):
+def two_phase_verdict(f_A, margin, dist, delta, failed=None, dist_floor=TWO_PHASE_DIST_FLOOR):
     """Entry record and two-phase verdict of each run from its recorded curves.
 
     Parameters
@@ -121,12 +122,15 @@ def two_phase_verdict(f_A, margin, dist, delta, failed=None):
         Margin threshold (>= 0, on dynsys's loss), one for all runs or one per run.
     failed : array_like of bool, shape (runs,), optional
         Runs that diverged or went non-finite.
+    dist_floor : float, default ``config.TWO_PHASE_DIST_FLOOR``
+        A record with ``dist <= dist_floor`` counts as inside the region whatever its margin: so close
+        to W* the computed margin is rounding noise (its numerator is a gradient's rounding error).
 
     Returns
     -------
     entry : ndarray of int64, shape (runs,)
-        First record from which the margin stays above ``delta`` to the end; -1 if the last record's
-        margin is not above it.
+        First record from which the margin stays above ``delta`` (or ``dist`` below ``dist_floor``) to
+        the end; -1 if the last record is outside.
     verdict : ndarray of int8, shape (runs,)
         ``dynsys._codes.TWO_PHASE_*``: HELD when ``f_A`` did not increase over records ``0 .. entry``
         and ``dist`` did not increase from ``entry`` on; else FA_ROSE, DIST_ROSE, NOT_ENTERED or
@@ -141,7 +145,7 @@ def two_phase_verdict(f_A, margin, dist, delta, failed=None):
     if not np.all(delta >= 0):
         raise ValueError(f"delta must be >= 0 (a margin threshold on dynsys's loss); got {delta.min()}")
     failed = np.zeros(runs, bool) if failed is None else np.asarray(failed, bool)
-    above = margin > delta[:, None]                    # NaN compares False: a failed record is outside
+    above = (margin > delta[:, None]) | (dist <= dist_floor)    # a NaN (failed) record is outside
     below_at = np.where(~above, np.arange(n)[None, :], -1).max(axis=1)
     entry = np.where(above[:, -1], below_at + 1, -1).astype(np.int64)
     fa_ok = _non_increasing_upto(f_A, np.maximum(entry, 0))

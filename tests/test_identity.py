@@ -92,6 +92,11 @@ def test_two_phase_verdict_cases(tp):
     assert tp.two_phase_verdict(fa2, mg[:1], dist[:1], 1.0)[1][0] == c.TWO_PHASE_HELD
     with pytest.raises(ValueError, match="delta"):
         tp.two_phase_verdict(fa, mg, dist, -1.0)
+    # at rounding-level distances the margin is noise: such records count as inside
+    noisy = np.array([[2, 2, 2, -0.3, 0.2]], float)
+    tiny = np.array([[5, 4, 1e-3, 1e-12, 1e-13]], float)
+    assert tp.two_phase_verdict(fa[:1], noisy, tiny, 1.0)[1][0] == c.TWO_PHASE_HELD
+    assert tp.two_phase_verdict(fa[:1], noisy, tiny, 1.0, dist_floor=0.0)[1][0] == c.TWO_PHASE_NOT_ENTERED
 
 
 def test_gd_trace_small_teacher(ds, tp):

@@ -115,15 +115,18 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
            title="(b) one-point convexity margin / delta (one run per gamma)")
     ax.legend(fontsize=8)
     ax = axs[2]
-    for kind, mk, lab in (("gd", "o-", "population gd"), ("sgd", "s--", "SGD")):
+    for kind, mk, lab in (("gd", "o-", "gd"), ("sgd", "s--", "SGD"), ("gdstd", "^-", "gd, standard start"),
+                          ("gdzero", "v-", "gd, zero start")):
+        if f"{kind}_verdict" not in data:
+            continue
         V = data[f"{kind}_verdict"]
         n = V.shape[1]
         c = (V == TWO_PHASE_HELD).sum(1)
         f = c / n
         ci = np.array([wilson_interval(int(x), n) for x in c])
-        ax.errorbar(g, f, yerr=[f - ci[:, 0], ci[:, 1] - f], fmt=mk, capsize=3, label=f"{lab}: held ({n} runs)")
-        ax.plot(g, np.mean(data[f"{kind}_entry_step"] == 0, axis=1), mk[0] + ":", alpha=0.6,
-                label=f"{lab}: inside the region at the start")
+        line = ax.errorbar(g, f, yerr=[f - ci[:, 0], ci[:, 1] - f], fmt=mk, capsize=3, label=f"{lab}: held ({n} runs)")
+        ax.plot(g, np.mean(data[f"{kind}_entry_step"] == 0, axis=1), mk[0] + ":", alpha=0.5, mfc="none",
+                color=line[0].get_color(), label=f"{lab}: inside at the start")
     ax.set(xscale="log", xlabel="norm bound gamma (|w*_i| = gamma, |w0_i| <= gamma)", ylim=(-0.05, 1.05),
            ylabel="fraction of runs", title="(c) two phases as claimed, against gamma")
     ax.legend(fontsize=8)
