@@ -80,7 +80,9 @@ def convexity_margin(model, W):
     ndarray, shape (n,) or float
         On dynsys's loss L (twice it on the paper's ``L_002``). ``+inf`` at ``W = W*`` (no direction
         is left to test); NaN at a state where the gradient is undefined (a row of ``W + U`` at
-        ``singular_tol``, or non-finite).
+        ``singular_tol``, or non-finite). Within about 1e-12 of W* the value is rounding noise (the
+        numerator is then the gradient's rounding error); :func:`two_phase_verdict` treats such
+        records as inside.
     """
     _check_model(model)
     W = v.real_array(W, "W")

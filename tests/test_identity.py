@@ -255,3 +255,18 @@ def test_analysis_quick(name, tmp_path):
     rows = mod.claims(data)
     assert rows and all(set(r) == {"paper", "where", "says", "measured", "verdict", "reason"} for r in rows)
     assert all(r["verdict"] in {"reproduced", "not reproduced", "partly", "pending"} for r in rows)
+
+
+def test_results_save_and_load(ds, tp, cls, tmp_path):
+    classifier, _ = cls
+    m = _model(ds, gamma=0.1)
+    tr = tp.gd_trace(m, tp.draw_start(D, 0.1, seed=1), step=0.2, n_steps=5, delta=0.01)
+    back = ds.load(tr.save(tmp_path / "trace"))
+    np.testing.assert_array_equal(back.margin, tr.margin)
+    assert back.kind == "gd" and "held" in repr(back)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 4)), rng.integers(0, 10, 30)
+    r = classifier.train_classifier(X, y, X, y, epochs=1, repeats=1)
+    back = ds.load(r.save(tmp_path / "cls"))
+    np.testing.assert_array_equal(back.test_error, r.test_error)
+    assert back.activation == "prelu" and back.learn_alpha
