@@ -27,6 +27,8 @@ from .montecarlo import monte_carlo, monte_carlo_gating
 from .results import (Attractor, BasinResult, Branch, Certificate, CertificateSet, CriticalPoint, CriticalSet,
                       FlowResult, GatingEstimate, Label, Manifold, MonteCarloEstimate, SGDResult, Status, load)
 from .sgd import sgd, sgd_dataset
+from .twophase import TwoPhaseTrace, aux_function, convexity_margin, gd_trace, sgd_trace, two_phase_verdict
+from .classifier import ClassifierResult, train_classifier
 from .systems.base import PointSystem, System
 from .progress import CompileWarning
 from .warmup import warmup
@@ -52,6 +54,8 @@ __all__ = [
     "flow", "FlowResult",
     "monte_carlo", "monte_carlo_gating", "MonteCarloEstimate", "GatingEstimate",
     "sgd", "sgd_dataset", "SGDResult",
+    "aux_function", "convexity_margin", "two_phase_verdict", "gd_trace", "sgd_trace", "TwoPhaseTrace",
+    "train_classifier", "ClassifierResult",
     "ReducedDynamics", "ReducedFixedPoint", "ReducedTrajectory", "K2SaddleFamily",
     "k2_saddle_families", "k2_equal_norm_threshold", "normal_matrices", "L_jjp", "L12",
     "Conjecture1Scan", "conjecture1_scan",

@@ -47,3 +47,13 @@ SYSTEM_TEACHER_STUDENT = 0
 SYSTEM_DOUBLE_WELL = 1
 SYSTEM_QUADRATIC_SADDLE = 2
 SYSTEM_RING_OF_MINIMA = 3
+
+# --- two-phase verdicts of a run (dynsys.twophase, paper 002's two-phase claim) ----------------
+TWO_PHASE_HELD = 0          #: entered the delta-margin region for good, f_A never rose before, distance never rose after
+TWO_PHASE_FA_ROSE = 1       #: entered for good, but f_A rose at some step before the entry
+TWO_PHASE_DIST_ROSE = 2     #: entered for good with f_A monotone before, but |W - W*| rose after the entry
+TWO_PHASE_NOT_ENTERED = 3   #: the margin was not above delta at the last record
+TWO_PHASE_RUN_FAILED = 4    #: the run diverged or went non-finite
+TWO_PHASE_NAMES = {TWO_PHASE_HELD: "held", TWO_PHASE_FA_ROSE: "f_A rose before entry",
+                   TWO_PHASE_DIST_ROSE: "distance rose after entry", TWO_PHASE_NOT_ENTERED: "never entered",
+                   TWO_PHASE_RUN_FAILED: "run failed"}

@@ -307,3 +307,12 @@ CERTIFY_RHO_FRACTION = 0.5
 #: A failed certificate is blamed on a zero row when the smallest row norm is at most this times the
 #: largest (the Hessian's Lipschitz constant grows like ``|w_j|^-2``).
 CERTIFY_ZERO_ROW_RTOL = 1e-4
+
+#: Classifier training (dynsys.classifier): a run whose parameters' largest magnitude exceeds this, or
+#: whose batch loss is not finite, stops with status DIVERGED.
+CLASSIFIER_DIVERGENCE_LIMIT = 1e6
+
+#: Two-phase verdicts (dynsys.twophase): a record with ``|W - W*|_F`` at or below this counts as inside
+#: the one-point convex region. There the margin's numerator is the rounding error of the gradient
+#: (about 1e-14 relative) over a squared distance, i.e. noise, and the run has converged anyway.
+TWO_PHASE_DIST_FLOOR = 1e-9

@@ -37,6 +37,8 @@ TAG_DATA = 0       # a run's fixed training set (dynsys.sgd, dynsys.sgd_dataset)
 TAG_SHUFFLE = 1    # the per-epoch shuffle of a training set
 TAG_FRESH = 2      # fresh mini-batches (dynsys.sgd(fresh=True))
 TAG_MC = 3         # Monte Carlo inputs (dynsys.monte_carlo, dynsys.monte_carlo_gating)
+TAG_CLS_INIT = 4   # the classifier's random initial weights (dynsys.classifier)
+TAG_CLS_SHUFFLE = 5  # the classifier's per-epoch shuffle of its training set
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
