@@ -105,18 +105,18 @@ def claims(data: dict) -> list[dict]:
 
     maj = m["majority_error"]
     rows = [
-        dict(paper="002", where="002 Sec 5.1, Fig 3(a)", says="PReLU beats ReLU (MNIST test error 0.01742 vs 0.01768)",
+        dict(paper="002", where="Sec 5.1, Fig 3(a)", says="PReLU beats ReLU (MNIST test error 0.01742 vs 0.01768)",
              measured=f"final test error (mean +- sd over repeats): {txt('prelu', 'relu')} ({setting})",
              verdict="reproduced" if sep("prelu", "relu") else "not reproduced",
              reason="the paper's gap (0.00026) is far below the repeat-to-repeat spread; here the difference "
                     "is within the spread" if not sep("prelu", "relu") else "difference beyond the spread"),
-        dict(paper="002", where="002 Sec 5.2, Fig 3(b)",
+        dict(paper="002", where="Sec 5.2, Fig 3(b)",
              says="the identity mapping improves PReLU (MNIST test error 0.01646 vs 0.01742)",
              measured=f"final test error: {txt('prelu_id', 'prelu')} ({setting})",
              verdict="reproduced" if sep("prelu_id", "prelu") else "not reproduced",
              reason="difference beyond the spread" if sep("prelu_id", "prelu") else
              "the difference is within the repeat-to-repeat spread"),
-        dict(paper="002", where="002 Sec 5.3, Fig 3(c)",
+        dict(paper="002", where="Sec 5.3, Fig 3(c)",
              says="zero initialisation: without identity mapping the network does not learn (0.8865, the "
                   "error of always answering the most common MNIST test digit), with it it learns (0.0165)",
              measured=(f"final test error: {txt('zero', 'zero_id')}; majority-class error {maj:.4f}; without "
