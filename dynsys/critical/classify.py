@@ -278,7 +278,10 @@ def teacher_assignment(model, W):
     C, _, ok = _cosines(model, W)
     k, ks = C.shape
     has = ok.any(axis=1)
-    match = np.where(has, np.argmax(C, axis=1), -1).astype(np.int64)
+    # Ties within MATCH_TIE go to the lowest teacher index: a row exactly between two teacher rows (a
+    # symmetric saddle) then gets one answer, not whichever the last bits of the cosines favour.
+    top = np.argmax(C >= C.max(axis=1, initial=-np.inf)[:, None] - MATCH_TIE, axis=1)
+    match = np.where(has, top, -1).astype(np.int64)
     cosine = np.full(k, np.nan)
     cosine[has] = C[np.flatnonzero(has), match[has]]
     others = np.where(np.arange(ks)[None, :] == match[:, None], -np.inf, C)
