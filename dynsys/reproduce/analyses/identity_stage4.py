@@ -8,8 +8,6 @@ the same starts, same step and same number of steps beside it. docs/identity.md 
 
 from __future__ import annotations
 
-import argparse
-import json
 import pathlib
 
 import numpy as np
@@ -193,24 +191,3 @@ def claims(data: dict) -> list[dict]:
                "matters only at larger teachers (see the two-phase analysis's gamma scan)"),
     ]
     return rows
-
-
-def _main(argv=None):
-    p = argparse.ArgumentParser(prog=f"python -m dynsys.reproduce.analyses.{NAME}", description=TITLE)
-    p.add_argument("--quick", action="store_true", help="small sizes (seconds)")
-    p.add_argument("--out", default=f"reproduce_out/{NAME}", help="output folder")
-    a = p.parse_args(argv)
-    out = pathlib.Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = compute(a.quick)
-    figs = figures(data, out)
-    rows = claims(data)
-    (out / "claims.json").write_text(json.dumps(rows, indent=1))
-    (out / "meta.json").write_text(json.dumps(data["meta"], indent=1))
-    for r in rows:
-        print(f"[{r['verdict']}] {r['says']}\n    measured: {r['measured']}")
-    print("figures:", ", ".join(str(f) for f in figs))
-
-
-if __name__ == "__main__":
-    _main()
