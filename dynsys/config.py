@@ -316,3 +316,9 @@ CLASSIFIER_DIVERGENCE_LIMIT = 1e6
 #: the one-point convex region. There the margin's numerator is the rounding error of the gradient
 #: (about 1e-14 relative) over a squared distance, i.e. noise, and the run has converged anyway.
 TWO_PHASE_DIST_FLOOR = 1e-9
+
+#: Label on entry (dynsys.basins): gradient-descent steps between two tests of entry into a
+#: certified ball (each test is one vectorised distance computation over the chunk's live runs).
+ENTRY_EVERY = 64
+#: Largest teacher width whose k! teacher permutations get entry balls without ``attractors=``.
+ENTRY_MAX_PERMUTATIONS_K = 7
