@@ -320,5 +320,9 @@ TWO_PHASE_DIST_FLOOR = 1e-9
 #: Label on entry (dynsys.basins): gradient-descent steps between two tests of entry into a
 #: certified ball (each test is one vectorised distance computation over the chunk's live runs).
 ENTRY_EVERY = 64
+#: ... and at least the steps so far over this: a run near a saddle (tens of thousands of steps) is
+#: tested a few dozen times, not hundreds (each test costs a kernel launch), while a run that enters
+#: runs at most 1/ENTRY_GROWTH of its steps past its entry.
+ENTRY_GROWTH = 8
 #: Largest teacher width whose k! teacher permutations get entry balls without ``attractors=``.
 ENTRY_MAX_PERMUTATIONS_K = 7

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from ..bounds import definite_radius, network_rows
-from ..config import ENTRY_EVERY, ENTRY_MAX_PERMUTATIONS_K
+from ..config import ENTRY_EVERY, ENTRY_GROWTH, ENTRY_MAX_PERMUTATIONS_K
 from ..model import TeacherStudent
 
 #: Balls are tested with this relative margin below their radius (the distance is computed in
@@ -39,8 +39,8 @@ class EntryBalls:
         numerical minimum.
     q : ndarray, shape (n_balls,)
         Contraction factor of gradient descent on each ball.
-    every : int
-        Steps between two entry tests.
+    every, growth : int
+        Steps between two entry tests: ``max(every, steps so far // growth)``.
     source : str
         ``"teacher permutations"`` or ``"attractors"``.
     """
@@ -49,13 +49,14 @@ class EntryBalls:
     radii: np.ndarray
     q: np.ndarray
     every: int
+    growth: int
     source: str
 
     def identity(self) -> dict:
         """JSON-able identity for a store: the test interval and a hash of the balls."""
         h = hashlib.sha256(np.ascontiguousarray(self.centres, dtype=float).tobytes())
         h.update(np.ascontiguousarray(self.radii, dtype=float).tobytes())
-        return {"every": self.every, "source": self.source, "n_balls": int(self.radii.size),
+        return {"every": self.every, "growth": self.growth, "source": self.source, "n_balls": int(self.radii.size),
                 "balls_sha256": h.hexdigest()}
 
     def inside(self, W) -> np.ndarray:
@@ -92,7 +93,7 @@ def teacher_minima(model) -> np.ndarray:
     return np.array(out).reshape((len(out),) + tuple(model.state_shape))
 
 
-def certify(model, step, attractors=None, every=ENTRY_EVERY, stacklevel=3) -> EntryBalls:
+def certify(model, step, attractors=None, every=ENTRY_EVERY, growth=ENTRY_GROWTH, stacklevel=3) -> EntryBalls:
     """Certified balls for label on entry at gradient-descent step ``step``.
 
     Centres: the minima among ``attractors`` (their representatives ``W``, kinds
@@ -145,7 +146,7 @@ def certify(model, step, attractors=None, every=ENTRY_EVERY, stacklevel=3) -> En
     R, Q = np.array(radii, dtype=float), np.array(qs, dtype=float)
     for a in (C, R, Q):
         a.setflags(write=False)
-    return EntryBalls(centres=C, radii=R, q=Q, every=int(every), source=source)
+    return EntryBalls(centres=C, radii=R, q=Q, every=int(every), growth=int(growth), source=source)
 
 
 __all__ = ["EntryBalls", "certify", "teacher_minima"]

@@ -225,8 +225,8 @@ def run_basin_chunk(plan: BasinPlan, lo: int, hi: int, *, stop=None, done=None) 
 
 
 def _flow_entry(plan, W0, stop, done):
-    """The flow of ``plan`` in segments of ``plan.entry.every`` steps, each live run tested for entry
-    into a certified ball between two segments.
+    """The flow of ``plan`` in segments (``plan.entry.every`` steps, or 1/``growth`` of the steps so
+    far when more), each live run tested for entry into a certified ball between two segments.
 
     A gd run restarted from its state is the same run (the map and its stopping tests depend on the
     state only), so a run that enters no ball ends exactly as without entry. Returns ``W``,
@@ -238,7 +238,7 @@ def _flow_entry(plan, W0, stop, done):
     steps = np.zeros(m, dtype=np.int64)
     ball = np.full(m, -1, dtype=np.int64)
     live = np.arange(m)
-    every = plan.entry.every
+    every, growth = plan.entry.every, plan.entry.growth
     while live.size:
         b = plan.entry.inside(W[live])
         hit = b >= 0
@@ -249,7 +249,8 @@ def _flow_entry(plan, W0, stop, done):
         live = live[~hit]
         if live.size == 0:
             break
-        seg = min(every, plan.max_steps - int(steps[live[0]]))
+        done_steps = int(steps[live[0]])  # every live run has made the same number of steps
+        seg = min(max(every, done_steps // growth), plan.max_steps - done_steps)
         fp = plan_flow(plan.model, W[live], method=plan.method, step=plan.step, gtol=plan.gtol, norm=plan.norm,
                        max_steps=seg, rtol=plan.rtol, atol=plan.atol, backend=plan.backend)
         fc = run_flow_chunk(fp, 0, live.size, stop=stop)
