@@ -27,7 +27,7 @@ from .. import progress as _progress
 from .._codes import (CONVERGED, DIVERGED, ENTERED, INTERRUPTED, LABEL_NOT_COMPUTED, LABEL_SADDLE,
                       MAX_STEPS, NONFINITE, SINGULAR)
 from .._version import __version__
-from ..config import (CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
+from ..config import (CENSUS_POINT_RTOL, ENTRY_TAIL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
                       LOSS_RTOL, PARALLEL_ATOL)
 from ..clustering import leader_clusters
 from ..critical import wilson_interval
@@ -251,6 +251,10 @@ def _flow_entry(plan, W0, stop, done):
             break
         done_steps = int(steps[live[0]])  # every live run has made the same number of steps
         seg = min(max(every, done_steps // growth), plan.max_steps - done_steps)
+        if live.size * ENTRY_TAIL < m:
+            # the last few runs (mostly near saddles, where no ball is near) finish in one call:
+            # segments of a handful of runs would leave the other threads idle at every test
+            seg = plan.max_steps - done_steps
         fp = plan_flow(plan.model, W[live], method=plan.method, step=plan.step, gtol=plan.gtol, norm=plan.norm,
                        max_steps=seg, rtol=plan.rtol, atol=plan.atol, backend=plan.backend)
         fc = run_flow_chunk(fp, 0, live.size, stop=stop)
