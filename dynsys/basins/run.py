@@ -172,7 +172,9 @@ def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_m
     n = sampler.n
     chunk_size = default_chunk_size(n) if chunk_size is None else min(n, v.positive_int(chunk_size, "chunk_size"))
     if not isinstance(entry, (bool, np.bool_)):
-        raise TypeError(f"entry must be True or False; got {entry!r}")
+        # other forms (e.g. balls given by the caller) are not built: True or False only
+        raise NotImplementedError(f"entry must be True or False (other forms of label on entry are not "
+                                  f"implemented); got {entry!r}")
     balls = None
     if entry:
         if method not in ("gd", "euler"):
@@ -460,7 +462,8 @@ def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_s
     entry : bool, default False
         Label on entry (method ``"gd"`` or ``"euler"`` only): a run stops as soon as it is inside a
         certified ball of a minimum (a ball where gradient descent at ``step`` provably contracts
-        to it), tested every ``ENTRY_EVERY`` steps, and takes that minimum's label. Balls are
+        to it), tested between segments of the flow (``ENTRY_EVERY``, ``ENTRY_GROWTH``), and
+        takes that minimum's label. Balls are
         centred on the minima of ``attractors`` when given, else on the teacher permutations
         (``k = k*``). Labels are those of full runs; an entered run has status ``ENTERED``, its
         steps up to entry, and the loss and ``lambda_min`` of the minimum (docs/basins.md).
