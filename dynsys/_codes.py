@@ -15,6 +15,7 @@ NONFINITE = 4
 T1_REACHED = 5
 INTERRUPTED = 6
 STALLED = 7       #: Newton made no progress
+ENTERED = 8       #: a basin-map run stopped inside a certified ball of a minimum (label on entry)
 
 # --- labels of a run's end point (census classes, basin maps) ----------------------------------
 #: Non-negative labels name attractors; these reserved ones say why a run has none.

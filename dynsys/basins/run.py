@@ -24,10 +24,10 @@ import numpy as np
 
 from .. import _validate as v
 from .. import progress as _progress
-from .._codes import (CONVERGED, DIVERGED, INTERRUPTED, LABEL_NOT_COMPUTED, LABEL_SADDLE, MAX_STEPS,
-                      NONFINITE, SINGULAR)
+from .._codes import (CONVERGED, DIVERGED, ENTERED, INTERRUPTED, LABEL_NOT_COMPUTED, LABEL_SADDLE,
+                      MAX_STEPS, NONFINITE, SINGULAR)
 from .._version import __version__
-from ..config import (CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
+from ..config import (CENSUS_POINT_RTOL, ENTRY_TAIL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
                       LOSS_RTOL, PARALLEL_ATOL)
 from ..clustering import leader_clusters
 from ..critical import wilson_interval
@@ -35,6 +35,7 @@ from ..critical.shared import check_system, kernel_shape, row_max, tolerances
 from ..flow import plan_flow, run_flow_chunk
 from ..model import TeacherStudent
 from ..results.basins import Attractor, BasinResult
+from .entry import EntryBalls, certify
 from .labels import KINDS, Ends, Tolerances, canonical_labels, classify_ends
 from .samplers import Sampler, as_sampler
 
@@ -67,6 +68,7 @@ class BasinPlan:
     backend: str
     tol: Tolerances
     chunk_size: int
+    entry: EntryBalls | None = None
 
     @property
     def n(self) -> int:
@@ -77,12 +79,15 @@ class BasinPlan:
         return [(lo, min(self.n, lo + self.chunk_size)) for lo in range(0, self.n, self.chunk_size)]
 
     def identity(self) -> dict:
-        return {"format": "dynsys-basins", "format_version": FORMAT_VERSION, "dynsys_version": __version__,
+        ident = {"format": "dynsys-basins", "format_version": FORMAT_VERSION, "dynsys_version": __version__,
                 "model": model_identity(self.model), "sampler": self.sampler.describe(),
                 "flow": {"method": self.method, "step": self.step, "gtol": self.gtol, "norm": self.norm,
                          "max_steps": self.max_steps, "rtol": self.rtol, "atol": self.atol},
                 "tolerances": dataclasses.asdict(self.tol), "n": self.n, "chunk_size": self.chunk_size,
                 "state_shape": list(self.model.state_shape)}
+        if self.entry is not None:  # only then: stores written without label on entry stay valid
+            ident["entry"] = self.entry.identity()
+        return ident
 
 
 def model_identity(model) -> dict:
@@ -131,8 +136,12 @@ def default_chunk_size(n: int) -> int:
 def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_steps=10**6,
                 rtol=1e-8, atol=1e-10, backend="parallel", chunk_size=None, critical_gtol=None,
                 eig_rtol=EIG_RTOL, loss_rtol=LOSS_RTOL, parallel_atol=PARALLEL_ATOL,
-                point_rtol=CENSUS_POINT_RTOL, class_rtol=DEDUP_RTOL) -> BasinPlan:
-    """Validate the arguments of :func:`basins` (same names and meaning) into a :class:`BasinPlan`."""
+                point_rtol=CENSUS_POINT_RTOL, class_rtol=DEDUP_RTOL, entry=False, attractors=None) -> BasinPlan:
+    """Validate the arguments of :func:`basins` (same names and meaning) into a :class:`BasinPlan`.
+
+    With ``entry=True`` the plan carries the certified balls (:func:`dynsys.basins.entry.certify`
+    at the plan's step, centred on the minima of ``attractors`` or on the teacher permutations).
+    """
     check_system(model)
     if isinstance(sampler, Sampler):
         sampler.check(model)
@@ -162,11 +171,22 @@ def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_m
     class_rtol = v.real_scalar(class_rtol, "class_rtol", lo=0.0, lo_open=True)
     n = sampler.n
     chunk_size = default_chunk_size(n) if chunk_size is None else min(n, v.positive_int(chunk_size, "chunk_size"))
+    if not isinstance(entry, (bool, np.bool_)):
+        # other forms (e.g. balls given by the caller) are not built: True or False only
+        raise NotImplementedError(f"entry must be True or False (other forms of label on entry are not "
+                                  f"implemented); got {entry!r}")
+    balls = None
+    if entry:
+        if method not in ("gd", "euler"):
+            raise ValueError(f"entry=True needs method='gd' (the balls are certified for the gradient-descent "
+                             f"map, and a restarted {method} run is not the same run); got method={method!r}. "
+                             f"Pass entry=False.")
+        balls = certify(model, float(step), attractors, stacklevel=4)
     return BasinPlan(model=model, sampler=sampler, method=method, step=float(step), gtol=float(gtol),
                      norm=norm, max_steps=int(max_steps), rtol=float(rtol), atol=float(atol),
                      backend=backend, tol=Tolerances(cg, eig_rtol, loss_rtol, parallel_atol, point_rtol,
                                                      class_rtol),
-                     chunk_size=int(chunk_size))
+                     chunk_size=int(chunk_size), entry=balls)
 
 
 def run_basin_chunk(plan: BasinPlan, lo: int, hi: int, *, stop=None, done=None) -> BasinChunk:
@@ -176,15 +196,17 @@ def run_basin_chunk(plan: BasinPlan, lo: int, hi: int, *, stop=None, done=None) 
     not finished are ``LABEL_NOT_COMPUTED``); ``done`` (int8 (hi - lo,)) gets a 1 per cell as its
     flow ends. The outcome depends on the plan and the cell indices only.
 
-    Label on entry (stopping a trajectory once it is inside a certified ball of a minimum) belongs
-    between the flow and the classification here: it would replace the flow's stopping test, and
-    the classification of a cut trajectory would read its attractor from the ball it entered.
+    With label on entry (``plan.entry``) a run that enters a certified ball stops there with
+    status ``ENTERED`` and its steps so far; its endpoint is classified as the ball's centre (the
+    minimum it provably converges to), so its outcome, loss and ``lambda_min`` are the centre's.
     """
     if not (0 <= lo < hi <= plan.n):
         raise ValueError(f"need 0 <= lo < hi <= plan.n = {plan.n}; got lo = {lo}, hi = {hi}")
     W0 = plan.sampler.points(plan.model, lo, hi)
     t0 = time.perf_counter()
-    if isinstance(plan.model, TeacherStudent):
+    if plan.entry is not None:
+        W, status, steps, ball = _flow_entry(plan, W0, stop, done)
+    elif isinstance(plan.model, TeacherStudent):
         fp = plan_flow(plan.model, W0, method=plan.method, step=plan.step, gtol=plan.gtol, norm=plan.norm,
                        max_steps=plan.max_steps, rtol=plan.rtol, atol=plan.atol, backend=plan.backend)
         fc = run_flow_chunk(fp, 0, hi - lo, stop=stop, done=done)
@@ -192,10 +214,62 @@ def run_basin_chunk(plan: BasinPlan, lo: int, hi: int, *, stop=None, done=None) 
     else:
         W, status, steps = _descend(plan, W0, stop, done)
     t1 = time.perf_counter()
+    if plan.entry is not None:
+        inb = ball >= 0
+        W[inb] = plan.entry.centres[ball[inb]]
+        status[inb] = CONVERGED  # the centre is a minimum: classified like a converged endpoint
     ends = classify_ends(plan.model, W, status, plan.tol, backend=plan.backend)
+    if plan.entry is not None:
+        status[inb] = ENTERED
     return BasinChunk(lo=lo, hi=hi, status=np.asarray(status, dtype=np.int8),
                       steps=np.asarray(steps, dtype=np.int64), ends=ends, flow_time=t1 - t0,
                       classify_time=time.perf_counter() - t1)
+
+
+def _flow_entry(plan, W0, stop, done):
+    """The flow of ``plan`` in segments (``plan.entry.every`` steps, or 1/``growth`` of the steps so
+    far when more), each live run tested for entry into a certified ball between two segments.
+
+    A gd run restarted from its state is the same run (the map and its stopping tests depend on the
+    state only), so a run that enters no ball ends exactly as without entry. Returns ``W``,
+    ``status``, ``steps`` and the ball each run entered (-1: none).
+    """
+    m = W0.shape[0]
+    W = np.array(W0, dtype=float)
+    status = np.full(m, MAX_STEPS, dtype=np.int8)
+    steps = np.zeros(m, dtype=np.int64)
+    ball = np.full(m, -1, dtype=np.int64)
+    live = np.arange(m)
+    every, growth = plan.entry.every, plan.entry.growth
+    while live.size:
+        b = plan.entry.inside(W[live])
+        hit = b >= 0
+        ball[live[hit]] = b[hit]
+        status[live[hit]] = ENTERED
+        if done is not None:
+            done[live[hit]] = 1
+        live = live[~hit]
+        if live.size == 0:
+            break
+        done_steps = int(steps[live[0]])  # every live run has made the same number of steps
+        seg = min(max(every, done_steps // growth), plan.max_steps - done_steps)
+        if live.size * ENTRY_TAIL < m:
+            # the last few runs (mostly near saddles, where no ball is near) finish in one call:
+            # segments of a handful of runs would leave the other threads idle at every test
+            seg = plan.max_steps - done_steps
+        fp = plan_flow(plan.model, W[live], method=plan.method, step=plan.step, gtol=plan.gtol, norm=plan.norm,
+                       max_steps=seg, rtol=plan.rtol, atol=plan.atol, backend=plan.backend)
+        fc = run_flow_chunk(fp, 0, live.size, stop=stop)
+        W[live] = fc.W
+        steps[live] += fc.steps
+        st = np.asarray(fc.status)
+        status[live] = st
+        # a segment that ran out of steps goes on, unless the run's own max_steps is reached
+        more = (st == MAX_STEPS) & (steps[live] < plan.max_steps)
+        if done is not None:
+            done[live[~more]] = 1
+        live = live[more]
+    return W, status, steps, ball
 
 
 def _descend(plan, W0, stop, done):
@@ -356,7 +430,7 @@ def _known(attractors):
 
 def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_steps=10**6, rtol=1e-8,
            atol=1e-10, backend="parallel", attractors=None, chunk_size=None, store=None, executor=None,
-           progress=None, entry=None, **tolerances_) -> BasinResult:
+           progress=None, entry=False, **tolerances_) -> BasinResult:
     """Flow every initialisation, classify every endpoint, and label it by the attractor it reached.
 
     Parameters
@@ -385,9 +459,15 @@ def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_s
         Labels are identical to the local run. Default: the local cores, no server.
     progress : None, bool or reporter
         Progress bar over the cells (:mod:`dynsys.progress`).
-    entry : None
-        Reserved for label on entry (stopping trajectories inside a certified ball of a minimum);
-        not available yet: must be None.
+    entry : bool, default False
+        Label on entry (method ``"gd"`` or ``"euler"`` only): a run stops as soon as it is inside a
+        certified ball of a minimum (a ball where gradient descent at ``step`` provably contracts
+        to it), tested between segments of the flow (``ENTRY_EVERY``, ``ENTRY_GROWTH``), and
+        takes that minimum's label. Balls are
+        centred on the minima of ``attractors`` when given, else on the teacher permutations
+        (``k = k*``). Labels are those of full runs; an entered run has status ``ENTERED``, its
+        steps up to entry, and the loss and ``lambda_min`` of the minimum (docs/basins.md).
+        A minimum whose ball cannot be certified gets none (a warning says so).
     **tolerances_ :
         Classification tolerances: ``critical_gtol`` (default ``CRITICAL_GTOL * grad_scale``),
         ``eig_rtol``, ``loss_rtol``, ``parallel_atol`` (as in :func:`dynsys.classify`),
@@ -402,8 +482,6 @@ def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_s
         After Ctrl-C: the cells finished so far (the others ``LABEL_NOT_COMPUTED``; a store keeps
         every completed chunk).
     """
-    if entry is not None:
-        raise NotImplementedError("label on entry is not available yet: pass entry=None")
     allowed = {"critical_gtol", "eig_rtol", "loss_rtol", "parallel_atol", "point_rtol", "class_rtol"}
     extra = set(tolerances_) - allowed
     if extra:
@@ -412,7 +490,8 @@ def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_s
     check_system(model)
     sampler = as_sampler(model, W0)
     plan = plan_basins(model, sampler, method=method, step=step, gtol=gtol, norm=norm, max_steps=max_steps,
-                       rtol=rtol, atol=atol, backend=backend, chunk_size=chunk_size, **tolerances_)
+                       rtol=rtol, atol=atol, backend=backend, chunk_size=chunk_size, entry=entry,
+                       attractors=None if attractors is None else _known(attractors), **tolerances_)
     _progress.check(progress)
     if attractors is not None:
         _known(attractors)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .._codes import LABEL_NOT_COMPUTED
+from .._codes import ENTERED, LABEL_NOT_COMPUTED
 from .io import Result
 from .status import Label
 
@@ -215,6 +215,12 @@ class BasinResult(Result):
             if a.class_id == class_id:
                 return a.kind
         raise KeyError(f"no attractor has class_id {class_id}")
+
+    @property
+    def entered(self) -> np.ndarray:
+        """bool (n,): cells stopped by label on entry (status ``ENTERED``; their ``steps`` count to the
+        entry, their ``loss`` and ``lambda_min`` are the minimum's; docs/basins.md)."""
+        return self.status == ENTERED
 
     @property
     def mean_steps(self) -> dict:

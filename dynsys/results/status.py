@@ -42,6 +42,7 @@ class Status(_NamedInt):
     T1_REACHED = _codes.T1_REACHED
     INTERRUPTED = _codes.INTERRUPTED
     STALLED = _codes.STALLED
+    ENTERED = _codes.ENTERED
 
     @property
     def message(self) -> str:
@@ -81,6 +82,8 @@ _MESSAGES = {
                          "call again from the returned states to continue"),
     Status.STALLED: ("Newton made no progress (degenerate or non-smooth point)",
                      "classify the point as it is, or start elsewhere"),
+    Status.ENTERED: ("stopped inside a certified ball of a minimum: its basin is proven (label on entry)",
+                     "nothing to fix; pass entry=False to run it to the gradient tolerance"),
 }
 
 
