@@ -335,6 +335,11 @@ def grad_a(V, T, tn, a, a_star, alpha, tol, out, nrm):
     return OK
 
 
+#: Below this sin(theta) the frame vector p of :func:`_frame` is re-orthogonalised and rescaled to
+#: length s (above it the rounding error of p is below eps relative to the blocks it enters).
+_FRAME_SNAP = 1e-6
+
+
 @njit(inline="always", **_JIT)
 def _frame(X, i, nx, Y, j, ny, Uj, p):
     """Unit vector ``u`` of ``X[i]`` into ``Uj`` and ``p = s n = v~ - c u`` into ``p``; (theta, c, s).
@@ -348,6 +353,21 @@ def _frame(X, i, nx, Y, j, ny, Uj, p):
     for l in range(X.shape[1]):
         Uj[l] = X[i, l] * ix
         p[l] = Y[j, l] * iy - c * X[i, l] * ix
+    if 0.0 < s < _FRAME_SNAP:
+        # p carries an absolute rounding error of order eps (more under fused multiply-adds), s only a
+        # relative one: for nearly parallel rows p p^T / s would blow that error up by eps / s (to O(1)
+        # at s ~ 1e-33). Put p exactly orthogonal to u with length s, so p p^T / s = s n n^T stays
+        # O(s) and the blocks tend to their limits at s = 0 (docs/math.md section 2).
+        pu = 0.0
+        for l in range(X.shape[1]):
+            pu += p[l] * Uj[l]
+        pn = 0.0
+        for l in range(X.shape[1]):
+            p[l] -= pu * Uj[l]
+            pn += p[l] * p[l]
+        f = s / math.sqrt(pn) if pn > 0.0 else 0.0
+        for l in range(X.shape[1]):
+            p[l] *= f
     return theta, c, s
 
 
