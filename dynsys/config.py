@@ -154,6 +154,10 @@ SADDLE_EF_GTOL = 1e-7
 SADDLE_EF_MAX_ITER = 500
 #: Two saddles are one when their losses and spectra agree to this relative tolerance.
 SADDLE_EF_DEDUP_RTOL = 1e-6
+#: Branch switching at a symmetric branch point: the symmetry group acting on the crossing eigenspace is
+#: enumerated up to this order (S_k on the (k-1)-dimensional kernel of k equal rows has k! elements);
+#: past it the group is truncated, with a warning.
+SYMMETRY_MAX_ORDER = 5040
 
 # --- dynsys.critical.census ---
 #: Two-sided normal quantile of the 95% Wilson intervals.

@@ -20,7 +20,7 @@ import numpy as np
 from . import _validate as v
 from . import backends
 from ._codes import SYSTEM_TEACHER_STUDENT
-from .config import MAX_STATE_SIZE, PARALLEL_ATOL, SINGULAR_RTOL, TEACHER_NORM_RANGE
+from .config import DEDUP_RTOL, MAX_STATE_SIZE, PARALLEL_ATOL, SINGULAR_RTOL, TEACHER_NORM_RANGE
 from .results import Status
 from .systems import symmetry
 from .systems.base import FieldArrays, KernelView, System
@@ -273,6 +273,10 @@ class TeacherStudent(System):
     def invariants(self, W, *, merge_parallel=False, parallel_atol=PARALLEL_ATOL) -> np.ndarray:
         """:func:`dynsys.systems.symmetry.invariants` (loss, Gram spectra, sorted overlaps)."""
         return symmetry.invariants(self, W, merge_parallel=merge_parallel, parallel_atol=parallel_atol)
+
+    def symmetries(self, W, tol=DEDUP_RTOL) -> tuple:
+        """:func:`dynsys.systems.symmetry.point_symmetries` (row permutations with teacher maps)."""
+        return symmetry.point_symmetries(self, W, tol)
 
     def kernel(self) -> KernelView:
         """The teacher-student field (system code 0) on :attr:`arrays`."""

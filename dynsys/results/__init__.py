@@ -11,7 +11,7 @@ are in :mod:`dynsys.plotting`, which results never import.
 """
 
 from .basins import Attractor, BasinResult
-from .branch import EVENT_KINDS, Branch, Event, EventCurve
+from .branch import EVENT_KINDS, AxialSubgroup, Branch, Event, EventCurve, Switching
 from .census import Census, CensusClass, CensusSweep
 from .certificate import CERTIFY_REASONS, Certificate, CertificateSet
 from .critical import CRITICAL_KINDS, CriticalPoint, CriticalSet, SaddlePath, SaddlePoint
@@ -21,8 +21,8 @@ from .io import Result, ResultFileError, load, load_model, read_meta, save
 from .sampling import GatingEstimate, MonteCarloEstimate, SGDResult
 from .status import OK, Label, Status, status_counts
 
-__all__ = ["Attractor", "BasinResult", "Branch", "CERTIFY_REASONS", "CRITICAL_KINDS", "Census", "CensusClass",
+__all__ = ["Attractor", "AxialSubgroup", "BasinResult", "Branch", "CERTIFY_REASONS", "CRITICAL_KINDS", "Census", "CensusClass",
            "CensusSweep", "Certificate", "CertificateSet", "CriticalPoint", "CriticalSet", "EVENT_KINDS", "Event",
            "EventCurve", "FlowResult", "GatingEstimate", "Label", "Manifold", "MonteCarloEstimate", "OK", "Result",
            "ResultFileError", "SGDResult",
-           "SaddlePath", "SaddlePoint", "Status", "load", "load_model", "read_meta", "save", "status_counts"]
+           "SaddlePath", "SaddlePoint", "Status", "Switching", "load", "load_model", "read_meta", "save", "status_counts"]

@@ -44,6 +44,14 @@ class Event(Result):
         to symmetry): the branch point is forced by the symmetry (a pitchfork).
     groups_before, groups_after : tuple
         For ``"nonsmooth"``: the pairs (i, j) of parallel rows on either side.
+    group_order : int
+        Order of the symmetry group acting on the crossing eigenspace (1: no symmetry known that fixes
+        the point; 0: not computed). :func:`dynsys.continuation.isotropy` and
+        :func:`~dynsys.continuation.switch_branch` fill it and ``subgroups`` in.
+    group_generators : tuple of ndarray (n, n)
+        Generators of that group, as linear maps of flattened displacements from ``W``.
+    subgroups : tuple of AxialSubgroup
+        The axial isotropy subgroups of that group (empty when not computed, or when it has none).
     """
 
     p: float
@@ -60,10 +68,126 @@ class Event(Result):
     symmetric: bool = False
     groups_before: tuple = ()
     groups_after: tuple = ()
+    group_order: int = 0
+    group_generators: tuple = ()
+    subgroups: tuple = ()
 
     def _headline(self) -> str:
+        sub = f", {len(self.subgroups)} axial subgroups" if self.subgroups else ""
         return (f"{self.kind} at p = {self.p:.10g} (index {self.index_before} -> {self.index_after}, "
-                f"nullity {self.nullity}, loss {self.loss:.6g})")
+                f"nullity {self.nullity}, loss {self.loss:.6g}{sub})")
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class AxialSubgroup(Result):
+    """An axial isotropy subgroup of the symmetry group acting on the crossing eigenspace (the kernel)
+    at a branch point: by the equivariant branching lemma a branch of critical points with this
+    symmetry leaves along its fixed direction (docs/continuation.md).
+
+    Attributes
+    ----------
+    order : int
+        Elements of the subgroup, as maps of the kernel.
+    fixed_dim : int
+        Dimension of its fixed-point subspace in the kernel (1: axial).
+    direction : ndarray, shape (n,)
+        Unit vector (flattened state) spanning the fixed subspace; its largest entry is positive.
+    generators : ndarray, shape (g, n, n)
+        Generators of the subgroup as linear maps of flattened displacements from the branch point
+        (none for the trivial subgroup).
+    permutations : tuple of tuple of int
+        Each generator's row permutation (row j goes to row ``perm[j]``, the map of R^d applied to every
+        row), for states of shape (k, d) whose maps permute rows; () otherwise.
+    conjugacy_class : int
+        Subgroups with the same number are conjugate: their branches are images of each other.
+    signs_conjugate : bool
+        Some symmetry maps the direction to its negative: the two signs give branches equal up to
+        symmetry (as at a pitchfork); otherwise they are two different branches.
+    """
+
+    order: int
+    fixed_dim: int
+    direction: np.ndarray
+    generators: np.ndarray
+    permutations: tuple
+    conjugacy_class: int
+    signs_conjugate: bool
+
+    def _headline(self) -> str:
+        perms = f", row permutations {list(self.permutations)}" if any(self.permutations) else ""
+        return (f"axial subgroup of order {self.order} (fixed dimension {self.fixed_dim}, class "
+                f"{self.conjugacy_class}, signs {'conjugate' if self.signs_conjugate else 'distinct'}, "
+                f"{len(self.generators)} generators{perms})")
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Switching(Result):
+    """The branches that cross a branch at a branch point (:func:`dynsys.continuation.switch_branch`).
+
+    Iterating over it, ``len`` and indexing give its ``branches``.
+
+    Attributes
+    ----------
+    event : Event
+        The branch point with its symmetry (:func:`dynsys.continuation.isotropy`): ``group_order``,
+        ``subgroups`` and the crossing eigenvectors separated from the branch's own null directions.
+    subgroups : tuple of AxialSubgroup
+        The axial isotropy subgroups (the same as ``event.subgroups``); empty when the group has none,
+        and then the starts were tried along the crossing eigenvectors and their sums and differences.
+    branches : tuple of Branch
+        One per start up to the system's invariants (:func:`dynsys.same_point`), each followed from
+        its start towards ``p_end``.
+    starts : ndarray, shape (s,) + state shape
+        Every new critical point found next to the branch point (both sides of it).
+    start_p : ndarray, shape (s,)
+        Their parameter values (the event's p plus or minus ``dp``).
+    start_subgroup : ndarray of int64, shape (s,)
+        The subgroup each start was switched onto (-1 without subgroups).
+    start_sign : ndarray of int64, shape (s,)
+        The sign along its direction.
+    start_class : ndarray of int64, shape (s,)
+        Class of each start modulo the branch point's symmetry group: starts with the same number are
+        images of each other (without subgroups: the class of :func:`dynsys.same_point`).
+    start_branch : ndarray of int64, shape (s,)
+        Index into ``branches`` of the branch that represents each start.
+    """
+
+    event: Event
+    subgroups: tuple
+    branches: tuple
+    starts: np.ndarray
+    start_p: np.ndarray
+    start_subgroup: np.ndarray
+    start_sign: np.ndarray
+    start_class: np.ndarray
+    start_branch: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.branches)
+
+    def __iter__(self):
+        return iter(self.branches)
+
+    def __getitem__(self, i):
+        return self.branches[i]
+
+    def _headline(self) -> str:
+        n_cls = len(set(int(c) for c in self.start_class))
+        return (f"switching at {self.event.kind} p = {self.event.p:.10g}: kernel dimension "
+                f"{len(self.event.vectors)}, group order {self.event.group_order}, {len(self.subgroups)} axial "
+                f"subgroups, {len(self.starts)} "
+                f"starts in {n_cls} classes up to symmetry, {len(self.branches)} branches followed")
+
+    def summary(self) -> str:
+        """The headline, one line per subgroup and one per start."""
+        lines = [f"Switching: {self._headline()}"]
+        for i, g in enumerate(self.subgroups):
+            lines.append(f"  [{i}] {g._headline()}")
+        for i in range(len(self.starts)):
+            lines.append(f"  start at p = {self.start_p[i]:.6g}: subgroup {int(self.start_subgroup[i])}, sign "
+                         f"{int(self.start_sign[i]):+d}, class {int(self.start_class[i])}, branch "
+                         f"{int(self.start_branch[i])}")
+        return "\n".join(lines)
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)

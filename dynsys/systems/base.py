@@ -13,8 +13,8 @@ Two parts:
   test: a state is singular where a row norm is at or below the tolerance);
 * the *classification* part, with defaults that suit a system without symmetry: ``grad_scale``
   (unit of gradient tolerances), ``loss_scale`` (unit of loss tolerances), ``min_value`` (the known
-  global minimum value, ``-inf`` when none is known), ``permutes_teacher``, ``nullity_expected``
-  and ``invariants`` (deduplication up to symmetry).
+  global minimum value, ``-inf`` when none is known), ``permutes_teacher``, ``nullity_expected``,
+  ``invariants`` (deduplication up to symmetry) and ``symmetries`` (the maps that fix a point).
 
 A system may also offer a *kernel view* (:meth:`System.kernel`): the code of a per-state gradient and
 Hessian compiled into the batched Newton kernel, the :class:`FieldArrays` they read and the scratch
@@ -163,6 +163,11 @@ class System(abc.ABC):
         (points are bucketed on it). Default: the state itself (no symmetry).
         """
         return np.asarray(W, dtype=float).reshape(-1)
+
+    def symmetries(self, W, tol) -> tuple:
+        """The symmetries that fix ``W``: linear maps (n, n) of flattened displacements from ``W``
+        (generators suffice; used for branch switching at a symmetric branch point). Default: none."""
+        return ()
 
     # ---------------------------------------------------------------- compiled fast path (optional)
     def kernel(self) -> KernelView | None:

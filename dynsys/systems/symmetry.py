@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from .. import _validate as v
-from ..config import PARALLEL_ATOL
+from ..config import DEDUP_RTOL, PARALLEL_ATOL
 
 # A row is in the span of the teacher when its component outside has at most this relative norm.
 _TINY = 1e-300
@@ -215,3 +215,102 @@ def invariants(model, W, *, merge_parallel=False, parallel_atol=PARALLEL_ATOL) -
     Z = np.vstack([V, T])
     parts.append(np.linalg.eigvalsh(Z @ Z.T))
     return np.concatenate(parts)
+
+
+
+def _gram_automorphism_generators(G, colour, tol):
+    """Generators of the permutations ``tau`` of ``range(N)`` with ``colour[tau[i]] == colour[i]`` and
+    ``|G[tau[i], tau[j]] - G[i, j]| <= tol`` for all i, j.
+
+    A strong generating set: for each base point i and each j in its orbit under the permutations
+    that fix ``0 .. i-1``, one permutation fixing ``0 .. i-1`` with ``i -> j`` (the first found by
+    backtracking). These generate the whole group (Schreier-Sims), at most ``N^2`` of them, without
+    enumerating it (the symmetric saddle of k equal rows has ``(k!)^2`` elements).
+    """
+    N = G.shape[0]
+    ok = (colour[:, None] == colour[None, :]) & (np.abs(np.diag(G)[:, None] - np.diag(G)[None, :]) <= tol)
+
+    def first(tau, used, i):
+        if i == N:
+            return tau.copy()
+        for j in np.flatnonzero(ok[i] & ~used):
+            if i and np.max(np.abs(G[j, tau[:i]] - G[i, :i])) > tol:
+                continue
+            tau[i], used[j] = j, True
+            found = first(tau, used, i + 1)
+            tau[i], used[j] = -1, False
+            if found is not None:
+                return found
+        return None
+
+    gens = []
+    for i in range(N):
+        for j in np.flatnonzero(ok[i]):
+            if j <= i:  # j < i is fixed at this level; j == i is the identity
+                continue
+            tau = np.full(N, -1)
+            used = np.zeros(N, dtype=bool)
+            tau[:i] = np.arange(i)
+            used[:i] = True
+            if np.max(np.abs(G[j, :i] - G[i, :i]), initial=0.0) > tol:
+                continue
+            tau[i], used[j] = j, True
+            found = first(tau, used, i + 1)
+            if found is not None:
+                gens.append(found)
+    return gens
+
+
+def point_symmetries(model, W, tol=DEDUP_RTOL) -> tuple:
+    """Symmetries of the loss that fix the point ``W``, as linear maps of weight space: the identity
+    and generators of the group they form.
+
+    A symmetry here is ``W -> P (W + U) Q^T - U``: a permutation ``P`` of student rows with equal top
+    weights and an orthogonal ``Q`` of R^d that permutes the teacher rows entering the loss (those with
+    ``a*_k != 0``) among rows of equal ``a*`` (module docstring). It fixes ``W`` when ``Q v_j =
+    v_{pi(j)}`` for every network row ``v_j``: the pair (pi, teacher permutation) preserves the joint
+    Gram matrix of student and teacher rows. Generators of those pairs are found by backtracking over
+    row assignments; ``Q`` is then the orthogonal map of the span of all rows that carries out the
+    assignment (least squares), extended by the identity outside the span: the continuous rotations
+    outside it (Theorem 2) are left out.
+
+    Parameters
+    ----------
+    model : TeacherStudent
+    W : array_like, shape (k, d)
+    tol : float
+        Gram entries agree to ``tol * max |row|^2``.
+
+    Returns
+    -------
+    tuple of ndarray, shape (k d, k d)
+        The maps ``P kron Q`` on row-major flattened displacements, the identity first.
+    """
+    W = np.asarray(W, dtype=float)
+    A = model.arrays
+    k, d = W.shape
+    V = W if model.residual is None else W + model.residual
+    live = (A.tn > 0.0) & (A.a_star != 0.0)
+    Z = np.vstack([V, A.T[live]])
+    G = Z @ Z.T
+    scale = float(np.max(np.diag(G)))
+    # colours: students by top weight, teachers by a* (the kind first, so the two never match)
+    a_vals = np.concatenate([np.asarray(A.a, dtype=float), np.asarray(A.a_star, dtype=float)[live]])
+    kind = np.concatenate([np.zeros(k), np.ones(int(live.sum()))])
+    colour = np.unique(np.stack([kind, a_vals], axis=1), axis=0, return_inverse=True)[1].reshape(-1)
+    taus = [np.arange(Z.shape[0])] + _gram_automorphism_generators(G, colour, tol * scale)
+    _, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    B = Vt[: int(np.sum(s > 1e-12 * s[0]))].T
+    Zc = Z @ B
+    out = []
+    for tau in taus:
+        Qr = np.linalg.lstsq(Zc, Zc[tau], rcond=None)[0].T
+        Q = B @ Qr @ B.T + (np.eye(d) - B @ B.T)
+        if np.max(np.abs(Z @ Q.T - Z[tau])) > 10 * tol * math.sqrt(scale):
+            continue
+        M = np.zeros((k * d, k * d))
+        for j in range(k):
+            i = int(tau[j])
+            M[i * d:(i + 1) * d, j * d:(j + 1) * d] = Q
+        out.append(M)
+    return tuple(out)
