@@ -170,3 +170,29 @@ def test_bad_input():
 
     with pytest.raises(ValueError, match=r"\(2, 2\) matrices"):
         isotropy(WrongShape, b, b.events[0])
+
+
+@pytest.mark.parametrize("residual", [None, 0.5])
+def test_point_symmetries_preserve_the_loss_near_the_point(residual):
+    # network rows (W + U, W* + U) symmetric: teacher rows of equal norm at 120 degrees in d = 3 (a D3
+    # of teacher permutations), one student row on the axis of the first and two mirror images
+    T = np.array([[1.0, 0.0, 0.0], [_c, _s, 0.0], [_c, -_s, 0.0]])
+    V = np.array([[0.7, 0.0, 0.2], [0.3, 0.5, 0.1], [0.3, -0.5, 0.1]])
+    U = np.zeros((3, 3)) if residual is None else residual * np.eye(3)
+    model = dynsys.TeacherStudent(T - U, residual=None if residual is None else U)
+    W = V - U
+    mats = model.symmetries(W)
+    assert len(mats) >= 2 and np.allclose(mats[0], np.eye(9))
+    rng = np.random.default_rng(3)
+    for M in mats[1:]:
+        # the affine action W -> W_e + M (W - W_e) fixes the point and keeps the loss
+        for _ in range(3):
+            dx = 0.1 * rng.standard_normal(9)
+            assert abs(model.loss(W + (M @ dx).reshape(3, 3)) - model.loss(W + dx.reshape(3, 3))) < 1e-12
+    # the group is the reflection y -> -y swapping teacher rows 1, 2 and student rows 1, 2
+    G = naive.group_on(mats, np.eye(9))
+    P = np.zeros((3, 3))
+    P[0, 0], P[1, 2], P[2, 1] = 1.0, 1.0, 1.0
+    assert len(G) == 2 and any(np.allclose(g, np.kron(P, np.diag([1.0, -1.0, 1.0])), atol=1e-9) for g in G)
+    if residual is None:
+        assert len(naive.group_on(naive.point_symmetries(W, T), np.eye(9))) == 2
