@@ -76,6 +76,15 @@ def test_d3_without_its_group_has_no_axial_subgroups():
     assert ev.group_order == 1 and ev.subgroups == () and ev.group_generators == ()
 
 
+def test_pitchfork_without_its_symmetry_is_the_trivial_subgroup():
+    b = continuation(Pitchfork, [0.0, 0.0], -1.0, 1.0)
+    sw = switch_branch(Pitchfork, b, b.events[0], 1.0)
+    (g,) = sw.subgroups
+    # nothing known maps v to -v: the two branches are not known to be images of each other
+    assert sw.event.group_order == 1 and g.order == 1 and not g.signs_conjugate
+    assert len(sw) == 2 and len(set(sw.start_class)) == 2
+
+
 def test_z2_pitchfork_one_subgroup_two_conjugate_branches(tmp_path):
     b = continuation(PitchforkSym, [0.0, 0.0], -1.0, 1.0)
     sw = switch_branch(PitchforkSym, b, b.events[0], 1.0)
