@@ -37,7 +37,6 @@ class Axial(NamedTuple):
     """One axial subgroup with what branch switching needs beyond its result."""
 
     result: AxialSubgroup
-    kernel_direction: np.ndarray    #: (m,) unit vector spanning Fix(Sigma) in kernel coordinates
     fixers: tuple                   #: full (n, n) generators: a start on the branch is fixed by them
     orbit: dict                     #: {(line index, sign): class label} for the signed lines
 
@@ -244,5 +243,5 @@ def axial_subgroups(system, W, C, *, tol=1e-6, max_order=SYMMETRY_MAX_ORDER):
                             generators=np.array(fixers).reshape(len(fixers), n, n),
                             permutations=tuple(_row_permutation(M, shape) for M in fixers),
                             conjugacy_class=int(cls), signs_conjugate=bool(label[(i, 1)] == label[(i, -1)]))
-        out.append(Axial(res, b, fixers, {(i, s): label[(i, s)] for s in (1, -1)}))
+        out.append(Axial(res, fixers, {(i, s): label[(i, s)] for s in (1, -1)}))
     return len(reps), tuple(kept[g] for g in gens), tuple(out)

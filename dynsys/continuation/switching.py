@@ -263,9 +263,9 @@ def _kernel_and_own(fam, branch, event, ev, slope, gtol, size):
 
 def _on_line(ax, dx, C, sign):
     """Whether the displacement ``dx`` from the branch point has the subgroup's symmetry and leaves on
-    the ``sign`` side of its line (its kernel component points along ``sign * b``)."""
+    the ``sign`` side of its line (its component in the kernel points along ``sign`` times the
+    subgroup's direction)."""
     scale = float(np.linalg.norm(dx))
     if any(np.linalg.norm(M @ dx - dx) > 1e-6 * scale for M in ax.fixers):
         return False
-    y = C @ dx
-    return float(sign * (ax.kernel_direction @ y)) >= 0.9 * float(np.linalg.norm(y))
+    return float(sign * (ax.result.direction @ dx)) >= 0.9 * float(np.linalg.norm(C @ dx))
