@@ -15,6 +15,7 @@ Each k is kept in a basin store under the output folder, so a stopped full run r
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -33,7 +34,7 @@ QUICK_SECONDS = 40
 FULL_SECONDS = 1500
 
 #: Sizes: (teacher widths, starts per k); tests shrink the quick one.
-SIZES = {"quick": (tuple(range(6, 11)), 300), "full": (tuple(range(6, 11)), 10_000)}
+SIZES = {"quick": (tuple(range(6, 11)), 250), "full": (tuple(range(6, 11)), 10_000)}
 #: Seed of the Xavier starts (the census's, so start i is the census's run i).
 SEED = 0
 #: The reserved labels counted (-5, not computed, never is: an interrupted run raises).
@@ -122,14 +123,16 @@ def figures(data, out):
     fig, ax = L.panels(1, 2, panel=(4.4, 3.4))
     k = data["k"]
     series = _series(data)
-    glob = {n: s for n, s in series.items() if n == "global minima"}
-    other = {n: s for n, s in series.items() if n != "global minima"}
-    fraction_bands(k, glob, ax[0, 0], xlabel="k = d (teacher I_k)", legend=False)
-    ax[0, 0].set_ylim(top=100)
+    xl, yl = "k = d (teacher I_k)", "Xavier starts (%)"
+    fraction_bands(k, {"global minima": series.pop("global minima")}, ax[0, 0], xlabel=xl, ylabel=yl,
+                   legend=False)
+    lo = float(np.nanmin(data["class_interval"][:, 0, 0]))
+    ax[0, 0].set_ylim(max(0.0, 10 * math.floor(10 * lo) - 5), 100.5)
     ax[0, 0].set_title("global minima (all teacher permutations)", fontsize=9)
-    fraction_bands(k, other, ax[0, 1], xlabel="k = d (teacher I_k)", colours_from=1)
+    spur = {"all spurious": (data["spurious"], data["spurious_interval"])}
+    fraction_bands(k, spur | series, ax[0, 1], xlabel=xl, ylabel=yl, colours_from=1)
     ax[0, 1].plot(k, data["published"], "s--", mfc="none", color="k", lw=0.8,
-                  label="Safran & Shamir 2018: all spurious")
+                  label="all spurious, Safran & Shamir 2018")
     ax[0, 1].set_title("spurious classes (by increasing loss within each k)", fontsize=9)
     ax[0, 1].legend(loc="upper left", fontsize=8, frameon=False)
     n = sorted(set(int(x) for x in data["n"]))
