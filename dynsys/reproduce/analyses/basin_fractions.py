@@ -120,7 +120,7 @@ def figures(data, out):
     from dynsys.plotting import layout as L
     from dynsys.plotting.basins import fraction_bands
 
-    fig, ax = L.panels(1, 2, panel=(4.4, 3.4))
+    fig, ax = L.panels(1, 3, panel=(4.0, 3.4))
     k = data["k"]
     series = _series(data)
     xl, yl = "k = d (teacher I_k)", "Xavier starts (%)"
@@ -129,12 +129,19 @@ def figures(data, out):
     lo = float(np.nanmin(data["class_interval"][:, 0, 0]))
     ax[0, 0].set_ylim(max(0.0, 10 * math.floor(10 * lo) - 5), 100.5)
     ax[0, 0].set_title("global minima (all teacher permutations)", fontsize=9)
-    spur = {"all spurious": (data["spurious"], data["spurious_interval"])}
-    fraction_bands(k, spur | series, ax[0, 1], xlabel=xl, ylabel=yl, colours_from=1)
-    ax[0, 1].plot(k, data["published"], "s--", mfc="none", color="k", lw=0.8,
-                  label="all spurious, Safran & Shamir 2018")
-    ax[0, 1].set_title("spurious classes (by increasing loss within each k)", fontsize=9)
+    fraction_bands(k, {"dynsys": (data["spurious"], data["spurious_interval"])}, ax[0, 1], xlabel=xl,
+                   ylabel=yl, legend=False, colours_from=1)
+    ax[0, 1].plot(k, data["published"], "s--", mfc="none", color="k", lw=0.8, label="Safran & Shamir 2018")
+    ax[0, 1].set_title("all spurious minima", fontsize=9)
     ax[0, 1].legend(loc="upper left", fontsize=8, frameon=False)
+    # classes span 0.01% to 30%: a log axis, and a class not reached at some k has no point there
+    logs = {name: (np.where(f > 0, f, np.nan), np.where(f[:, None] > 0, iv, np.nan))
+            for name, (f, iv) in series.items()}
+    fraction_bands(k, logs, ax[0, 2], xlabel=xl, ylabel=yl, legend=False, colours_from=2)
+    ax[0, 2].set_yscale("log")
+    ax[0, 2].set_ylim(1e-3, 100)
+    ax[0, 2].set_title("spurious classes (by increasing loss within each k)", fontsize=9)
+    ax[0, 2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     n = sorted(set(int(x) for x in data["n"]))
     fig.suptitle(f"Basin fractions of W* = I_k from {'/'.join(map(str, n))} Xavier starts per k "
                  "(95% Wilson bands)", fontsize=10)
@@ -152,7 +159,8 @@ def claims(data):
     return [{"paper": "SS18", "where": "Table 1 (Safran and Shamir, ICML 2018), by basins",
              "says": "for W* = I_k, k = " + ", ".join(map(str, k)) + ", gradient descent from Xavier starts ends "
                      "at a spurious minimum in " + ", ".join(f"{p:g}" for p in data["published"]) + " % of runs",
-             "measured": f"{table} ({int(inside.sum())} of {len(k)} published values inside the 95% interval; "
+             "measured": f"{table} ({int(inside.sum())} of {len(k)} published values inside the 95% interval"
+                         + "".join(f"; outside at k = {int(a)}" for a in k[~inside]) + "; "
                          "spurious classes reached per k: " + ", ".join(map(str, n_cls)) +
                          f"; {int(res[0])} diverged, {int(res[1])} not converged, {int(res[2])} singular, "
                          f"{int(res[3])} at saddles)",
