@@ -7,7 +7,6 @@ rows, any other minimum by its symmetry class, reserved labels by their meaning.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import matplotlib.pyplot as plt
@@ -180,6 +179,49 @@ def basin_map(result, ax=None, *, boundaries=True, markers=True, legend=True, ti
     return ax
 
 
+def fraction_bands(x, series, ax=None, *, xlabel="k", ylabel="cells (%)", legend=True, colours_from=0):
+    """Fractions against ``x`` as lines with 95% interval bands, one per named series.
+
+    Parameters
+    ----------
+    x : sequence of float, shape (m,)
+    series : dict
+        ``{name: (fractions, intervals)}``, fractions of shape (m,) and intervals (m, 2), in [0, 1]; a
+        series that is zero everywhere is left out.
+    ax : matplotlib Axes, optional
+        Default: a new 6.5 x 4 inch figure with constrained layout.
+    xlabel, ylabel : str
+    legend : bool
+        A legend outside, right of the axes.
+    colours_from : int
+        Index of the first series' colour in the ``tab10`` cycle (to keep colours apart across panels).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    x = np.asarray(x, dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    colours = plt.get_cmap("tab10").colors
+    for i, (name, (f, iv)) in enumerate(series.items()):
+        f = np.asarray(f, dtype=float)
+        if not np.any(f > 0):
+            continue
+        c = colours[(colours_from + i) % len(colours)]
+        iv = np.asarray(iv, dtype=float)
+        ax.plot(x, 100 * f, "o-", color=c, label=name, ms=4)
+        ax.fill_between(x, 100 * iv[:, 0], 100 * iv[:, 1], color=c, alpha=0.2, lw=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    if x.size and math.isclose(float(np.round(x).sum()), float(x.sum())):
+        ax.set_xticks(x)
+    return ax
+
+
 def fractions(x, results, ax=None, *, by="kind", xlabel="k", title=None):
     """Basin fractions against ``x`` (k, or a parameter) with 95% Wilson bands.
 
@@ -188,8 +230,10 @@ def fractions(x, results, ax=None, *, by="kind", xlabel="k", title=None):
     x : sequence of float
         One value per result.
     results : sequence of BasinResult
-    by : {"kind", "label"}
+    by : {"kind", "class", "label"}
         ``"kind"``: global minima, spurious minima, degenerate, saddle and not converged, summed.
+        ``"class"``: one line per symmetry class id (0: global minima; others by increasing loss within
+        each result), plus the reserved labels.
         ``"label"``: one line per attractor label; match labels across the results first by passing
         each map the previous one's attractors (``basins(..., attractors=prev)``).
     xlabel, title : str
@@ -202,17 +246,20 @@ def fractions(x, results, ax=None, *, by="kind", xlabel="k", title=None):
     results = list(results)
     if len(results) != x.size or x.size == 0:
         raise ValueError(f"need one result per x value; got {x.size} values and {len(results)} results")
-    if by not in ("kind", "label"):
-        raise ValueError(f"by must be 'kind' or 'label'; got {by!r}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    if by not in ("kind", "class", "label"):
+        raise ValueError(f"by must be 'kind', 'class' or 'label'; got {by!r}")
     series = {}
     if by == "kind":
         for name in ("global_minimum", "spurious_minimum", "minimum", "degenerate"):
             series[name.replace("_", " ")] = ([r.kind_fractions[name] for r in results],
                                               [r.kind_intervals[name] for r in results])
-        for lab in (-4, -2, -1):
-            series[RESERVED[lab][0]] = ([r.fractions[lab] for r in results], [r.intervals[lab] for r in results])
+    elif by == "class":
+        for c in range(max(len(r.class_counts) for r in results)):
+            kind = next((r.class_kind(c) for r in results if c < len(r.class_counts) and r.class_counts[c]),
+                        "minimum")
+            series[f"class {c} ({kind.replace('_', ' ')})"] = (
+                [r.class_fractions.get(c, 0.0) for r in results],
+                [r.class_intervals.get(c, (0.0, 0.0)) for r in results])
     else:
         labs = sorted({a.label for r in results for a in r.attractors})
         for lab in labs:
@@ -220,23 +267,14 @@ def fractions(x, results, ax=None, *, by="kind", xlabel="k", title=None):
             f = [r.fractions.get(lab, 0.0) for r in results]
             iv = [r.intervals.get(lab, (0.0, 0.0)) for r in results]
             series[_describe(a)] = (f, iv)
-    for (name, (f, iv)), c in zip(series.items(), itertools.cycle(plt.get_cmap("tab10").colors)):
-        f = np.asarray(f, dtype=float)
-        if not np.any(f > 0):
-            continue
-        iv = np.asarray(iv, dtype=float)
-        ax.plot(x, 100 * f, "o-", color=c, label=name, ms=4)
-        ax.fill_between(x, 100 * iv[:, 0], 100 * iv[:, 1], color=c, alpha=0.2, lw=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("cells (%)")
-    ax.set_ylim(bottom=0)
+    if by != "label":
+        for lab in (-4, -2, -1):
+            series[RESERVED[lab][0]] = ([r.fractions[lab] for r in results], [r.intervals[lab] for r in results])
+    ax = fraction_bands(x, series, ax, xlabel=xlabel)
     n = sorted({r.n_done for r in results})
     ax.set_title(title or f"basin fractions, {'/'.join(map(str, n))} cells each, 95% Wilson bands",
                  fontsize=9)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
-    if math.isclose(float(np.round(x).sum()), float(x.sum())):
-        ax.set_xticks(x)
     return ax
 
 
-__all__ = ["RESERVED", "attractor_colours", "basin_map", "fractions"]
+__all__ = ["RESERVED", "attractor_colours", "basin_map", "fraction_bands", "fractions"]

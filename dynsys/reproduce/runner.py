@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 import traceback
@@ -57,7 +58,9 @@ def _compute_and_save(name, quick, out, threads):
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     mod = analyses()[name]
     t0 = time.perf_counter()
-    data = mod.compute(quick)
+    # an analysis that keeps resumable work (a basin store) takes the output folder as ``out``
+    takes_out = "out" in inspect.signature(mod.compute).parameters
+    data = mod.compute(quick, out=out) if takes_out else mod.compute(quick)
     wall = time.perf_counter() - t0
     save_data(data, out, name, title=mod.TITLE, groups=mod.GROUPS, quick=quick, wall_time=wall)
     return wall
