@@ -12,7 +12,7 @@ import pytest
 import dynsys as ds
 from dynsys.basins import basins, package_basins, plan_basins, run_basin_chunk, teacher_slice
 from dynsys.basins import run as basins_run
-from dynsys.basins import store as basins_store
+from dynsys import chunkstore as basins_store
 from dynsys.basins.store import BasinStore, StoreMismatch, StoreWriteError
 
 FIELDS = ("labels", "loss", "lambda_min", "steps", "status")

@@ -1,0 +1,147 @@
+"""Census stores: resume bitwise, refusal of another plan, interrupted chunks, dask workers."""
+
+import numpy as np
+import pytest
+
+import dynsys as ds
+from dynsys.chunkstore import StoreMismatch
+from dynsys.critical import census as census_mod
+from dynsys.critical.census import package_census, plan_census, run_census_chunk
+from dynsys.critical.census_store import CensusJob, CensusStore, default_chunk_size
+
+N = 48
+ARRAYS = ("labels", "loss", "grad_norm", "lambda_min", "steps")
+
+
+def same(a, b):
+    """Bitwise the same census (per-run arrays and every class)."""
+    for f in ARRAYS:
+        assert np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True), f
+    assert a.n_interrupted == b.n_interrupted
+    assert len(a.classes) == len(b.classes)
+    for x, y in zip(a.classes, b.classes):
+        assert (x.kind, x.count, x.multiplicity, x.n_functions, x.nullity, x.first_run) == \
+               (y.kind, y.count, y.multiplicity, y.n_functions, y.nullity, y.first_run)
+        assert (x.loss, x.lambda_min, x.lambda_max, x.grad_norm, x.interval) == \
+               (y.loss, y.lambda_min, y.lambda_max, y.grad_norm, y.interval)
+        assert np.array_equal(x.W, y.W)
+
+
+@pytest.fixture(scope="module")
+def m3():
+    return ds.TeacherStudent(np.eye(3), k=4)
+
+
+@pytest.fixture(scope="module")
+def ref(m3):
+    return ds.census(m3, N, seed=3)
+
+
+def _markers(path):
+    return sorted((path / "done").glob("*.json"))
+
+
+def test_store_resume_computes_only_missing_chunks(tmp_path, m3, ref, monkeypatch):
+    p = tmp_path / "s"
+    same(ds.census(m3, N, seed=3, store=p, chunk_size=10), ref)
+    assert len(_markers(p)) == 5
+    for mk in _markers(p)[1:3]:
+        mk.unlink()
+    ran = []
+    real = census_mod.run_census_chunk
+
+    def counting(plan, lo, hi, **kw):
+        ran.append((lo, hi))
+        return real(plan, lo, hi, **kw)
+    from dynsys.critical import census_store
+    monkeypatch.setattr(census_store, "run_census_chunk", counting)
+    same(ds.census(m3, N, seed=3, store=p), ref)  # the store's chunk size is kept
+    assert ran == [(10, 20), (20, 30)]
+    ran.clear()
+    same(ds.census(m3, N, seed=3, store=p, chunk_size=7), ref)  # complete: nothing to compute
+    assert ran == []
+    assert any(c.kind == "spurious_minimum" for c in ref.classes) or len(ref.classes) >= 1
+
+
+def test_store_of_given_starts_and_certify(tmp_path, m3, ref):
+    W0 = census_mod.random_starts(4, 3, N, seed=3)
+    c = ds.census(m3, init=W0, store=tmp_path / "s", chunk_size=16, certify=True)
+    same(c, ref)
+    assert len(c.certificates) == len(c.classes)
+    with pytest.raises(StoreMismatch, match="starts_sha256"):
+        ds.census(m3, init=W0[::-1], store=tmp_path / "s")
+
+
+@pytest.mark.parametrize("change", ["model", "seed", "step", "n_runs", "version", "init"])
+def test_store_of_another_plan_is_refused(tmp_path, m3, change, monkeypatch):
+    p = tmp_path / "s"
+    ds.census(m3, 4, seed=1, store=p)
+    model, kw = m3, {"seed": 1}
+    n = 4
+    if change == "model":
+        model = ds.TeacherStudent(2 * np.eye(3), k=4)
+    elif change == "seed":
+        kw["seed"] = 2
+    elif change == "step":
+        kw["step"] = 0.05
+    elif change == "n_runs":
+        n = 5
+    elif change == "init":
+        kw["init"] = "xavier_uniform"
+    else:
+        from dynsys.critical import census_store
+        monkeypatch.setattr(census_store, "__version__", "999.0")
+    with pytest.raises(StoreMismatch, match="another plan"):
+        ds.census(model, n, store=p, **kw)
+
+
+def test_grouping_tolerances_are_not_part_of_the_store(tmp_path, m3, ref):
+    p = tmp_path / "s"
+    ds.census(m3, N, seed=3, store=p, chunk_size=10)
+    same(ds.census(m3, N, seed=3, store=p, class_rtol=1e-6), ref)
+    looser = ds.census(m3, N, seed=3, class_rtol=1e-2, point_rtol=1e-3)
+    same(ds.census(m3, N, seed=3, store=p, class_rtol=1e-2, point_rtol=1e-3), looser)
+
+
+def test_not_a_census_store(tmp_path, m3):
+    from dynsys.basins import basins, teacher_slice
+
+    m = ds.TeacherStudent(np.eye(3))
+    basins(m, teacher_slice(m, [1, 0, 2], shape=(2, 2)), store=tmp_path / "b")
+    with pytest.raises(ValueError, match="not a dynsys census store"):
+        ds.census(m3, 4, store=tmp_path / "b")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "a.txt").write_text("hello")
+    with pytest.raises(ValueError, match="not a census store"):
+        ds.census(m3, 4, store=tmp_path / "x")
+
+
+def test_interrupted_chunk_is_never_stored(tmp_path, m3):
+    plan = plan_census(m3, 8, seed=3)
+    job = CensusJob(plan, 8)
+    st = CensusStore.open(tmp_path / "s", job)
+    stop = np.ones(1, dtype=np.int8)
+    ch = run_census_chunk(plan, 0, 8, stop=stop)
+    assert np.all(ch.labels == ds.Label.NOT_COMPUTED)
+    with pytest.raises(ValueError, match="interrupted"):
+        st.write(ch)
+    assert st.missing() == job.chunks()
+    assert package_census(plan, [ch]).n_interrupted == 8
+
+
+def test_default_chunk_size():
+    assert default_chunk_size(5) == 5
+    assert default_chunk_size(1000) == 16
+    assert default_chunk_size(10**5) == 1000
+    assert default_chunk_size(10**8) == 4096
+
+
+def test_dask_local_cluster_gives_the_same_census(tmp_path, m3, ref):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        same(ds.census(m3, N, seed=3, executor=client, chunk_size=13), ref)
+        same(ds.census(m3, N, seed=3, executor=client, chunk_size=13, store=tmp_path / "s"), ref)
+        assert len(_markers(tmp_path / "s")) == 4
+        with pytest.raises(TypeError, match="Client"):
+            ds.census(m3, N, seed=3, executor=object())
