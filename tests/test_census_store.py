@@ -1,15 +1,21 @@
 """Census stores: resume bitwise, refusal of another plan, interrupted chunks, dask workers."""
 
+import importlib
+
 import numpy as np
 import pytest
 
 import dynsys as ds
 from dynsys.chunkstore import StoreMismatch
-from dynsys.critical import census as census_mod
 from dynsys.critical.census import package_census, plan_census, run_census_chunk
 from dynsys.critical.census_store import CensusJob, CensusStore, default_chunk_size
 
+census_mod = importlib.import_module("dynsys.critical.census")
+census_store = importlib.import_module("dynsys.critical.census_store")
+
 N = 48
+#: gradient descent cut short: about half the runs end unconverged, the others at the global minimum
+KW = {"seed": 3, "max_steps": 2400}
 ARRAYS = ("labels", "loss", "grad_norm", "lambda_min", "steps")
 
 
@@ -29,12 +35,14 @@ def same(a, b):
 
 @pytest.fixture(scope="module")
 def m3():
-    return ds.TeacherStudent(np.eye(3), k=4)
+    return ds.TeacherStudent(np.eye(4))
 
 
 @pytest.fixture(scope="module")
 def ref(m3):
-    return ds.census(m3, N, seed=3)
+    c = ds.census(m3, N, **KW)
+    assert 0 < c.n_unconverged < N and c.classes
+    return c
 
 
 def _markers(path):
@@ -43,7 +51,7 @@ def _markers(path):
 
 def test_store_resume_computes_only_missing_chunks(tmp_path, m3, ref, monkeypatch):
     p = tmp_path / "s"
-    same(ds.census(m3, N, seed=3, store=p, chunk_size=10), ref)
+    same(ds.census(m3, N, **KW, store=p, chunk_size=10), ref)
     assert len(_markers(p)) == 5
     for mk in _markers(p)[1:3]:
         mk.unlink()
@@ -53,23 +61,21 @@ def test_store_resume_computes_only_missing_chunks(tmp_path, m3, ref, monkeypatc
     def counting(plan, lo, hi, **kw):
         ran.append((lo, hi))
         return real(plan, lo, hi, **kw)
-    from dynsys.critical import census_store
     monkeypatch.setattr(census_store, "run_census_chunk", counting)
-    same(ds.census(m3, N, seed=3, store=p), ref)  # the store's chunk size is kept
+    same(ds.census(m3, N, **KW, store=p), ref)  # the store's chunk size is kept
     assert ran == [(10, 20), (20, 30)]
     ran.clear()
-    same(ds.census(m3, N, seed=3, store=p, chunk_size=7), ref)  # complete: nothing to compute
+    same(ds.census(m3, N, **KW, store=p, chunk_size=7), ref)  # complete: nothing to compute
     assert ran == []
-    assert any(c.kind == "spurious_minimum" for c in ref.classes) or len(ref.classes) >= 1
 
 
 def test_store_of_given_starts_and_certify(tmp_path, m3, ref):
-    W0 = census_mod.random_starts(4, 3, N, seed=3)
-    c = ds.census(m3, init=W0, store=tmp_path / "s", chunk_size=16, certify=True)
+    W0 = census_mod.random_starts(4, 4, N, seed=3)
+    c = ds.census(m3, init=W0, max_steps=2400, store=tmp_path / "s", chunk_size=16, certify=True)
     same(c, ref)
     assert len(c.certificates) == len(c.classes)
     with pytest.raises(StoreMismatch, match="starts_sha256"):
-        ds.census(m3, init=W0[::-1], store=tmp_path / "s")
+        ds.census(m3, init=W0[::-1], max_steps=2400, store=tmp_path / "s")
 
 
 @pytest.mark.parametrize("change", ["model", "seed", "step", "n_runs", "version", "init"])
@@ -79,7 +85,7 @@ def test_store_of_another_plan_is_refused(tmp_path, m3, change, monkeypatch):
     model, kw = m3, {"seed": 1}
     n = 4
     if change == "model":
-        model = ds.TeacherStudent(2 * np.eye(3), k=4)
+        model = ds.TeacherStudent(2 * np.eye(4))
     elif change == "seed":
         kw["seed"] = 2
     elif change == "step":
@@ -89,7 +95,6 @@ def test_store_of_another_plan_is_refused(tmp_path, m3, change, monkeypatch):
     elif change == "init":
         kw["init"] = "xavier_uniform"
     else:
-        from dynsys.critical import census_store
         monkeypatch.setattr(census_store, "__version__", "999.0")
     with pytest.raises(StoreMismatch, match="another plan"):
         ds.census(model, n, store=p, **kw)
@@ -97,10 +102,10 @@ def test_store_of_another_plan_is_refused(tmp_path, m3, change, monkeypatch):
 
 def test_grouping_tolerances_are_not_part_of_the_store(tmp_path, m3, ref):
     p = tmp_path / "s"
-    ds.census(m3, N, seed=3, store=p, chunk_size=10)
-    same(ds.census(m3, N, seed=3, store=p, class_rtol=1e-6), ref)
-    looser = ds.census(m3, N, seed=3, class_rtol=1e-2, point_rtol=1e-3)
-    same(ds.census(m3, N, seed=3, store=p, class_rtol=1e-2, point_rtol=1e-3), looser)
+    ds.census(m3, N, **KW, store=p, chunk_size=10)
+    same(ds.census(m3, N, **KW, store=p, class_rtol=1e-6), ref)
+    looser = ds.census(m3, N, **KW, class_rtol=1e-2, point_rtol=1e-3)
+    same(ds.census(m3, N, **KW, store=p, class_rtol=1e-2, point_rtol=1e-3), looser)
 
 
 def test_not_a_census_store(tmp_path, m3):
@@ -117,7 +122,7 @@ def test_not_a_census_store(tmp_path, m3):
 
 
 def test_interrupted_chunk_is_never_stored(tmp_path, m3):
-    plan = plan_census(m3, 8, seed=3)
+    plan = plan_census(m3, 8, **KW)
     job = CensusJob(plan, 8)
     st = CensusStore.open(tmp_path / "s", job)
     stop = np.ones(1, dtype=np.int8)
@@ -140,8 +145,8 @@ def test_dask_local_cluster_gives_the_same_census(tmp_path, m3, ref):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=40) as cluster, distributed.Client(cluster) as client:
-        same(ds.census(m3, N, seed=3, executor=client, chunk_size=13), ref)
-        same(ds.census(m3, N, seed=3, executor=client, chunk_size=13, store=tmp_path / "s"), ref)
+        same(ds.census(m3, N, **KW, executor=client, chunk_size=13), ref)
+        same(ds.census(m3, N, **KW, executor=client, chunk_size=13, store=tmp_path / "s"), ref)
         assert len(_markers(tmp_path / "s")) == 4
         with pytest.raises(TypeError, match="Client"):
-            ds.census(m3, N, seed=3, executor=object())
+            ds.census(m3, N, **KW, executor=object())
