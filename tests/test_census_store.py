@@ -150,3 +150,54 @@ def test_dask_local_cluster_gives_the_same_census(tmp_path, m3, ref):
         assert len(_markers(tmp_path / "s")) == 4
         with pytest.raises(TypeError, match="Client"):
             ds.census(m3, N, **KW, executor=object())
+
+
+# ------------------------------------------------------------------------------------------------
+# Killed jobs (tests/killharness.py): SIGKILL at seeded random moments, resume, compare bitwise
+# ------------------------------------------------------------------------------------------------
+
+def _kill_resume(tmp_path, spec, n_kills, seed):
+    import killharness as kh
+
+    span = kh.run_job(tmp_path, tmp_path / "ref", spec)  # also fills the Numba cache if it is empty
+    kills = kh.kill_and_resume(tmp_path, tmp_path / "killed", spec, n_kills, span, seed)
+    assert kills, "no kill landed inside the job"
+    kh.assert_same_stores(tmp_path / "ref", tmp_path / "killed")
+    kh.assert_same_results(spec, tmp_path / "ref", tmp_path / "killed")
+    return kills, kh.recompute_fraction(kills, span)
+
+
+def test_sigkill_census_and_basins_resume_bitwise(tmp_path):
+    import killharness as kh
+
+    kills, lost = _kill_resume(tmp_path, kh.SMALL, n_kills=2, seed=0)
+    # one chunk of 1/16 of the census (or 1/13 of the map) at most, plus its write
+    assert max(lost) < 0.25, (kills, lost)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_full_harness(tmp_path, seed):
+    """Five kills on a job in chunks of 1% of each part; after each kill at most a few % lost."""
+    import killharness as kh
+
+    kills, lost = _kill_resume(tmp_path, kh.FULL, n_kills=5, seed=seed)
+    print(f"seed {seed}: kills at {[round(k.at_s, 2) for k in kills]} s, lost {[f'{x:.2%}' for x in lost]}")
+    assert max(lost) <= 0.05
+
+
+def test_dask_killed_worker_census_chunks_are_recomputed(tmp_path, m3):
+    distributed = pytest.importorskip("distributed")
+    import killharness as kh
+
+    n = 120
+    ref = ds.census(m3, n, **KW)
+    p = tmp_path / "s"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        th, killed_at = kh.dask_kill_worker(client, cluster, p, min_chunks=3)
+        r = ds.census(m3, n, **KW, executor=client, chunk_size=6, store=p)
+        th.join()
+    assert killed_at and killed_at[0] < 20, "the worker was not killed mid-run"
+    assert len(_markers(p)) == 20
+    same(r, ref)
