@@ -125,7 +125,7 @@ class ChunkStore:
             bad = _diff(old, new)
             if bad:
                 raise StoreMismatch(
-                    f"{path} holds a {cls.WHAT} job of another plan (differs in: {', '.join(bad)}; "
+                    f"{path} holds a {cls.WHAT} store of another plan (differs in: {', '.join(bad)}; "
                     f"stored dynsys {old.get('dynsys_version')}, this is {ident['dynsys_version']}). A "
                     f"store is never mixed: pass a new path, or the arguments it was written with.")
             return cls(path, dataclasses.replace(plan, chunk_size=int(old["chunk_size"])))

@@ -134,9 +134,25 @@ def test_interrupted_chunk_is_never_stored(tmp_path, m3):
     assert package_census(plan, [ch]).n_interrupted == 8
 
 
+def test_ctrl_c_keeps_completed_chunks(tmp_path, m3, ref, monkeypatch):
+    p = tmp_path / "s"
+    real = census_mod.run_census_chunk
+
+    def third_is_interrupted(plan, lo, hi, **kw):
+        if lo == 20:
+            raise KeyboardInterrupt
+        return real(plan, lo, hi, **kw)
+    monkeypatch.setattr(census_store, "run_census_chunk", third_is_interrupted)
+    part = ds.census(m3, N, **KW, store=p, chunk_size=10)
+    assert part.n_interrupted == N - 20 and len(_markers(p)) == 2
+    assert np.array_equal(part.labels[:20] < 0, ref.labels[:20] < 0)
+    monkeypatch.undo()
+    same(ds.census(m3, N, **KW, store=p), ref)
+
+
 def test_default_chunk_size():
     assert default_chunk_size(5) == 5
-    assert default_chunk_size(1000) == 16
+    assert default_chunk_size(1000) == 64
     assert default_chunk_size(10**5) == 1000
     assert default_chunk_size(10**8) == 4096
 
