@@ -110,7 +110,11 @@ class ChunkStore:
         """
         import zarr
 
-        path = Path(os.fspath(path))
+        try:
+            path = Path(os.fspath(path))
+        except TypeError:
+            raise TypeError(f"store must be a path (str or os.PathLike) of a folder; got "
+                            f"{type(path).__name__}") from None
         ident = _canon(plan.identity())
         what = f"{cls.WHAT} store"
         if (path / "zarr.json").exists():

@@ -115,6 +115,8 @@ def test_not_a_census_store(tmp_path, m3):
     basins(m, teacher_slice(m, [1, 0, 2], shape=(2, 2)), store=tmp_path / "b")
     with pytest.raises(ValueError, match="not a dynsys census store"):
         ds.census(m3, 4, store=tmp_path / "b")
+    with pytest.raises(TypeError, match="store must be a path"):
+        ds.census(m3, 4, store=1.5)
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "a.txt").write_text("hello")
     with pytest.raises(ValueError, match="not a census store"):
@@ -165,7 +167,8 @@ def test_dask_local_cluster_gives_the_same_census(tmp_path, m3, ref):
         same(ds.census(m3, N, **KW, executor=client, chunk_size=13, store=tmp_path / "s"), ref)
         assert len(_markers(tmp_path / "s")) == 4
         with pytest.raises(TypeError, match="Client"):
-            ds.census(m3, N, **KW, executor=object())
+            ds.census(m3, N, **KW, executor=object(), store=tmp_path / "t")
+        assert not (tmp_path / "t").exists()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import types
 import numpy as np
 
 from .. import _validate as v
+from .. import dask_chunks
 from .. import progress as _progress
 from .._codes import LABEL_NOT_COMPUTED
 from .._version import __version__
@@ -148,6 +149,8 @@ class CensusStore(ChunkStore):
 def run_chunked(plan: CensusPlan, chunk_size, store, executor, progress):
     """The chunks of a census in fixed chunks: kept in ``store`` (a path; only its missing chunks
     are computed) and/or run on ``executor`` (a dask Client). Returns ``(chunks, interrupted)``."""
+    if executor is not None:  # before a store is created for a call that cannot run
+        dask_chunks.check_client(executor)
     chunk_size = default_chunk_size(plan.n_runs) if chunk_size is None else v.positive_int(chunk_size, "chunk_size")
     job = CensusJob(plan, min(chunk_size, plan.n_runs))
     st = None
@@ -156,8 +159,6 @@ def run_chunked(plan: CensusPlan, chunk_size, store, executor, progress):
         job = st.plan
     todo = job.chunks() if st is None else st.missing()
     if executor is not None:
-        from .. import dask_chunks
-
         chunks, interrupted = dask_chunks.run_chunks(executor, run_job_chunk, job, todo, st, progress,
                                                      "census", "run")
     else:
