@@ -122,6 +122,9 @@ FIND_FIRST_CHUNK = 256
 #: Target wall seconds of one chunk of find_critical_points's Newton: Newton does not poll Ctrl-C,
 #: so this bounds the wait after it (the seeds not refined by then are INTERRUPTED).
 FIND_CHUNK_S = 1.0
+#: After Ctrl-C, find_critical_points deduplicates, then classifies, the seeds done for at most this
+#: many seconds each (in Python, about a millisecond per seed); the seeds left are INTERRUPTED.
+FIND_INTERRUPT_S = 1.0
 
 # --- dynsys.critical.saddles (saddle search) ---
 #: Movable images of a nudged elastic band / string between two minima.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import time
 
 import numpy as np
@@ -18,7 +19,8 @@ from .. import progress as _progress
 from ..certify import certify as certify_points
 from ..clustering import ragged_leader_clusters
 from .._codes import INTERRUPTED
-from ..config import (DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, FIND_CHUNK_S, FIND_FIRST_CHUNK, LOSS_RTOL,
+from ..config import (DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, FIND_CHUNK_S, FIND_FIRST_CHUNK, FIND_INTERRUPT_S,
+                      LOSS_RTOL,
                       NEWTON_MAX_STEPS, PARALLEL_ATOL)
 from ..results import CriticalSet, Status
 from . import symmetry
@@ -70,8 +72,9 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
         per-seed labels (-1: reached no critical point; see ``status`` and ``residual``). After
         Ctrl-C: the points of the seeds done so far; the others have status ``INTERRUPTED`` and
         label -1. Newton runs in chunks of about ``config.FIND_CHUNK_S`` seconds and stops after
-        the running one (a second Ctrl-C abandons it); deflation, deduplication and classification
-        stop at once.
+        the running one (a second Ctrl-C abandons it); then deflation is skipped, and deduplication
+        and classification of the seeds done get ``config.FIND_INTERRUPT_S`` seconds each (a
+        Ctrl-C during them stops them at once).
     """
     check_system(model)
     v.choice(method, "method", METHODS)
@@ -89,7 +92,8 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
     X0, _ = as_seeds(model, seeds)
     shape = state_shape(model)
     S0 = X0.reshape((X0.shape[0],) + shape)
-    Wout, status, residual, before, newton_gtol = _refine_chunks(model, S0, gtol, max_steps, backend)
+    Wout, status, residual, before, newton_gtol, interrupted = _refine_chunks(model, S0, gtol, max_steps,
+                                                                               backend)
     crit_gtol = tols[0]
     reached = (status == Status.CONVERGED) | (((status == Status.STALLED) | (status == Status.MAX_STEPS))
                                               & (residual <= crit_gtol))
@@ -97,7 +101,7 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
     cand_seed = [int(i) for i in np.flatnonzero(reached)]
     cand_W = [Wout[i] for i in cand_seed]
     cand_main = [True] * len(cand_seed)
-    if n_defl > 0:
+    if n_defl > 0 and not interrupted:
         known = list(cand_W)
         extra_seed, extra_W = [], []
         try:
@@ -116,11 +120,9 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
         cand_main = [j < len(cand_seed) for j in order]
         cand_seed = [(cand_seed + extra_seed)[j] for j in order]
         cand_W = [allW[j] for j in order]
-    inv = []
-    try:
-        for Wc in cand_W:
-            inv.append(symmetry.invariants(model, Wc, merge_parallel=merge_parallel, parallel_atol=tols[3]))
-    except KeyboardInterrupt:  # Ctrl-C: the seeds of the candidates not reached are not done
+    inv = _until(cand_W, lambda Wc: symmetry.invariants(model, Wc, merge_parallel=merge_parallel,
+                                                         parallel_atol=tols[3]), interrupted)
+    if len(inv) < len(cand_W):  # Ctrl-C: the seeds of the candidates not reached are not done
         for j in range(len(inv), len(cand_W)):
             if cand_main[j]:
                 status[cand_seed[j]] = INTERRUPTED
@@ -136,13 +138,13 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
         if (s, int(c)) not in seen:
             seen.add((s, int(c)))
             counts[c] += 1
-    points = []
-    try:
-        for c, j in enumerate(first):
-            s = cand_seed[j]
-            points.append(classify_at(model, cand_W[j], before[s], status[s] if cand_main[j] else Status.CONVERGED,
-                                      True, *tols, eig_method=eig_method))
-    except KeyboardInterrupt:  # Ctrl-C: the points classified so far; the others' seeds are not done
+
+    def classified(j):
+        s = cand_seed[j]
+        return classify_at(model, cand_W[j], before[s], status[s] if cand_main[j] else Status.CONVERGED,
+                           True, *tols, eig_method=eig_method)
+    points = _until(first, classified, interrupted)
+    if len(points) < len(first):  # Ctrl-C: the points classified so far; the others' seeds are not done
         gone = labels >= len(points)
         labels[gone] = -1
         status[gone] = INTERRUPTED
@@ -163,7 +165,7 @@ def _refine_chunks(model, S0, gtol, max_steps, backend):
 
     Chunks change nothing in a seed's result (seeds are independent). The first has
     ``FIND_FIRST_CHUNK`` seeds; later ones about ``FIND_CHUNK_S`` seconds at the rate so far,
-    growing at most 4x a time. Returns ``(W, status, residual, residual_before, gtol)``.
+    growing at most 4x a time. Returns ``(W, status, residual, residual_before, gtol, interrupted)``.
     """
     gtol = resolve_gtol(model, gtol)
     n = S0.shape[0]
@@ -173,6 +175,7 @@ def _refine_chunks(model, S0, gtol, max_steps, backend):
     before = np.full(n, np.nan)
     stop = np.zeros(1, dtype=np.int8)  # Newton does not poll it: a Ctrl-C waits for the chunk
     lo, size = 0, min(n, FIND_FIRST_CHUNK)
+    interrupted = False
     t0 = time.perf_counter()
     try:
         while lo < n:
@@ -191,5 +194,20 @@ def _refine_chunks(model, S0, gtol, max_steps, backend):
             rate = lo / max(time.perf_counter() - t0, 1e-9)
             size = max(1, min(4 * size, int(rate * FIND_CHUNK_S)))
     except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
+        interrupted = True
+    return W, status, residual, before, gtol, interrupted
+
+
+def _until(items, fn, interrupted):
+    """``[fn(x) for x in items]`` until Ctrl-C, or after an earlier Ctrl-C (``interrupted``) until
+    ``FIND_INTERRUPT_S`` seconds have passed: the results so far, a prefix."""
+    deadline = time.monotonic() + FIND_INTERRUPT_S if interrupted else math.inf
+    out = []
+    try:
+        for x in items:
+            if time.monotonic() > deadline:
+                break
+            out.append(fn(x))
+    except KeyboardInterrupt:
         pass
-    return W, status, residual, before, gtol
+    return out
