@@ -20,8 +20,7 @@ from ..certify import certify as certify_points
 from ..clustering import ragged_leader_clusters
 from .._codes import INTERRUPTED
 from ..config import (DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, FIND_CHUNK_S, FIND_FIRST_CHUNK, FIND_INTERRUPT_S,
-                      LOSS_RTOL,
-                      NEWTON_MAX_STEPS, PARALLEL_ATOL)
+                      LOSS_RTOL, NEWTON_MAX_STEPS, PARALLEL_ATOL)
 from ..results import CriticalSet, Status
 from . import symmetry
 from .classify import EIG_METHODS, classify_at, classify_tolerances
@@ -114,7 +113,7 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
                     extra_seed.append(i)
                     extra_W.append(Wn)
         except KeyboardInterrupt:  # Ctrl-C: the roots deflated so far
-            pass
+            interrupted = True
         order = np.argsort(np.array(cand_seed + extra_seed, dtype=np.int64), kind="stable")
         allW = cand_W + extra_W
         cand_main = [j < len(cand_seed) for j in order]
@@ -123,6 +122,7 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
     inv = _until(cand_W, lambda Wc: symmetry.invariants(model, Wc, merge_parallel=merge_parallel,
                                                          parallel_atol=tols[3]), interrupted)
     if len(inv) < len(cand_W):  # Ctrl-C: the seeds of the candidates not reached are not done
+        interrupted = True
         for j in range(len(inv), len(cand_W)):
             if cand_main[j]:
                 status[cand_seed[j]] = INTERRUPTED
