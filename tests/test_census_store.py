@@ -159,18 +159,6 @@ def test_default_chunk_size():
     assert default_chunk_size(10**8) == 4096
 
 
-def test_dask_local_cluster_gives_the_same_census(tmp_path, m3, ref):
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
-        same(ds.census(m3, N, **KW, executor=client, chunk_size=13), ref)
-        same(ds.census(m3, N, **KW, executor=client, chunk_size=13, store=tmp_path / "s"), ref)
-        assert len(_markers(tmp_path / "s")) == 4
-        with pytest.raises(TypeError, match="Client"):
-            ds.census(m3, N, **KW, executor=object(), store=tmp_path / "t")
-        assert not (tmp_path / "t").exists()
-
-
 # ------------------------------------------------------------------------------------------------
 # Killed jobs (tests/killharness.py): SIGKILL at seeded random moments, resume, compare bitwise
 # ------------------------------------------------------------------------------------------------
@@ -205,18 +193,22 @@ def test_sigkill_full_harness(tmp_path, seed):
     assert max(lost) <= 0.05
 
 
-def test_dask_killed_worker_census_chunks_are_recomputed(tmp_path, m3):
+def test_dask_same_census_and_killed_worker_chunks_are_recomputed(tmp_path, m3, ref):
     distributed = pytest.importorskip("distributed")
     import killharness as kh
 
     n = 120
-    ref = ds.census(m3, n, **KW)
+    ref_n = ds.census(m3, n, **KW)
     p = tmp_path / "s"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        same(ds.census(m3, N, **KW, executor=client, chunk_size=13), ref)
+        with pytest.raises(TypeError, match="Client"):
+            ds.census(m3, N, **KW, executor=object(), store=tmp_path / "t")
+        assert not (tmp_path / "t").exists()
         th, killed_at = kh.dask_kill_worker(client, cluster, p, min_chunks=3)
         r = ds.census(m3, n, **KW, executor=client, chunk_size=6, store=p)
         th.join()
     assert killed_at and killed_at[0] < 20, "the worker was not killed mid-run"
     assert len(_markers(p)) == 20
-    same(r, ref)
+    same(r, ref_n)
