@@ -212,3 +212,43 @@ def test_dask_same_census_and_killed_worker_chunks_are_recomputed(tmp_path, m3, 
     assert killed_at and killed_at[0] < 20, "the worker was not killed mid-run"
     assert len(_markers(p)) == 20
     same(r, ref_n)
+
+
+def test_census_sweep_refuses_one_store_for_many_ks(tmp_path):
+    with pytest.raises(TypeError, match="store"):
+        ds.census_sweep([2, 3], 4, store=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_dask_worker_killed_at_a_random_chunk_full(tmp_path, seed):
+    """A larger census and basin map on a LocalCluster, a worker SIGKILLed after a seeded random
+    number of chunks: every chunk stored once, results bitwise the local ones."""
+    distributed = pytest.importorskip("distributed")
+    import killharness as kh
+    from dynsys.basins import basins, teacher_slice
+
+    spec = kh.FULL
+    m = ds.TeacherStudent(np.eye(spec["k"]))
+    g = teacher_slice(m, list(range(1, spec["k"])) + [0], shape=(spec["grid"], spec["grid"]))
+    kw = {"seed": spec["seed"], "max_steps": spec["max_steps"], "progress": False}
+    ref_c, ref_b = ds.census(m, spec["n_runs"], **kw), basins(m, g, progress=False)
+    rng = np.random.default_rng(seed)
+    n_c = -(-spec["n_runs"] // spec["census_chunk"])
+    n_b = -(-spec["grid"] ** 2 // spec["basins_chunk"])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        th, at = kh.dask_kill_worker(client, cluster, tmp_path / "c", int(rng.integers(1, n_c)))
+        c = ds.census(m, spec["n_runs"], **kw, executor=client, chunk_size=spec["census_chunk"],
+                      store=tmp_path / "c")
+        th.join()
+        th, at_b = kh.dask_kill_worker(client, cluster, tmp_path / "b", int(rng.integers(1, n_b)))
+        b = basins(m, g, executor=client, chunk_size=spec["basins_chunk"], store=tmp_path / "b", progress=False)
+        th.join()
+    print(f"seed {seed}: census worker killed at {at} of {n_c} chunks, basins at {at_b} of {n_b}")
+    assert at[0] < n_c and at_b[0] < n_b
+    assert len(_markers(tmp_path / "c")) == n_c and len(_markers(tmp_path / "b")) == n_b
+    same(c, ref_c)
+    for f in ("labels", "loss", "lambda_min", "steps", "status"):
+        assert np.array_equal(getattr(b, f), getattr(ref_b, f), equal_nan=True), f

@@ -532,6 +532,9 @@ def census_sweep(ks, n_runs, *, k_extra=0, init="xavier", step=0.1, gtol=1e-9, s
     k_extra = v.positive_int(k_extra, "k_extra", minimum=0)
     if "n_runs" in kwargs or "model" in kwargs:
         raise TypeError("census_sweep builds the models itself; pass ks and n_runs only")
+    if "store" in kwargs:
+        raise TypeError("census_sweep does not take store= (a store holds one census): call census(model, "
+                        "n_runs, store=...) for each k with its own store")
     bar = _progress.reporter(progress, len(ks) * n_runs, "census sweep", "run")
     shared = _Shared(bar)
     out = []
