@@ -117,6 +117,14 @@ CENSUS_FIRST_CHUNK = 64
 #: Target wall seconds of one census chunk (gradient descent, Newton refinement and classification
 #: of its runs): bounds the work lost to a second Ctrl-C and the wait for a chunk being classified.
 CENSUS_CHUNK_S = 4.0
+#: find_critical_points refines its first chunk of this many seeds, then sizes chunks from the rate.
+FIND_FIRST_CHUNK = 256
+#: Target wall seconds of one chunk of find_critical_points's Newton: Newton does not poll Ctrl-C,
+#: so this bounds the wait after it (the seeds not refined by then are INTERRUPTED).
+FIND_CHUNK_S = 1.0
+#: After Ctrl-C, find_critical_points deduplicates, then classifies, the seeds done for at most this
+#: many seconds each (in Python, about a millisecond per seed); the seeds left are INTERRUPTED.
+FIND_INTERRUPT_S = 1.0
 
 # --- dynsys.critical.saddles (saddle search) ---
 #: Movable images of a nudged elastic band / string between two minima.

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import dynsys as ds
+from dynsys import chunkstore
 from dynsys.basins import basins, package_basins, plan_basins, run_basin_chunk, teacher_slice
 from dynsys.basins import run as basins_run
-from dynsys.basins import store as basins_store
 from dynsys.basins.store import BasinStore, StoreMismatch, StoreWriteError
 
 FIELDS = ("labels", "loss", "lambda_min", "steps", "status")
@@ -100,7 +100,7 @@ def test_write_errors_keep_completed_chunks(tmp_path, m4, g4, ref, monkeypatch, 
 
     p = tmp_path / "s"
     calls = []
-    real_publish = basins_store._publish
+    real_publish = chunkstore._publish
     real_set = zarr.Array.__setitem__
 
     def full(src, dst):  # the third marker finds the disk full
@@ -113,7 +113,7 @@ def test_write_errors_keep_completed_chunks(tmp_path, m4, g4, ref, monkeypatch, 
         raise PermissionError(13, "Permission denied")
 
     if how == "full":
-        monkeypatch.setattr(basins_store, "_publish", full)
+        monkeypatch.setattr(chunkstore, "_publish", full)
         with pytest.raises(StoreWriteError, match="2 completed chunks in it are intact"):
             basins(m4, g4, store=p, chunk_size=20)
     else:

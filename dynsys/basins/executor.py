@@ -1,72 +1,17 @@
-"""Chunks of a basin map on dask workers (``basins(..., executor=client)``).
-
-The driver sends the plan to every worker once (``Client.scatter``) and submits one task per missing
-chunk. With a store, each task writes its chunk and marker itself and returns only its range; the
-driver then reads the store. Without one, tasks return their chunks. Labels come from packaging, so
-they are the local run's labels. A worker that dies loses only its running chunks, which dask
-reschedules (``distributed.scheduler.allowed-failures`` times).
-
-Workers run Numba's parallel kernels: give each worker process one thread
-(``LocalCluster(processes=True, threads_per_worker=1)``) and let Numba use the cores, since two
-parallel kernels started from two threads of one process compete for one thread pool.
-"""
+"""Chunks of a basin map on dask workers (``basins(..., executor=client)``): the generic runner of
+:mod:`dynsys.dask_chunks` with :func:`dynsys.basins.run_basin_chunk`. Labels come from packaging,
+so they are the local run's."""
 
 from __future__ import annotations
 
-import secrets
-
-from .. import progress as _progress
+from .. import dask_chunks
 from .run import run_basin_chunk
-
-
-def _check_client(client):
-    try:
-        from distributed import Client
-    except ImportError as exc:  # the "distributed" extra is not installed
-        raise ImportError("executor= needs dask.distributed: pip install 'dynsys[distributed]'") from exc
-    if not isinstance(client, Client):
-        raise TypeError(f"executor must be a dask.distributed.Client (e.g. Client(LocalCluster(...)) or "
-                        f"Client('tcp://scheduler:8786')); got {type(client).__name__}")
-
-
-def _task(plan, lo, hi, store):
-    chunk = run_basin_chunk(plan, lo, hi)
-    if store is None:
-        return chunk
-    store.write(chunk)
-    return (lo, hi)
 
 
 def run_chunks(client, plan, todo, store, progress):
     """Run the chunks ``todo`` on ``client``'s workers; returns ``(chunks, interrupted)`` (chunks
     empty when a store holds them)."""
-    _check_client(client)
-    from distributed import as_completed
-
-    bar = _progress.reporter(progress, sum(hi - lo for lo, hi in todo), "basins (dask)", "cell")
-    if not todo:
-        bar.close()
-        return [], False
-    tag = secrets.token_hex(4)
-    plan_f = client.scatter(plan, broadcast=True)
-    futs = [client.submit(_task, plan_f, lo, hi, store, key=f"basins-{tag}-{lo}", pure=False)
-            for lo, hi in todo]
-    chunks = []
-    interrupted = False
-    try:
-        for fut in as_completed(futs):
-            out = fut.result()
-            if store is None:
-                chunks.append(out)
-                bar.update(out.hi - out.lo)
-            else:
-                bar.update(out[1] - out[0])
-    except KeyboardInterrupt:  # the chunks finished so far; the rest are cancelled
-        interrupted = True
-        client.cancel(futs)
-    finally:
-        bar.close()
-    return chunks, interrupted
+    return dask_chunks.run_chunks(client, run_basin_chunk, plan, todo, store, progress, "basins", "cell")
 
 
 __all__ = ["run_chunks"]

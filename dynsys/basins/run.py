@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import math
 import time
 
@@ -29,6 +28,7 @@ from .._codes import (CONVERGED, DIVERGED, ENTERED, INTERRUPTED, LABEL_NOT_COMPU
 from .._version import __version__
 from ..config import (CENSUS_POINT_RTOL, ENTRY_TAIL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
                       LOSS_RTOL, PARALLEL_ATOL)
+from ..chunkstore import model_identity
 from ..clustering import leader_clusters
 from ..critical import wilson_interval
 from ..critical.shared import check_system, kernel_shape, row_max, tolerances
@@ -88,22 +88,6 @@ class BasinPlan:
         if self.entry is not None:  # only then: stores written without label on entry stay valid
             ident["entry"] = self.entry.identity()
         return ident
-
-
-def model_identity(model) -> dict:
-    """A model as its class and constructor arguments (arrays as nested lists), JSON-able."""
-    cls = type(model)
-    args = {}
-    try:
-        params = inspect.signature(cls).parameters
-    except ValueError:  # no Python-level constructor (a toy): its class is all of it
-        params = {}
-    for name, p in params.items():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or not hasattr(model, name):
-            continue
-        x = getattr(model, name)
-        args[name] = np.asarray(x).tolist() if isinstance(x, np.ndarray) else x
-    return {"class": f"{cls.__module__}.{cls.__name__}", "args": args}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -536,5 +520,5 @@ def _run_local(plan, todo, store, progress):
     return chunks, interrupted
 
 
-__all__ = ["BasinChunk", "BasinPlan", "basins", "default_chunk_size", "model_identity",
+__all__ = ["BasinChunk", "BasinPlan", "basins", "default_chunk_size",
            "package_basins", "plan_basins", "run_basin_chunk"]

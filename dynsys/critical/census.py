@@ -124,7 +124,8 @@ def random_starts(k, d, n_runs, *, init="xavier", seed=0, first=0) -> np.ndarray
 
 def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, norm="row_max",
            max_steps=10**6, backend="parallel", chunk_size=None, progress=None, refine=True,
-           class_rtol=DEDUP_RTOL, point_rtol=CENSUS_POINT_RTOL, certify=False) -> Census:
+           class_rtol=DEDUP_RTOL, point_rtol=CENSUS_POINT_RTOL, certify=False, store=None,
+           executor=None) -> Census:
     """Gradient descent from random starts; classes of the minima reached, with fractions and intervals.
 
     Parameters
@@ -150,7 +151,9 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         Of gradient descent (:func:`dynsys.flow`); Newton refinement runs on the CPU.
     chunk_size : int, optional
         Runs per chunk (gradient descent, refinement and classification of those runs); default:
-        chunks of about ``config.CENSUS_CHUNK_S`` seconds. Results do not depend on it.
+        chunks of about ``config.CENSUS_CHUNK_S`` seconds, or with ``store`` or ``executor`` about
+        1% of the runs (:func:`dynsys.critical.census_store.default_chunk_size`). Results do not
+        depend on it.
     progress : None, bool or reporter
         Progress bar over the runs (see :mod:`dynsys.progress`).
     refine : bool
@@ -164,6 +167,15 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         ``point_rtol (1 + max|W|)``.
     certify : bool
         Certify each class's representative (:func:`dynsys.certify`): ``Census.certificates``.
+    store : str or path-like, optional
+        A Zarr store (a folder) of the runs' outcomes: created if missing, else resumed: only its
+        missing chunks are computed, and the census is bitwise that of an unbroken run (a killed
+        job loses at most its running chunks; docs/trust.md). A store written for another model,
+        starts, gradient descent or package version is refused
+        (:class:`dynsys.chunkstore.StoreMismatch`); it keeps the chunk size it was created with.
+    executor : dask.distributed.Client, optional
+        Run the chunks on its workers (each writes its chunks to ``store`` when one is given); the
+        census is bitwise the local one. Default: the local cores, no server.
 
     Returns
     -------
@@ -186,6 +198,12 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
     if chunk_size is not None:
         chunk_size = v.positive_int(chunk_size, "chunk_size")
     _progress.check(progress)
+    if store is not None or executor is not None:
+        # census_store imports this module; zarr and dask load only with it
+        from .census_store import run_chunked
+
+        chunks, _ = run_chunked(plan, chunk_size, store, executor, progress)
+        return _certified(model, package_census(plan, chunks), certify)
     n = plan.n_runs
     bar = _progress.reporter(progress, n, "census", "run")
     stop = np.zeros(1, dtype=np.int8)
@@ -213,7 +231,10 @@ def census(model, n_runs=None, *, init="xavier", step=0.1, gtol=1e-9, seed=0, no
         pass
     finally:
         bar.close()
-    c = package_census(plan, chunks)
+    return _certified(model, package_census(plan, chunks), certify)
+
+
+def _certified(model, c, certify):
     if certify and c.classes:
         c = dataclasses.replace(c, certificates=certify_points(model, c))
     return c
@@ -511,6 +532,9 @@ def census_sweep(ks, n_runs, *, k_extra=0, init="xavier", step=0.1, gtol=1e-9, s
     k_extra = v.positive_int(k_extra, "k_extra", minimum=0)
     if "n_runs" in kwargs or "model" in kwargs:
         raise TypeError("census_sweep builds the models itself; pass ks and n_runs only")
+    if "store" in kwargs:
+        raise TypeError("census_sweep does not take store= (a store holds one census): call census(model, "
+                        "n_runs, store=...) for each k with its own store")
     bar = _progress.reporter(progress, len(ks) * n_runs, "census sweep", "run")
     shared = _Shared(bar)
     out = []

@@ -8,18 +8,24 @@ The top of the critical layer's one direction of imports: :mod:`.shared` <- :mod
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import time
 
 import numpy as np
 
 from .. import _validate as v
+from .. import progress as _progress
 from ..certify import certify as certify_points
 from ..clustering import ragged_leader_clusters
-from ..config import DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, LOSS_RTOL, NEWTON_MAX_STEPS, PARALLEL_ATOL
+from .._codes import INTERRUPTED
+from ..config import (DEDUP_RTOL, DEFLATION_MAX_ROOTS, EIG_RTOL, FIND_CHUNK_S, FIND_FIRST_CHUNK, FIND_INTERRUPT_S,
+                      LOSS_RTOL, NEWTON_MAX_STEPS, PARALLEL_ATOL)
 from ..results import CriticalSet, Status
 from . import symmetry
 from .classify import EIG_METHODS, classify_at, classify_tolerances
 from .newton import deflate, refine
-from .shared import as_seeds, check_system, state_shape
+from .shared import as_seeds, check_system, resolve_gtol, state_shape
 
 METHODS = ("newton",)
 
@@ -62,7 +68,12 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
     -------
     CriticalSet
         Distinct points ordered by the first seed that reached each, with per-point seed counts and
-        per-seed labels (-1: reached no critical point; see ``status`` and ``residual``).
+        per-seed labels (-1: reached no critical point; see ``status`` and ``residual``). After
+        Ctrl-C: the points of the seeds done so far; the others have status ``INTERRUPTED`` and
+        label -1. Newton runs in chunks of about ``config.FIND_CHUNK_S`` seconds and stops after
+        the running one (a second Ctrl-C abandons it); then deflation is skipped, and deduplication
+        and classification of the seeds done get ``config.FIND_INTERRUPT_S`` seconds each (a
+        Ctrl-C during them stops them at once).
     """
     check_system(model)
     v.choice(method, "method", METHODS)
@@ -80,11 +91,8 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
     X0, _ = as_seeds(model, seeds)
     shape = state_shape(model)
     S0 = X0.reshape((X0.shape[0],) + shape)
-    res = refine(model, S0, gtol=gtol, max_steps=max_steps, backend=backend)
-    status = np.atleast_1d(np.asarray(res.status, dtype=np.int8))
-    residual = np.atleast_1d(np.asarray(res.residual, dtype=float))
-    before = np.atleast_1d(np.asarray(res.residual_before, dtype=float))
-    Wout = res.W.reshape(S0.shape)
+    Wout, status, residual, before, newton_gtol, interrupted = _refine_chunks(model, S0, gtol, max_steps,
+                                                                               backend)
     crit_gtol = tols[0]
     reached = (status == Status.CONVERGED) | (((status == Status.STALLED) | (status == Status.MAX_STEPS))
                                               & (residual <= crit_gtol))
@@ -92,24 +100,33 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
     cand_seed = [int(i) for i in np.flatnonzero(reached)]
     cand_W = [Wout[i] for i in cand_seed]
     cand_main = [True] * len(cand_seed)
-    if n_defl > 0:
+    if n_defl > 0 and not interrupted:
         known = list(cand_W)
         extra_seed, extra_W = [], []
-        for i in range(S0.shape[0]):
-            for _ in range(n_defl):
-                Wn, st = deflate(model, S0[i], known, gtol=gtol, max_steps=max_steps)
-                if Wn is None:
-                    break
-                known.append(Wn)
-                extra_seed.append(i)
-                extra_W.append(Wn)
+        try:
+            for i in range(S0.shape[0]):
+                for _ in range(n_defl):
+                    Wn, st = deflate(model, S0[i], known, gtol=gtol, max_steps=max_steps)
+                    if Wn is None:
+                        break
+                    known.append(Wn)
+                    extra_seed.append(i)
+                    extra_W.append(Wn)
+        except KeyboardInterrupt:  # Ctrl-C: the roots deflated so far
+            interrupted = True
         order = np.argsort(np.array(cand_seed + extra_seed, dtype=np.int64), kind="stable")
         allW = cand_W + extra_W
         cand_main = [j < len(cand_seed) for j in order]
         cand_seed = [(cand_seed + extra_seed)[j] for j in order]
         cand_W = [allW[j] for j in order]
-    inv = [symmetry.invariants(model, Wc, merge_parallel=merge_parallel, parallel_atol=tols[3])
-           for Wc in cand_W]
+    inv = _until(cand_W, lambda Wc: symmetry.invariants(model, Wc, merge_parallel=merge_parallel,
+                                                         parallel_atol=tols[3]), interrupted)
+    if len(inv) < len(cand_W):  # Ctrl-C: the seeds of the candidates not reached are not done
+        interrupted = True
+        for j in range(len(inv), len(cand_W)):
+            if cand_main[j]:
+                status[cand_seed[j]] = INTERRUPTED
+        cand_seed, cand_W, cand_main = cand_seed[:len(inv)], cand_W[:len(inv)], cand_main[:len(inv)]
     cls, first = ragged_leader_clusters(inv, dedup_tol) if inv else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     labels = np.full(S0.shape[0], -1, dtype=np.int64)
     counts = np.zeros(len(first), dtype=np.int64)
@@ -121,16 +138,76 @@ def find_critical_points(model, seeds, *, method="newton", deflation=False, gtol
         if (s, int(c)) not in seen:
             seen.add((s, int(c)))
             counts[c] += 1
-    points = []
-    for c, j in enumerate(first):
+
+    def classified(j):
         s = cand_seed[j]
-        points.append(classify_at(model, cand_W[j], before[s], status[s] if cand_main[j] else Status.CONVERGED,
-                                  True, *tols, eig_method=eig_method))
+        return classify_at(model, cand_W[j], before[s], status[s] if cand_main[j] else Status.CONVERGED,
+                           True, *tols, eig_method=eig_method)
+    points = _until(first, classified, interrupted)
+    if len(points) < len(first):  # Ctrl-C: the points classified so far; the others' seeds are not done
+        gone = labels >= len(points)
+        labels[gone] = -1
+        status[gone] = INTERRUPTED
+        first, counts = first[:len(points)], counts[:len(points)]
     seed_index = np.array([cand_seed[j] for j in first], dtype=np.int64)
     for arr in (counts, seed_index, labels, status, residual):
         arr.setflags(write=False)
     cs = CriticalSet(points=tuple(points), counts=counts, seed_index=seed_index, labels=labels,
-                     status=status, residual=residual, gtol=float(res.gtol), dedup_tol=dedup_tol)
+                     status=status, residual=residual, gtol=newton_gtol, dedup_tol=dedup_tol)
     if certify and points:
         cs = dataclasses.replace(cs, certificates=certify_points(model, cs))
     return cs
+
+
+def _refine_chunks(model, S0, gtol, max_steps, backend):
+    """:func:`refine` of the seeds ``S0`` in chunks, each under :func:`dynsys.progress.watch`: Ctrl-C
+    ends the call after the running chunk, and the seeds not refined keep status ``INTERRUPTED``.
+
+    Chunks change nothing in a seed's result (seeds are independent). The first has
+    ``FIND_FIRST_CHUNK`` seeds; later ones about ``FIND_CHUNK_S`` seconds at the rate so far,
+    growing at most 4x a time. Returns ``(W, status, residual, residual_before, gtol, interrupted)``.
+    """
+    gtol = resolve_gtol(model, gtol)
+    n = S0.shape[0]
+    W = np.array(S0, dtype=float)
+    status = np.full(n, INTERRUPTED, dtype=np.int8)
+    residual = np.full(n, np.nan)
+    before = np.full(n, np.nan)
+    stop = np.zeros(1, dtype=np.int8)  # Newton does not poll it: a Ctrl-C waits for the chunk
+    lo, size = 0, min(n, FIND_FIRST_CHUNK)
+    interrupted = False
+    t0 = time.perf_counter()
+    try:
+        while lo < n:
+            hi = min(n, lo + size)
+            res, interrupted = _progress.watch(
+                functools.partial(refine, model, S0[lo:hi], gtol=gtol, max_steps=max_steps, backend=backend),
+                stop, lambda: None)
+            if res is not None:
+                W[lo:hi] = res.W
+                status[lo:hi] = res.status
+                residual[lo:hi] = res.residual
+                before[lo:hi] = res.residual_before
+            if interrupted:
+                break
+            lo = hi
+            rate = lo / max(time.perf_counter() - t0, 1e-9)
+            size = max(1, min(4 * size, int(rate * FIND_CHUNK_S)))
+    except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
+        interrupted = True
+    return W, status, residual, before, gtol, interrupted
+
+
+def _until(items, fn, interrupted):
+    """``[fn(x) for x in items]`` until Ctrl-C, or after an earlier Ctrl-C (``interrupted``) until
+    ``FIND_INTERRUPT_S`` seconds have passed: the results so far, a prefix."""
+    deadline = time.monotonic() + FIND_INTERRUPT_S if interrupted else math.inf
+    out = []
+    try:
+        for x in items:
+            if time.monotonic() > deadline:
+                break
+            out.append(fn(x))
+    except KeyboardInterrupt:
+        pass
+    return out
