@@ -157,6 +157,9 @@ def _run(script, path, env):
     return subprocess.run([sys.executable, str(script), str(path)], env=env, check=True, timeout=300)
 
 
+# tests/killharness.py (default run in test_census_store.py) kills a basin map too; this
+# standalone copy is the long form
+@pytest.mark.slow
 def test_sigkill_and_resume_is_bitwise(tmp_path, m4):
     script = tmp_path / "job.py"
     script.write_text(SCRIPT)
