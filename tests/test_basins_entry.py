@@ -2,6 +2,11 @@
 against a direct distance computation, saddles never cut short, store identity, bad input."""
 
 import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -114,6 +119,35 @@ def test_explicit_balls_from_attractors():
     assert b.n_perm == 0 and b.radii.size >= 1 and b.kernel.keys.size >= 1
     r1 = ds.basins(m, S, backend="cpu", entry=True, attractors=r0)
     assert np.array_equal(r0.labels, r1.labels) and r1.entered.any()
+
+
+def test_entry_kernel_one_signature_and_cache_hit_in_new_process():
+    """Teacher permutations, explicit balls, a residual and a pickled plan: one compiled signature,
+    loaded from the cache by a second process."""
+    ds.basins(ds.TeacherStudent(np.eye(2)), ds.Xavier(2, seed=0), max_steps=3, entry=True)  # fills the cache
+    code = textwrap.dedent("""
+        import json, pickle
+        import numpy as np
+        import dynsys as ds
+        from dynsys.basins import plan_basins, run_basin_chunk
+        from dynsys.kernels import gd_entry as ge
+        a = ds.TeacherStudent(np.eye(2))
+        b = ds.TeacherStudent(np.eye(2), residual=0.1 * np.ones((2, 2)))
+        r = ds.basins(a, ds.Xavier(3, seed=0), max_steps=3, entry=True)
+        ds.basins(b, ds.Xavier(3, seed=0), max_steps=3, entry=True, backend="cpu")
+        ds.basins(a, ds.Xavier(3, seed=1), max_steps=3, entry=True, attractors=[ds.basins(a, np.eye(2)[None]).attractors[0]])
+        p = pickle.loads(pickle.dumps(plan_basins(a, ds.Xavier(3, seed=0), max_steps=3, entry=True)))
+        run_basin_chunk(p, 0, 3)
+        st = ge._gd_entry_batch.stats
+        print(json.dumps({"sigs": len(ge._gd_entry_batch.signatures),
+                          "hits": sum(st.cache_hits.values()), "misses": sum(st.cache_misses.values())}))
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
+                         check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"sigs": 1, "hits": 1, "misses": 0}
 
 
 def test_store_identity_includes_entry(tmp_path):
