@@ -84,9 +84,10 @@ def test_kernel_entry_test_matches_direct_distance():
     # explicit balls: two near teacher permutations with a distinct matching (keyed), one far (direct)
     C = np.array([perms[1] + 0.01, perms[4] - 0.02, 0.5 * T + 0.3])
     R = np.array([0.05, 0.03, 0.2])
+    z = np.ones((3, 3)) / 3.0
     eb = EntryArrays(T=T, perm_r2=0.004 ** 2, C=C, r2=R ** 2, keys=np.array([0], dtype=np.int64),
                      key_ball=np.array([0], dtype=np.int64), direct=np.array([2], dtype=np.int64),
-                     g2max=np.inf, every=1)
+                     z=z, proj=np.array([float((C[2] * z).sum())]), rd=0.2 * (1 + 1e-6), g2max=np.inf, every=1)
     key1 = sum(int(np.argmin(np.linalg.norm(C[1][j] - T, axis=1))) * 3 ** j for j in range(3))
     eb = eb._replace(keys=np.sort(np.array([key1, 10**9], dtype=np.int64)))
     eb = eb._replace(key_ball=np.array([1, 0], dtype=np.int64)[np.argsort([key1, 10**9])])
@@ -107,6 +108,29 @@ def test_kernel_entry_test_matches_direct_distance():
     assert np.all(status[~want] == MAX_STEPS) and np.all(steps[want] == 0) and np.all(steps[~want] == 1)
     which = np.argmax(inside, axis=1)
     assert np.allclose(W[want], centres[which[want]], rtol=0, atol=1e-15)
+
+
+def test_kernel_many_direct_balls():
+    """500 balls away from the teacher rows (tested through the sorted projections): the kernel's
+    verdict equals a direct distance to every centre."""
+    from dynsys.basins.entry import _kernel_arrays
+    m = ds.TeacherStudent(np.eye(3))
+    T = np.asarray(m.W_star)
+    rng = np.random.default_rng(4)
+    C = rng.uniform(-0.3, 0.3, (500, 3, 3))
+    R = rng.uniform(0.005, 0.02, 500)
+    eb = _kernel_arrays(m, 0.1, T, np.zeros((3, 3)), C, R, 0.0, 1)._replace(g2max=np.inf)
+    assert eb.direct.size == 500 and np.all(np.diff(eb.proj) >= 0)
+    pick = rng.integers(0, 500, 600)
+    u = rng.standard_normal((600, 3, 3))
+    u /= np.linalg.norm(u.reshape(600, -1), axis=1)[:, None, None]
+    W0 = C[pick] + u * (rng.choice([0.5, 0.99, 1.01, 3.0], 600) * R[pick])[:, None, None]
+    W, steps, status = _one_step(m, W0, eb)
+    dist = np.linalg.norm((W0[:, None] - C[None]).reshape(600, 500, -1), axis=2)
+    inside = dist < R[None, :] * (1 - 1e-9)
+    want = inside.any(axis=1)
+    assert np.array_equal(status == ENTERED, want) and want.any() and (~want).any()
+    assert all(any(np.array_equal(W[i], C[b]) for b in np.flatnonzero(inside[i])) for i in np.flatnonzero(want))
 
 
 def test_explicit_balls_from_attractors():

@@ -18,7 +18,10 @@ matching names is tested:
 * **keyed balls** (explicit minima whose ball lies where the nearest-row matching is constant: each
   centre row is nearer its nearest teacher row than any other by more than ``2 r``): a point inside
   has the centre's matching, looked up in a sorted table of keys;
-* **direct balls** (any other minimum, e.g. spurious ones): tested one by one; they are few.
+* **direct balls** (any other minimum, e.g. spurious ones): sorted by the projection of their centre
+  on a fixed direction ``z``; a state is tested only against the balls whose projection lies within
+  the largest direct radius of its own (a point of a ball projects within the radius of its centre),
+  found by binary search, so thousands of spurious balls of a pilot map cost a few tests.
 
 A wrong matching can only miss an entry (the run goes on, as without entry), never claim one: every
 claim is a direct distance test against the named centre.
@@ -51,9 +54,10 @@ class EntryArrays(NamedTuple):
 
     ``T`` (k*, d) teacher network rows; ``perm_r2`` squared radius of every teacher permutation's
     ball (0: none); ``C`` (n_balls, k, d) explicit centres with squared radii ``r2`` (n_balls,);
-    ``keys`` (sorted int64) and ``key_ball`` the keyed balls; ``direct`` (int64) the balls tested one
-    by one; ``g2max`` a bound on the squared gradient norm inside any ball (no test above it);
-    ``every`` steps between two tests.
+    ``keys`` (sorted int64) and ``key_ball`` the keyed balls; ``direct`` (int64) the other balls,
+    sorted by ``proj`` (their centres' projections on the unit direction ``z`` (k, d)), ``rd`` the
+    largest radius among them; ``g2max`` a bound on the squared gradient norm inside any ball (no test
+    above it); ``every`` steps between two tests.
     """
 
     T: np.ndarray
@@ -63,6 +67,9 @@ class EntryArrays(NamedTuple):
     keys: np.ndarray
     key_ball: np.ndarray
     direct: np.ndarray
+    z: np.ndarray
+    proj: np.ndarray
+    rd: float
     g2max: float
     every: int
 
@@ -247,6 +254,13 @@ def _kernel_arrays(model, step, T, U, C, R, perm_r, every) -> EntryArrays:
         keys = key[single][order].astype(np.int64)
         key_ball = np.flatnonzero(single)[order].astype(np.int64)
         direct = np.flatnonzero(~single).astype(np.int64)
+    # a fixed direction (the identity of a store depends on the balls only)
+    z = np.random.default_rng(0).standard_normal(C.shape[1:] if C.ndim == 3 else (k, T.shape[1]))
+    z /= np.linalg.norm(z)
+    proj = (C[direct].reshape(direct.size, -1) @ z.ravel()) if direct.size else np.zeros(0)
+    order = np.argsort(proj, kind="stable")
+    direct, proj = direct[order].astype(np.int64), proj[order]
+    rd = float(np.max(R[direct])) * (1.0 + 1e-6) if direct.size else 0.0
     # |grad L(X)| <= |H| |X - c| + |grad L(c)| with |H| <= (1 + q) / s < 2 / s on the ball
     gc = 0.0
     for c in C:
@@ -256,7 +270,7 @@ def _kernel_arrays(model, step, T, U, C, R, perm_r, every) -> EntryArrays:
     r2 = (R * (1.0 - _MARGIN)) ** 2
     arrs = EntryArrays(T=np.array(T, dtype=float), perm_r2=float((perm_r * (1.0 - _MARGIN)) ** 2),
                        C=np.array(C, dtype=float), r2=r2, keys=keys, key_ball=key_ball, direct=direct,
-                       g2max=float(g2max), every=int(every))
+                       z=z, proj=np.asarray(proj, dtype=float), rd=rd, g2max=float(g2max), every=int(every))
     for a in arrs:
         if isinstance(a, np.ndarray):
             a.setflags(write=False)
@@ -272,7 +286,8 @@ def frozen(e: EntryArrays) -> EntryArrays:
         return x
     return EntryArrays(T=ro(e.T, float), perm_r2=float(e.perm_r2), C=ro(e.C, float), r2=ro(e.r2, float),
                        keys=ro(e.keys, np.int64), key_ball=ro(e.key_ball, np.int64),
-                       direct=ro(e.direct, np.int64), g2max=float(e.g2max), every=int(e.every))
+                       direct=ro(e.direct, np.int64), z=ro(e.z, float), proj=ro(e.proj, float), rd=float(e.rd),
+                       g2max=float(e.g2max), every=int(e.every))
 
 
 __all__ = ["EntryArrays", "EntryBalls", "certify", "frozen", "row_symmetric", "teacher_minima"]

@@ -44,7 +44,7 @@ def _dist2(X, C, b, bound):
 def _entered(X, V, T, eb, near, used):
     """The ball that state ``X`` (network rows ``V``) lies in: -2 a teacher permutation (its matching
     left in ``near``), ``b >= 0`` explicit ball ``b``, -1 none."""
-    _, perm_r2, C, r2, keys, key_ball, direct, _, _ = eb
+    _, perm_r2, C, r2, keys, key_ball, direct, z, proj, rd, _, _ = eb
     k, ks = V.shape[0], T.shape[0]
     dist = 0.0
     key = 0
@@ -84,10 +84,25 @@ def _entered(X, V, T, eb, near, used):
             b = key_ball[lo]
             if _dist2(X, C, b, r2[b]) < r2[b]:
                 return b
-    for q in range(direct.shape[0]):
-        b = direct[q]
-        if _dist2(X, C, b, r2[b]) < r2[b]:
-            return b
+    if direct.shape[0] > 0:
+        # only the balls whose centre projects within rd of X's projection (|<X - c, z>| <= |X - c|)
+        p = 0.0
+        for j in range(k):
+            for l in range(V.shape[1]):
+                p += X[j, l] * z[j, l]
+        lo, hi = 0, proj.shape[0]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if proj[mid] < p - rd:
+                lo = mid + 1
+            else:
+                hi = mid
+        q = lo
+        while q < proj.shape[0] and proj[q] <= p + rd:
+            b = direct[q]
+            if _dist2(X, C, b, r2[b]) < r2[b]:
+                return b
+            q += 1
     return -1
 
 
