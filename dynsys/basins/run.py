@@ -27,14 +27,13 @@ from .. import _validate as v
 from .. import backends
 from .. import progress as _progress
 from .._codes import (CONVERGED, DIVERGED, ENTERED, INTERRUPTED, LABEL_NOT_COMPUTED, LABEL_SADDLE,
-                      MAX_STEPS, NONFINITE, SINGULAR)
+                      MAX_STEPS, NONFINITE, NORM_CODES, SINGULAR)
 from .._version import __version__
 from ..config import (CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
                       LOSS_RTOL, PARALLEL_ATOL)
 from ..clustering import leader_clusters
 from ..critical import wilson_interval
 from ..critical.shared import check_system, kernel_shape, row_max, tolerances
-from .._codes import NORM_CODES
 from ..flow import plan_flow, run_flow_chunk
 from ..flow_plan import frozen_arrays, readonly
 from ..model import TeacherStudent
@@ -250,7 +249,7 @@ def _classify_entered(plan, W, status):
     m = W.shape[0]
     if inb.size:
         flat = W[inb].reshape(inb.size, -1)
-        uniq, first, back = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+        _, first, back = np.unique(flat, axis=0, return_index=True, return_inverse=True)
         ce = classify_ends(plan.model, W[inb[first]], np.full(first.size, CONVERGED, dtype=np.int8), plan.tol,
                            backend=plan.backend)
     parts = []
