@@ -235,7 +235,7 @@ def certify(model, step, attractors=None, every=ENTRY_EVERY, stacklevel=3) -> En
 def _kernel_arrays(model, step, T, U, C, R, perm_r, every) -> EntryArrays:
     """Split the explicit balls into keyed and direct ones, and bound the gradient inside any ball."""
     nb = R.size
-    k, ks = C.shape[1] if C.ndim == 3 else model.k, T.shape[0]
+    k, ks = model.k, T.shape[0]
     keys = np.zeros(0, dtype=np.int64)
     key_ball = np.zeros(0, dtype=np.int64)
     direct = np.arange(nb, dtype=np.int64)
@@ -255,16 +255,14 @@ def _kernel_arrays(model, step, T, U, C, R, perm_r, every) -> EntryArrays:
         key_ball = np.flatnonzero(single)[order].astype(np.int64)
         direct = np.flatnonzero(~single).astype(np.int64)
     # a fixed direction (the identity of a store depends on the balls only)
-    z = np.random.default_rng(0).standard_normal(C.shape[1:] if C.ndim == 3 else (k, T.shape[1]))
+    z = np.random.default_rng(0).standard_normal(tuple(model.state_shape))
     z /= np.linalg.norm(z)
     proj = (C[direct].reshape(direct.size, -1) @ z.ravel()) if direct.size else np.zeros(0)
     order = np.argsort(proj, kind="stable")
     direct, proj = direct[order].astype(np.int64), proj[order]
     rd = float(np.max(R[direct])) * (1.0 + 1e-6) if direct.size else 0.0
     # |grad L(X)| <= |H| |X - c| + |grad L(c)| with |H| <= (1 + q) / s < 2 / s on the ball
-    gc = 0.0
-    for c in C:
-        gc = max(gc, float(np.linalg.norm(model.grad(c, backend="cpu"))))
+    gc = float(np.max(np.linalg.norm(np.asarray(model.grad(C, backend="cpu")).reshape(nb, -1), axis=1))) if nb else 0.0
     rmax = max([perm_r] + list(R))
     g2max = ((2.0 / step) * rmax + gc) ** 2 * (1.0 + 1e-6)
     r2 = (R * (1.0 - _MARGIN)) ** 2
