@@ -3,7 +3,7 @@
 ``parallel`` runs the batched Numba kernels on all cores; ``cpu`` runs the same compiled kernels on
 one thread (bitwise-equal results); ``cuda`` runs the ``numba.cuda`` twins (loss and gradient, flow
 integrators), imported only when asked for, so that importing dynsys never touches CUDA. The field,
-the flow integrators (:func:`flow_fixed`, :func:`flow_dopri5`, :func:`flow_cuda`) and the Newton batch
+the flow integrators (:func:`flow_fixed`, :func:`flow_dopri5`, :func:`flow_gd_entry`, :func:`flow_cuda`) and the Newton batch
 (:func:`newton`) are dispatched here.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import PARALLEL_MIN_BATCH
 from .progress import compile_notice
-from .kernels import field, integrators
+from .kernels import field, gd_entry, integrators
 from .kernels import newton as kn
 from .kernels.newton import NewtonParams  # noqa: F401  (the Newton kernel's settings, built by critical/)
 from .systems.teacher_student import work_size
@@ -153,6 +153,16 @@ def flow_dopri5(backend, *args):
 
     with threads("cpu" if args[0].shape[0] == 1 else backend), numba.parallel_chunksize(1):
         integrators._dopri5_batch(*args)
+
+
+def flow_gd_entry(backend, *args):
+    """gd with label on entry over a batch: :func:`dynsys.kernels.gd_entry._gd_entry_batch` ``(*args)``,
+    scheduled as :func:`flow_fixed`."""
+    _cpu_only(backend, "flow_gd_entry")
+    compile_notice(gd_entry._gd_entry_batch, "flow")
+
+    with threads("cpu" if args[0].shape[0] == 1 else backend), numba.parallel_chunksize(1):
+        gd_entry._gd_entry_batch(*args)
 
 
 def flow_cuda(method, W0, fa, *args):

@@ -330,13 +330,9 @@ CLASSIFIER_DIVERGENCE_LIMIT = 1e6
 TWO_PHASE_DIST_FLOOR = 1e-9
 
 #: Label on entry (dynsys.basins): gradient-descent steps between two tests of entry into a
-#: certified ball (each test is one vectorised distance computation over the chunk's live runs).
-ENTRY_EVERY = 128
-#: ... and at least the steps so far over this: a run near a saddle (tens of thousands of steps) is
-#: tested a few dozen times, not hundreds (each test costs a kernel launch), while a run that enters
-#: runs at most 1/ENTRY_GROWTH of its steps past its entry.
-ENTRY_GROWTH = 4
+#: certified ball, inside the gd kernel (a test matches each student row to its nearest teacher
+#: row, O(k k* d), about a tenth of a gradient at k = d = 4). A run stops at most this many steps
+#: after it entered.
+ENTRY_EVERY = 4
 #: Largest teacher width whose k! teacher permutations get entry balls without ``attractors=``.
 ENTRY_MAX_PERMUTATIONS_K = 7
-#: Once fewer than 1/ENTRY_TAIL of a chunk's runs are live, they run to their end without tests.
-ENTRY_TAIL = 16

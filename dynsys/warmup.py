@@ -46,6 +46,7 @@ def _flow(ds):
         for method in ("gd", "dopri5"):  # euler and rk4 share gd's kernel
             ds.flow(m, W0, method=method, max_steps=5, backend=b, progress=False)
             ds.flow(m, W0[0], method=method, max_steps=5, backend=b, progress=False, save=2)
+    ds.basins(m, W0, max_steps=5, progress=False, entry=True)  # gd with label on entry (its own kernel)
 
 
 def _critical(ds):

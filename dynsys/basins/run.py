@@ -18,24 +18,29 @@ import dataclasses
 import functools
 import math
 import time
+import warnings
 
 import numpy as np
 
 from .. import _validate as v
+from .. import backends
 from .. import progress as _progress
 from .._codes import (CONVERGED, DIVERGED, ENTERED, INTERRUPTED, LABEL_NOT_COMPUTED, LABEL_SADDLE,
-                      MAX_STEPS, NONFINITE, SINGULAR)
+                      MAX_STEPS, NONFINITE, NORM_CODES, SINGULAR)
 from .._version import __version__
-from ..config import (CENSUS_POINT_RTOL, ENTRY_TAIL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
+from ..config import (CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
                       LOSS_RTOL, PARALLEL_ATOL)
 from ..chunkstore import model_identity
 from ..clustering import leader_clusters
 from ..critical import wilson_interval
 from ..critical.shared import check_system, kernel_shape, row_max, tolerances
 from ..flow import plan_flow, run_flow_chunk
+from ..flow_plan import frozen_arrays, readonly
 from ..model import TeacherStudent
 from ..results.basins import Attractor, BasinResult
-from .entry import EntryBalls, certify
+from ..systems.teacher_student import work_size
+from .entry import EntryBalls, certify, row_symmetric
+from .entry import frozen as frozen_entry
 from .labels import KINDS, Ends, Tolerances, canonical_labels, classify_ends
 from .samplers import Sampler, as_sampler
 
@@ -120,11 +125,13 @@ def default_chunk_size(n: int) -> int:
 def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_steps=10**6,
                 rtol=1e-8, atol=1e-10, backend="parallel", chunk_size=None, critical_gtol=None,
                 eig_rtol=EIG_RTOL, loss_rtol=LOSS_RTOL, parallel_atol=PARALLEL_ATOL,
-                point_rtol=CENSUS_POINT_RTOL, class_rtol=DEDUP_RTOL, entry=False, attractors=None) -> BasinPlan:
+                point_rtol=CENSUS_POINT_RTOL, class_rtol=DEDUP_RTOL, entry=None, attractors=None) -> BasinPlan:
     """Validate the arguments of :func:`basins` (same names and meaning) into a :class:`BasinPlan`.
 
-    With ``entry=True`` the plan carries the certified balls (:func:`dynsys.basins.entry.certify`
-    at the plan's step, centred on the minima of ``attractors`` or on the teacher permutations).
+    With label on entry (``entry=True``, or ``None`` where it applies) the plan carries the certified
+    balls (:func:`dynsys.basins.entry.certify` at the plan's step, centred on the teacher
+    permutations and the minima of ``attractors``); a plan whose balls are all uncertified runs
+    without.
     """
     check_system(model)
     if isinstance(sampler, Sampler):
@@ -155,12 +162,20 @@ def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_m
     class_rtol = v.real_scalar(class_rtol, "class_rtol", lo=0.0, lo_open=True)
     n = sampler.n
     chunk_size = default_chunk_size(n) if chunk_size is None else min(n, v.positive_int(chunk_size, "chunk_size"))
-    if not isinstance(entry, (bool, np.bool_)):
-        # other forms (e.g. balls given by the caller) are not built: True or False only
-        raise NotImplementedError(f"entry must be True or False (other forms of label on entry are not "
-                                  f"implemented); got {entry!r}")
+    if entry is not None and not isinstance(entry, (bool, np.bool_)):
+        # other forms (e.g. balls given by the caller) are not built: True, False or None only
+        raise NotImplementedError(f"entry must be True, False or None (automatic; other forms of label on "
+                                  f"entry are not implemented); got {entry!r}")
     balls = None
-    if entry:
+    if entry is None:
+        if (method in ("gd", "euler") and isinstance(model, TeacherStudent)
+                and (attractors is not None or row_symmetric(model))):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                balls = certify(model, float(step), attractors)
+            if balls.n_balls == 0:
+                balls = None
+    elif entry:
         if method not in ("gd", "euler"):
             raise ValueError(f"entry=True needs method='gd' (the balls are certified for the gradient-descent "
                              f"map, and a restarted {method} run is not the same run); got method={method!r}. "
@@ -189,7 +204,7 @@ def run_basin_chunk(plan: BasinPlan, lo: int, hi: int, *, stop=None, done=None) 
     W0 = plan.sampler.points(plan.model, lo, hi)
     t0 = time.perf_counter()
     if plan.entry is not None:
-        W, status, steps, ball = _flow_entry(plan, W0, stop, done)
+        W, status, steps = _flow_entry(plan, W0, stop, done)
     elif isinstance(plan.model, TeacherStudent):
         fp = plan_flow(plan.model, W0, method=plan.method, step=plan.step, gtol=plan.gtol, norm=plan.norm,
                        max_steps=plan.max_steps, rtol=plan.rtol, atol=plan.atol, backend=plan.backend)
@@ -199,61 +214,55 @@ def run_basin_chunk(plan: BasinPlan, lo: int, hi: int, *, stop=None, done=None) 
         W, status, steps = _descend(plan, W0, stop, done)
     t1 = time.perf_counter()
     if plan.entry is not None:
-        inb = ball >= 0
-        W[inb] = plan.entry.centres[ball[inb]]
-        status[inb] = CONVERGED  # the centre is a minimum: classified like a converged endpoint
-    ends = classify_ends(plan.model, W, status, plan.tol, backend=plan.backend)
-    if plan.entry is not None:
-        status[inb] = ENTERED
+        ends = _classify_entered(plan, W, status)
+    else:
+        ends = classify_ends(plan.model, W, status, plan.tol, backend=plan.backend)
     return BasinChunk(lo=lo, hi=hi, status=np.asarray(status, dtype=np.int8),
                       steps=np.asarray(steps, dtype=np.int64), ends=ends, flow_time=t1 - t0,
                       classify_time=time.perf_counter() - t1)
 
 
-def _flow_entry(plan, W0, stop, done):
-    """The flow of ``plan`` in segments (``plan.entry.every`` steps, or 1/``growth`` of the steps so
-    far when more), each live run tested for entry into a certified ball between two segments.
+def _classify_entered(plan, W, status):
+    """:func:`classify_ends` where an entered run's endpoint is its ball's centre (a minimum,
+    classified like a converged endpoint): each distinct centre is classified once, and the other
+    cells as usual. Per cell, the outcome is what classifying every cell would give (the
+    classification of one point does not depend on the batch it is in)."""
+    inb = np.flatnonzero(status == ENTERED)
+    rest = np.flatnonzero(status != ENTERED)
+    ends = classify_ends(plan.model, W[rest], status[rest], plan.tol, backend=plan.backend)
+    m = W.shape[0]
+    if inb.size:
+        flat = W[inb].reshape(inb.size, -1)
+        _, first, back = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+        ce = classify_ends(plan.model, W[inb[first]], np.full(first.size, CONVERGED, dtype=np.int8), plan.tol,
+                           backend=plan.backend)
+    parts = []
+    for f in dataclasses.fields(Ends):
+        a = getattr(ends, f.name)
+        out = np.empty((m,) + a.shape[1:], dtype=a.dtype)
+        out[rest] = a
+        if inb.size:
+            out[inb] = getattr(ce, f.name)[back.reshape(-1)]
+        parts.append(out)
+    return Ends(*parts)
 
-    A gd run restarted from its state is the same run (the map and its stopping tests depend on the
-    state only), so a run that enters no ball ends exactly as without entry. Returns ``W``,
-    ``status``, ``steps`` and the ball each run entered (-1: none).
-    """
-    m = W0.shape[0]
-    W = np.array(W0, dtype=float)
-    status = np.full(m, MAX_STEPS, dtype=np.int8)
+
+def _flow_entry(plan, W0, stop, done):
+    """gd of ``plan`` with the entry test inside the kernel (:mod:`dynsys.kernels.gd_entry`):
+    ``W`` (the endpoint, or the centre of the ball a run entered), ``status`` and ``steps``."""
+    fp = plan_flow(plan.model, W0, method=plan.method, step=plan.step, gtol=plan.gtol, norm=plan.norm,
+                   max_steps=plan.max_steps, rtol=plan.rtol, atol=plan.atol, backend=plan.backend)
+    m, k, d = fp.W0.shape
+    stop = np.zeros(1, dtype=np.int8) if stop is None else stop
+    done = np.zeros(m, dtype=np.int8) if done is None else done
+    W = np.empty((m, k, d))
     steps = np.zeros(m, dtype=np.int64)
-    ball = np.full(m, -1, dtype=np.int64)
-    live = np.arange(m)
-    every, growth = plan.entry.every, plan.entry.growth
-    while live.size:
-        b = plan.entry.inside(W[live])
-        hit = b >= 0
-        ball[live[hit]] = b[hit]
-        status[live[hit]] = ENTERED
-        if done is not None:
-            done[live[hit]] = 1
-        live = live[~hit]
-        if live.size == 0:
-            break
-        done_steps = int(steps[live[0]])  # every live run has made the same number of steps
-        seg = min(max(every, done_steps // growth), plan.max_steps - done_steps)
-        if live.size * ENTRY_TAIL < m:
-            # the last few runs (mostly near saddles, where no ball is near) finish in one call:
-            # segments of a handful of runs would leave the other threads idle at every test
-            seg = plan.max_steps - done_steps
-        fp = plan_flow(plan.model, W[live], method=plan.method, step=plan.step, gtol=plan.gtol, norm=plan.norm,
-                       max_steps=seg, rtol=plan.rtol, atol=plan.atol, backend=plan.backend)
-        fc = run_flow_chunk(fp, 0, live.size, stop=stop)
-        W[live] = fc.W
-        steps[live] += fc.steps
-        st = np.asarray(fc.status)
-        status[live] = st
-        # a segment that ran out of steps goes on, unless the run's own max_steps is reached
-        more = (st == MAX_STEPS) & (steps[live] < plan.max_steps)
-        if done is not None:
-            done[live[~more]] = 1
-        live = live[more]
-    return W, status, steps, ball
+    status = np.empty(m, dtype=np.int8)
+    fa = frozen_arrays(fp.arrays)
+    backends.flow_gd_entry(plan.backend, readonly(fp.W0), fa, frozen_entry(plan.entry.kernel), fp.step, fp.gtol,
+                           NORM_CODES[fp.norm], fp.max_steps, fp.div_limit, W, steps, status,
+                           work_size(k, fa.T.shape[0], d), stop, done)
+    return W, status, steps
 
 
 def _descend(plan, W0, stop, done):
@@ -414,7 +423,7 @@ def _known(attractors):
 
 def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_steps=10**6, rtol=1e-8,
            atol=1e-10, backend="parallel", attractors=None, chunk_size=None, store=None, executor=None,
-           progress=None, entry=False, **tolerances_) -> BasinResult:
+           progress=None, entry=None, **tolerances_) -> BasinResult:
     """Flow every initialisation, classify every endpoint, and label it by the attractor it reached.
 
     Parameters
@@ -443,15 +452,17 @@ def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_s
         Labels are identical to the local run. Default: the local cores, no server.
     progress : None, bool or reporter
         Progress bar over the cells (:mod:`dynsys.progress`).
-    entry : bool, default False
+    entry : bool or None, default None
         Label on entry (method ``"gd"`` or ``"euler"`` only): a run stops as soon as it is inside a
         certified ball of a minimum (a ball where gradient descent at ``step`` provably contracts
-        to it), tested between segments of the flow (``ENTRY_EVERY``, ``ENTRY_GROWTH``), and
-        takes that minimum's label. Balls are
-        centred on the minima of ``attractors`` when given, else on the teacher permutations
-        (``k = k*``). Labels are those of full runs; an entered run has status ``ENTERED``, its
-        steps up to entry, and the loss and ``lambda_min`` of the minimum (docs/basins.md).
-        A minimum whose ball cannot be certified gets none (a warning says so).
+        to it), tested inside the gd kernel every ``ENTRY_EVERY`` steps, and takes that minimum's
+        label. Balls are centred on the teacher permutations (``k = k*``) and on the minima of
+        ``attractors`` when given. Labels are those of full runs; an entered run has status
+        ``ENTERED``, its steps up to entry, and the loss and ``lambda_min`` of the minimum
+        (docs/basins.md). A minimum whose ball cannot be certified gets none (a warning says so).
+        ``None`` (the default): on for gd/euler on a TeacherStudent whose teacher permutations
+        share one certified ball (``k = k*``, equal top weights) or when ``attractors`` are given,
+        off otherwise, without warnings.
     **tolerances_ :
         Classification tolerances: ``critical_gtol`` (default ``CRITICAL_GTOL * grad_scale``),
         ``eig_rtol``, ``loss_rtol``, ``parallel_atol`` (as in :func:`dynsys.classify`),
