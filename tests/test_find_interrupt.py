@@ -7,7 +7,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 import dynsys as ds
 
