@@ -204,3 +204,48 @@ def lu_solve_many(J, R):
     if kc.lu_solve_many(np.ascontiguousarray(J, dtype=np.float64), R2, X) == 0.0 or not np.all(np.isfinite(X)):
         return None
     return X.reshape(np.shape(R))
+
+
+def family_arrays(p, fam):
+    """The :class:`~dynsys.systems.base.FieldArrays` of a compiled family ``fam`` at ``p``
+    (:func:`dynsys.kernels.arclength.arrays_at`)."""
+    from .kernels import arclength as ka
+
+    compile_notice(ka.arrays_at, "continuation")
+    return ka.arrays_at(p, *fam[:6])
+
+
+def arclength_step(*args):
+    """One compiled continuation point: :func:`dynsys.kernels.arclength.step` ``(*args)``."""
+    from .kernels import arclength as ka
+
+    compile_notice(ka.step, "continuation")
+    ka.step(*args)
+
+
+def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
+    """``(index, nullity, tau, max|lambda|, eigvals (q,), vectors (n, q), power vector (n,))`` of the
+    symmetric ``H`` by :func:`dynsys.kernels.arclength.spectrum` (Bunch-Kaufman inertia, inverse
+    iteration from ``V0`` (n, q))."""
+    from .kernels import arclength as ka
+
+    n, q = V0.shape
+    mu = np.empty(q)
+    vecs = np.empty((n, q))
+    top = np.empty(n)
+    compile_notice(ka.spectrum, "continuation")
+    index, nullity, tol, lam = ka.spectrum(np.ascontiguousarray(H, dtype=np.float64), float(eig_rtol),
+                                           np.ascontiguousarray(V0, dtype=np.float64),
+                                           np.ascontiguousarray(v0, dtype=np.float64), int(lam_iters),
+                                           int(sweeps), mu, vecs, top)
+    return int(index), int(nullity), float(tol), float(lam), mu, vecs, top
+
+
+def inertia(S, shift=0.0):
+    """``(negative, zero pivots)`` of the symmetric ``S + shift I`` by the compiled Bunch-Kaufman
+    LDL^T (:func:`dynsys.kernels.arclength.inertia`)."""
+    from .kernels import arclength as ka
+
+    compile_notice(ka.inertia, "continuation")
+    neg, zero = ka.inertia(np.ascontiguousarray(S, dtype=np.float64), float(shift))
+    return int(neg), int(zero)
