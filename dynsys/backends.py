@@ -219,8 +219,19 @@ def arclength_step(*args):
     """One compiled continuation point: :func:`dynsys.kernels.arclength.step` ``(*args)``."""
     from .kernels import arclength as ka
 
-    compile_notice(ka.step, "continuation")
+    _notice_once(ka.step)
     ka.step(*args)
+
+
+_warm = set()
+
+
+def _notice_once(kernel):
+    """:func:`compile_notice` for a kernel called once per continuation point: checked on the first
+    call only (the check of the compiled signatures costs a tenth of a point)."""
+    if kernel not in _warm:
+        compile_notice(kernel, "continuation")
+        _warm.add(kernel)
 
 
 def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
@@ -230,10 +241,10 @@ def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
     from .kernels import arclength as ka
 
     n, q = V0.shape
+    _notice_once(ka.spectrum)
     mu = np.empty(q)
     vecs = np.empty((n, q))
     top = np.empty(n)
-    compile_notice(ka.spectrum, "continuation")
     index, nullity, tol, lam = ka.spectrum(np.ascontiguousarray(H, dtype=np.float64), float(eig_rtol),
                                            np.ascontiguousarray(V0, dtype=np.float64),
                                            np.ascontiguousarray(v0, dtype=np.float64), int(lam_iters),

@@ -68,11 +68,19 @@ def _fit(P, Y):
     return None
 
 
-def _samples(fam, p0, p_end):
+def _views(fam, p0, p_end):
+    """Samples and the kernel views of the family there: over the range and as far again on either
+    side inside the domain; only over the range where the family refuses the wider one (a plain
+    callable knows no domain)."""
     lo, hi = fam.domain
     a, b = min(p0, p_end), max(p0, p_end)
     span = b - a
-    return np.linspace(max(lo, a - span), min(hi, b + span), N_SAMPLES)
+    for P in (np.linspace(max(lo, a - span), min(hi, b + span), N_SAMPLES), np.linspace(a, b, N_SAMPLES)):
+        try:
+            return P, [kernel_view(fam(p)) for p in P]
+        except (ValueError, TypeError):
+            continue
+    return None, None
 
 
 def plan(fam, shape, p0, p_end):
@@ -80,13 +88,9 @@ def plan(fam, shape, p0, p_end):
     p_end, or None when the compiled step does not apply."""
     if fam.analytic or len(shape) != 2:
         return None
-    P = _samples(fam, p0, p_end)
-    views = []
-    for p in P:
-        view = kernel_view(fam(p))
-        if view is None or view.code != SYSTEM_TEACHER_STUDENT:
-            return None
-        views.append(view)
+    P, views = _views(fam, p0, p_end)
+    if P is None or any(vw is None or vw.code != SYSTEM_TEACHER_STUDENT for vw in views):
+        return None
     A = [vw.arrays for vw in views]
     if len({tuple(x.shape for x in (a.U, a.T, a.a, a.a_star)) for a in A}) != 1:
         return None
