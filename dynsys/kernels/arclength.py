@@ -40,90 +40,122 @@ N_BASIS = 5
 # ------------------------------------------------------------------------------------------------
 
 @njit(inline="always", **_JIT)
-def _swap(F, i, j):
-    t = F[i]
-    F[i] = F[j]
-    F[j] = t
+def _updated(S, L, W, j, k, n, out):
+    """Column ``j`` of the matrix left after ``k`` eliminated columns, rows ``k..n-1``, into ``out``:
+    ``S[i, j] - L[i, :k] . W[j, :k]`` (contiguous dot products: the left-looking form)."""
+    Wj = W[j]
+    for i in range(k, n):
+        Li = L[i]
+        acc = 0.0
+        for c in range(k):
+            acc += Li[c] * Wj[c]
+        out[i] = S[i, j] - acc
+
+
+@njit(inline="always", **_JIT)
+def _swap_entries(x, i, j):
+    t = x[i]
+    x[i] = x[j]
+    x[j] = t
 
 
 @njit(**_JIT)
 def bk_factor(F, perm, blk, n):
-    """Factor the symmetric ``S`` stored in the upper triangle of ``F`` (row i holds ``S[i, i:]``) in
-    place: ``S[perm][:, perm] = L D L^T`` with unit lower L (``L[r, c]`` stored at ``F[c, r]``) and
-    block-diagonal D (1x1 and 2x2 blocks; ``blk[k]`` = 1 or 2 at a block's first index, 0 at the
-    second). Partial pivoting of Bunch and Kaufman (1977), as LAPACK ``dsytf2``.
+    """Factor the symmetric ``S`` given in the upper triangle of ``F`` (row i holds ``S[i, i:]``):
+    ``S[perm][:, perm] = L D L^T`` with unit lower L (``L[r, c]`` returned at ``F[c, r]``) and
+    block-diagonal D (1x1 and 2x2 blocks, on F's diagonal and first superdiagonal; ``blk[k]`` = 1 or
+    2 at a block's first index, 0 at the second). The partial pivoting of Bunch and Kaufman (1977),
+    as LAPACK ``dsytf2``, in the left-looking order of ``dlasyf``: each column is formed when it is
+    reached, from the rows of L and of ``W = L D`` (dot products over contiguous rows, about three
+    times faster here than the right-looking rank-one updates).
 
     Returns ``(nneg, nzero)``: negative eigenvalues of D (= of S, by Sylvester's law of inertia) and
     exactly zero 1x1 pivots (S singular: the solves are then undefined).
     """
+    S = np.empty((n, n))
     for i in range(n):
+        for j in range(i, n):
+            S[i, j] = F[i, j]
+            S[j, i] = F[i, j]
         perm[i] = i
+    L = np.zeros((n, n))
+    W = np.zeros((n, n))
+    col = np.empty(n)
+    colp = np.empty(n)
     nneg = 0
     nzero = 0
     k = 0
     while k < n:
-        absakk = abs(F[k, k])
+        _updated(S, L, W, k, k, n, col)
+        absakk = abs(col[k])
         colmax = 0.0
         imax = k
         for i in range(k + 1, n):
-            if abs(F[k, i]) > colmax:
-                colmax = abs(F[k, i])
+            if abs(col[i]) > colmax:
+                colmax = abs(col[i])
                 imax = i
         if max(absakk, colmax) == 0.0:
             blk[k] = 1
             nzero += 1
+            L[k, k] = 1.0
             k += 1
             continue
         kstep = 1
         kp = k
         if absakk < BK_ALPHA * colmax:
+            _updated(S, L, W, imax, k, n, colp)
             rowmax = 0.0
-            for j in range(k, imax):
-                rowmax = max(rowmax, abs(F[j, imax]))
-            for j in range(imax + 1, n):
-                rowmax = max(rowmax, abs(F[imax, j]))
+            for i in range(k, n):
+                if i != imax:
+                    rowmax = max(rowmax, abs(colp[i]))
             if absakk >= BK_ALPHA * colmax * (colmax / rowmax):
                 kp = k
-            elif abs(F[imax, imax]) >= BK_ALPHA * rowmax:
+            elif abs(colp[imax]) >= BK_ALPHA * rowmax:
                 kp = imax
             else:
                 kp = imax
                 kstep = 2
         kk = k + kstep - 1
         if kp != kk:
-            # symmetric interchange of kk and kp in the trailing matrix, and of L's rows before k
-            for m in range(k, n):
-                if m != kk and m != kp:
-                    a = F[min(kk, m), max(kk, m)]
-                    F[min(kk, m), max(kk, m)] = F[min(kp, m), max(kp, m)]
-                    F[min(kp, m), max(kp, m)] = a
-            a = F[kk, kk]
-            F[kk, kk] = F[kp, kp]
-            F[kp, kp] = a
+            # symmetric interchange of kk and kp: S's rows and columns, the rows of L and W so far
+            for j in range(n):
+                t = S[kk, j]
+                S[kk, j] = S[kp, j]
+                S[kp, j] = t
+            for i in range(n):
+                t = S[i, kk]
+                S[i, kk] = S[i, kp]
+                S[i, kp] = t
             for c in range(k):
-                a = F[c, kk]
-                F[c, kk] = F[c, kp]
-                F[c, kp] = a
-            _swap(perm, kk, kp)
+                t = L[kk, c]
+                L[kk, c] = L[kp, c]
+                L[kp, c] = t
+                t = W[kk, c]
+                W[kk, c] = W[kp, c]
+                W[kp, c] = t
+            _swap_entries(perm, kk, kp)
+            if kstep == 1:  # the pivot column is imax's, its entries interchanged
+                for i in range(k, n):
+                    col[i] = colp[i]
+                _swap_entries(col, k, kp)
+            else:
+                _swap_entries(col, kk, kp)
+                _swap_entries(colp, kk, kp)
         if kstep == 1:
-            dk = F[k, k]
+            dk = col[k]
             blk[k] = 1
             if dk < 0.0:
                 nneg += 1
+            L[k, k] = 1.0
+            W[k, k] = dk
             inv = 1.0 / dk
-            for j in range(k + 1, n):
-                r = F[k, j] * inv
-                if r != 0.0:
-                    Fj = F[j]
-                    Fk = F[k]
-                    for i in range(j, n):
-                        Fj[i] -= r * Fk[i]
-            for j in range(k + 1, n):
-                F[k, j] *= inv
+            for i in range(k + 1, n):
+                W[i, k] = col[i]
+                L[i, k] = col[i] * inv
         else:
-            d11 = F[k, k]
-            d21 = F[k, k + 1]
-            d22 = F[k + 1, k + 1]
+            d11 = col[k]
+            d21 = col[k + 1]
+            d22 = colp[k + 1]
             det = d11 * d22 - d21 * d21
             blk[k] = 2
             blk[k + 1] = 0
@@ -131,22 +163,32 @@ def bk_factor(F, perm, blk, n):
                 nneg += 1
             elif d11 + d22 < 0.0:
                 nneg += 2
-            for j in range(k + 2, n):
-                wk = F[k, j]
-                wk1 = F[k + 1, j]
-                l1 = (d22 * wk - d21 * wk1) / det
-                l2 = (d11 * wk1 - d21 * wk) / det
-                Fj = F[j]
-                Fk = F[k]
-                Fk1 = F[k + 1]
-                for i in range(j, n):
-                    Fj[i] -= l1 * Fk[i] + l2 * Fk1[i]
-            for j in range(k + 2, n):
-                wk = F[k, j]
-                wk1 = F[k + 1, j]
-                F[k, j] = (d22 * wk - d21 * wk1) / det
-                F[k + 1, j] = (d11 * wk1 - d21 * wk) / det
+            L[k, k] = 1.0
+            L[k + 1, k + 1] = 1.0
+            W[k, k] = d11
+            W[k, k + 1] = d21
+            W[k + 1, k] = d21
+            W[k + 1, k + 1] = d22
+            for i in range(k + 2, n):
+                u = col[i]
+                w = colp[i]
+                W[i, k] = u
+                W[i, k + 1] = w
+                L[i, k] = (d22 * u - d21 * w) / det
+                L[i, k + 1] = (d11 * w - d21 * u) / det
         k += kstep
+    # the factor in the layout of bk_solve
+    k = 0
+    while k < n:
+        e = k + (1 if blk[k] == 1 else 2)
+        F[k, k] = W[k, k]
+        if e == k + 2:
+            F[k, k + 1] = W[k + 1, k]
+            F[k + 1, k + 1] = W[k + 1, k + 1]
+        for c in range(k, e):
+            for r in range(e, n):
+                F[c, r] = L[r, c]
+        k = e
     return nneg, nzero
 
 
