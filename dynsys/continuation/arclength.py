@@ -32,7 +32,7 @@ from . import compiled as _compiled
 from .corrector import MAX_ITER, Evaluator, Point, correct, initial_tangent, tangent
 from .family import as_family
 from .many import follow_all
-from .spectrum import spectrum, start_vectors
+from .spectrum import null_space, spectrum, start_vectors
 
 #: A start whose gradient norm exceeds this times the gradient scale is refused (refine it first).
 START_RTOL = 1e-6
@@ -365,10 +365,8 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     run = (_Run(fam, shape, gtol, eig_rtol, n_eig, parallel_atol) if plan is None else
            _FastRun(fam, shape, gtol, eig_rtol, n_eig, parallel_atol, plan))
     n = W0.size
-    # the branch's own null space, measured once at the start (one full eigendecomposition)
-    lam, vec = np.linalg.eigh(H)
-    tol0 = eig_rtol * max(float(np.max(np.abs(lam))), 1e-300)
-    N0 = vec[:, np.abs(lam) <= tol0]
+    # the branch's own null space, measured once at the start
+    N0 = null_space(H, eig_rtol=eig_rtol)
     x0 = W0.reshape(-1).astype(float)
     b0 = fam.dgrad_dp(W0, p0)
     if b0 is None:
