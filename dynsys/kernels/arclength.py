@@ -468,13 +468,16 @@ def _solve(J, r, out):
 
 
 @njit(**_JIT)
-def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J):
+def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J, LA, LU, piv):
     """Bordered Newton from ``(x0, p0)`` (:func:`dynsys.continuation.corrector.correct`, the same
-    iteration): the corrected state into ``x``, gradient, Hessian, d grad / d p and the last bordered
-    Jacobian into ``g``, ``H``, ``b``, ``J``. Returns ``(status, p, iterations, grad norm)``."""
+    iteration): the corrected state into ``x``, gradient, Hessian, d grad / d p and the bordered
+    Jacobian of the last Newton solve into ``g``, ``H``, ``b``, ``J`` (the final one when no step was
+    needed), with its LU factors in ``LA``, ``LU``, ``piv``. Returns ``(status, p, iterations, grad
+    norm, whether the factors are J's)``."""
     cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
     n = x0.size
     m = N.shape[1]
+    M = n + m + 1
     x[:] = x0
     p = p0
     res_prev = np.inf
@@ -491,21 +494,21 @@ def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J)
     work = np.empty(nwork)
     S = np.empty((ts.HESS_SCRATCH_ROWS, max(k, d)))
     nrm = np.empty(max(k, d))
-    F = np.empty(n + m + 1)
-    dz = np.empty(n + m + 1)
+    dz = np.empty(M)
     r_phase = np.empty(m)
+    factored = False
     for it in range(max_iter + 1):
         if not lo <= p <= hi:
-            return STALLED, p, it, np.inf
+            return STALLED, p, it, np.inf, False
         fa = arrays_at(p, cU, cT, ca, cas, cal, srt)
         _, st = _grad(x, fa, k, d, V, G, work)
         if st == 0:
             st = _hess(x, fa, k, d, V, H, S, nrm)
         if st:
-            return st, p, it, np.inf
+            return st, p, it, np.inf, False
         # d grad / d p at the first iterate only (a chord in the p column, as the general corrector)
         if it == 0 and dgrad_dp(x, p, fam, b, V, G2, work) != 0:
-            return SINGULAR, p, it, np.inf
+            return SINGULAR, p, it, np.inf, False
         g[:] = G.reshape(-1)
         gn = _row_max(G)
         rx = 0.0
@@ -518,37 +521,54 @@ def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J)
         r_arc = cp * p - rhs
         for i in range(n):
             r_arc += c[i] * x[i]
-        J[:n, :n] = H
-        J[:n, n] = b
         rx = max(rx, abs(r_arc))
         if gn <= gtol and rx <= xtol:
-            return CONVERGED, p, it, gn
+            if it == 0:
+                J[:n, :n] = H
+                J[:n, n] = b
+            return CONVERGED, p, it, gn, factored
+        J[:n, :n] = H
+        J[:n, n] = b
         res = max(gn / gtol, rx / xtol)
         if it >= 3 and res >= 0.5 * res_prev or it == max_iter:
-            return (MAX_STEPS if it == max_iter else STALLED), p, it, gn
+            return (MAX_STEPS if it == max_iter else STALLED), p, it, gn, False
         res_prev = res
         for i in range(n):
-            F[i] = -g[i]
+            dz[i] = -g[i]
         for j in range(m):
-            F[n + j] = -r_phase[j]
-        F[n + m] = -r_arc
-        _solve(J, F, dz)
+            dz[n + j] = -r_phase[j]
+        dz[n + m] = -r_arc
+        factored = lu(J, LA, LU, piv, M) != 0.0
+        if factored:
+            lu_solve(LA, LU, piv, dz, M)
+            factored = np.all(np.isfinite(dz))
+        if not factored:
+            dz[:n] = -g
+            dz[n:n + m] = -r_phase
+            dz[n + m] = -r_arc
+            dz[:] = np.linalg.lstsq(J, dz.copy())[0]
         if not np.all(np.isfinite(dz)):
-            return STALLED, p, it, gn
+            return STALLED, p, it, gn, False
         for i in range(n):
             x[i] += dz[i]
         p += dz[n]
-    return MAX_STEPS, p, max_iter, np.inf
+    return MAX_STEPS, p, max_iter, np.inf, False
 
 
 @njit(**_JIT)
-def tangent(J, n, t_prev, has_prev, t):
-    """Unit tangent into ``t`` (n + 1) from ``J z = e_last``, oriented along ``t_prev``."""
+def tangent(J, n, t_prev, has_prev, t, LA, LU, piv, factored):
+    """Unit tangent into ``t`` (n + 1) from ``J z = e_last``, oriented along ``t_prev`` (by J's LU
+    factors ``LA``, ``LU``, ``piv`` when ``factored``)."""
     N = J.shape[0]
-    e = np.zeros(N)
-    e[N - 1] = 1.0
-    z = np.empty(N)
-    _solve(J, e, z)
+    z = np.zeros(N)
+    z[N - 1] = 1.0
+    if factored:
+        lu_solve(LA, LU, piv, z, N)
+        factored = np.all(np.isfinite(z))
+    if not factored:
+        e = np.zeros(N)
+        e[N - 1] = 1.0
+        _solve(J, e, z)
     s = 0.0
     for i in range(n + 1):
         s += z[i] * z[i]
@@ -634,8 +654,9 @@ def _dips(xa, xb, U, k, d):
 def step(x0, p0, N, xa, c, cp, rhs, trow, use_trow, t_prev, gtol, xtol, max_iter, fam, eig_rtol, V0, v0,
          lam_iters, sweeps, par_atol, x_prev, x, t, mu, vecs, top, pairs, info):
     """One point of the continuation in one call: :func:`correct` from the predictor ``(x0, p0)``,
-    then (once converged) the tangent (:func:`tangent` on the final Jacobian, its last row replaced
-    by ``trow`` (n + 1) when ``use_trow``), the spectrum (:func:`spectrum`), the loss, the pairs of
+    then (once converged) the tangent (:func:`tangent` on the Jacobian of the last Newton solve, by
+    its LU factors; on a fresh factor when its last row is replaced by ``trow`` (n + 1), with
+    ``use_trow``), the spectrum (:func:`spectrum`), the loss, the pairs of
     parallel rows (:func:`_pairs`) and whether the rows dip towards zero from ``x_prev``.
 
     ``info`` (float64, 11) receives ``status, p, iterations, grad norm, index, nullity, tau,
@@ -648,7 +669,11 @@ def step(x0, p0, N, xa, c, cp, rhs, trow, use_trow, t_prev, gtol, xtol, max_iter
     H = np.empty((n, n))
     b = np.empty(n)
     J = np.empty((M, M))
-    st, p, it, gn = correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J)
+    LA = np.empty((M, M))
+    LU = np.empty((M, M))
+    piv = np.empty(M, dtype=np.int64)
+    st, p, it, gn, factored = correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J,
+                                      LA, LU, piv)
     info[0] = st
     info[1] = p
     info[2] = it
@@ -658,7 +683,8 @@ def step(x0, p0, N, xa, c, cp, rhs, trow, use_trow, t_prev, gtol, xtol, max_iter
     if use_trow:
         for i in range(n + 1):
             J[M - 1, i] = trow[i]
-    tangent(J, n, t_prev, True, t)
+        factored = False
+    tangent(J, n, t_prev, True, t, LA, LU, piv, factored)
     index, nullity, tol, lam = spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top)
     fa = arrays_at(p, cU, cT, ca, cas, cal, srt)
     V = np.empty((k, d))
