@@ -202,9 +202,8 @@ def bk_solve(F, perm, blk, b, y, n):
         e = k + (1 if blk[k] == 1 else 2)
         for c in range(k, e):
             yc = y[c]
-            Fc = F[c]
             for r in range(e, n):
-                y[r] -= Fc[r] * yc
+                y[r] -= F[c, r] * yc
         k = e
     k = 0
     while k < n:  # D w = z
@@ -226,11 +225,10 @@ def bk_solve(F, perm, blk, b, y, n):
         s = k if blk[k] != 0 else k - 1
         e = k + 1
         for c in range(s, e):
-            acc = y[c]
-            Fc = F[c]
+            acc = 0.0
             for r in range(e, n):
-                acc -= Fc[r] * y[r]
-            y[c] = acc
+                acc += F[c, r] * y[r]
+            y[c] -= acc
         k = s - 1
     for a in range(n):
         b[perm[a]] = y[a]
@@ -258,11 +256,17 @@ def inertia(S, shift):
 def _lam_max(H, v0, iters, top):
     """Power iteration for ``max|lambda|`` from ``v0`` (the vector into ``top``)."""
     n = H.shape[0]
-    v = v0 / np.sqrt(np.sum(v0 * v0))
+    v = v0 / math.sqrt(np.sum(v0 * v0))
+    w = np.empty(n)
     lam = 0.0
     for _ in range(iters):
-        w = H @ v
-        nw = np.sqrt(np.sum(w * w))
+        for i in range(n):
+            Hi = H[i]
+            acc = 0.0
+            for j in range(n):
+                acc += Hi[j] * v[j]
+            w[i] = acc
+        nw = math.sqrt(np.sum(w * w))
         if nw == 0.0:
             break
         lam = nw
@@ -272,15 +276,81 @@ def _lam_max(H, v0, iters, top):
 
 
 @njit(**_JIT)
-def _bk_solve_block(F, perm, blk, Q, Z, n):
-    b = np.empty(n)
-    y = np.empty(n)
-    for c in range(Q.shape[1]):
-        for i in range(n):
-            b[i] = Q[i, c]
-        bk_solve(F, perm, blk, b, y, n)
-        for i in range(n):
-            Z[i, c] = b[i]
+def _orthonormalise(Q, n, q):
+    """Columns of ``Q`` (q, n) (stored as rows) made orthonormal in place: Gram-Schmidt twice over
+    (CGS2); a column that vanishes is replaced by a coordinate vector."""
+    for j in range(q):
+        Qj = Q[j]
+        for _ in range(2):
+            for i in range(j):
+                Qi = Q[i]
+                r = 0.0
+                for l in range(n):
+                    r += Qi[l] * Qj[l]
+                for l in range(n):
+                    Qj[l] -= r * Qi[l]
+        nj = math.sqrt(np.sum(Qj * Qj))
+        if not nj > 1e-300 or not math.isfinite(nj):
+            Qj[:] = 0.0
+            Qj[j % n] = 1.0
+            for i in range(j):
+                Qi = Q[i]
+                r = 0.0
+                for l in range(n):
+                    r += Qi[l] * Qj[l]
+                for l in range(n):
+                    Qj[l] -= r * Qi[l]
+            nj = math.sqrt(np.sum(Qj * Qj))
+        for l in range(n):
+            Qj[l] /= nj
+
+
+@njit(**_JIT)
+def _jacobi_eigh(A, q, w, Y):
+    """Eigenvalues (ascending, into ``w``) and vectors (columns of ``Y``) of the small symmetric
+    ``A`` (q, q), by cyclic Jacobi rotations (overwrites ``A``)."""
+    V = np.eye(q)
+    for _ in range(100):
+        off = 0.0
+        tot = 0.0
+        for i in range(q):
+            for j in range(q):
+                tot += A[i, j] * A[i, j]
+                if i != j:
+                    off += A[i, j] * A[i, j]
+        if off <= 1e-32 * tot or off == 0.0:
+            break
+        for i in range(q - 1):
+            for j in range(i + 1, q):
+                if A[i, j] == 0.0:
+                    continue
+                theta = (A[j, j] - A[i, i]) / (2.0 * A[i, j])
+                t = (1.0 if theta >= 0.0 else -1.0) / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                sn = t * c
+                for l in range(q):
+                    ail = A[i, l]
+                    ajl = A[j, l]
+                    A[i, l] = c * ail - sn * ajl
+                    A[j, l] = sn * ail + c * ajl
+                for l in range(q):
+                    ali = A[l, i]
+                    alj = A[l, j]
+                    A[l, i] = c * ali - sn * alj
+                    A[l, j] = sn * ali + c * alj
+                for l in range(q):
+                    vli = V[l, i]
+                    vlj = V[l, j]
+                    V[l, i] = c * vli - sn * vlj
+                    V[l, j] = sn * vli + c * vlj
+    d = np.empty(q)
+    for i in range(q):
+        d[i] = A[i, i]
+    order = np.argsort(d)
+    for a in range(q):
+        w[a] = d[order[a]]
+        for l in range(q):
+            Y[l, a] = V[l, order[a]]
 
 
 @njit(**_JIT)
@@ -290,9 +360,11 @@ def spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top):
     ``tau = eig_rtol * max|lambda|`` (power iteration from ``v0``, ``lam_iters`` steps); the index is
     the number of negative pivots of ``H + tau I``; ``sweeps`` of block inverse iteration from ``V0``
     (n, q) on the same factor, then Rayleigh-Ritz: eigenvalues into ``mu`` (q,) ascending, vectors
-    into ``vecs`` (n, q), the power vector into ``top``. Returns ``(index, nullity, tau, lam)``.
+    into ``vecs`` (n, q), the power vector into ``top``. Returns ``(index, nullity, tau, lam)``. No
+    BLAS or LAPACK call (their threads contend on a busy machine; at these sizes loops are as fast).
     """
     n = H.shape[0]
+    q = V0.shape[1]
     lam = _lam_max(H, v0, lam_iters, top)
     scale = lam if lam > 0.0 else 1.0
     tol = eig_rtol * scale
@@ -304,8 +376,6 @@ def spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top):
     perm = np.empty(n, dtype=np.int64)
     blk = np.empty(n, dtype=np.int64)
     index, nzero = bk_factor(F, perm, blk, n)
-    Q = np.linalg.qr(V0)[0]
-    Z = np.empty_like(Q)
     if nzero != 0:
         # H + tau I exactly singular: -tau is an eigenvalue; a second shift keeps the solves finite
         for i in range(n):
@@ -313,18 +383,51 @@ def spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top):
                 F[i, j] = H[i, j]
             F[i, i] += 2.0 * tol
         bk_factor(F, perm, blk, n)
+    Q = np.ascontiguousarray(V0.T)  # the vectors as rows
+    _orthonormalise(Q, n, q)
+    Z = np.empty((q, n))
+    y = np.empty(n)
     for _ in range(sweeps):
-        _bk_solve_block(F, perm, blk, Q, Z, n)
+        for c in range(q):
+            Z[c] = Q[c]
+            bk_solve(F, perm, blk, Z[c], y, n)
         if not np.all(np.isfinite(Z)):
             break
-        Q = np.linalg.qr(Z)[0]
-    Q = np.ascontiguousarray(Q)
-    R = np.ascontiguousarray(Q.T) @ (H @ Q)
-    w, Y = np.linalg.eigh(0.5 * (R + R.T))
+        Q[:, :] = Z
+        _orthonormalise(Q, n, q)
+    HQ = np.empty((q, n))
+    for c in range(q):
+        Qc = Q[c]
+        for i in range(n):
+            Hi = H[i]
+            acc = 0.0
+            for j in range(n):
+                acc += Hi[j] * Qc[j]
+            HQ[c, i] = acc
+    R = np.empty((q, q))
+    for a in range(q):
+        for b in range(q):
+            acc = 0.0
+            for i in range(n):
+                acc += Q[a, i] * HQ[b, i]
+            R[a, b] = acc
+    for a in range(q):
+        for b in range(a):
+            sym = 0.5 * (R[a, b] + R[b, a])
+            R[a, b] = sym
+            R[b, a] = sym
+    w = np.empty(q)
+    Y = np.empty((q, q))
+    _jacobi_eigh(R, q, w, Y)
     mu[:] = w
-    vecs[:, :] = Q @ np.ascontiguousarray(Y)
+    for i in range(n):
+        for a in range(q):
+            acc = 0.0
+            for b in range(q):
+                acc += Q[b, i] * Y[b, a]
+            vecs[i, a] = acc
     nullity = 0
-    for i in range(w.size):
+    for i in range(q):
         if abs(w[i]) <= tol:
             nullity += 1
     return index, nullity, tol, lam
