@@ -31,8 +31,6 @@ from .network import rows
 _JIT = dict(cache=True, fastmath={"reassoc", "contract"})
 #: Bunch-Kaufman's pivot threshold ``(1 + sqrt 17) / 8`` (bounds the growth of the factor).
 BK_ALPHA = (1.0 + math.sqrt(17.0)) / 8.0
-#: Number of basis functions of a family's coefficient arrays.
-N_BASIS = 5
 
 
 # ------------------------------------------------------------------------------------------------
