@@ -12,13 +12,17 @@ apart) followed over alpha in [0, 0.9] with a fixed arclength step giving about 
 index, event detection). Baseline, as a user would write it: pseudo-arclength with the public
 ``model.grad`` / ``model.hessian``, ``d grad / d alpha`` by central differences of ``model.grad``,
 SciPy's LU of the bordered system at every Newton step and ``eigvalsh`` at every point for the index.
-Both stop Newton at a row-max gradient norm of 1e-10 times the gradient scale. Prints points/s of each
-and the ratio (target: >= 10x), then the time dynsys takes for the whole branch at its default
-adaptive steps.
+Both stop Newton at a row-max gradient norm of 1e-10 times the gradient scale. Prints points/s of
+dynsys's compiled path (one kernel call per point), its general path (any family, any system) and
+the baseline (with BLAS threads as they come, and on one BLAS thread when threadpoolctl is
+installed: on a busy machine OpenBLAS threads make ``eigvalsh`` of a 100 x 100 matrix 30 times
+slower), the ratios (target: >= 10x), then the time dynsys takes for the whole branch at its
+default adaptive steps.
 
 ``bench_spurious()``: censuses of W* = I_k, k = 6..10, 1000 runs each (``--quick``: 200), time
 printed apart; then every spurious class followed from alpha = 0 to 0.9 (target: all of them in
-under a minute on 2 cores), with what happens to each (events, index, loss at both ends).
+under a minute on 2 cores), with how many reach alpha = 0.9 as minima, the events, and what happens
+to each (events, index, loss at both ends).
 """
 
 from __future__ import annotations
@@ -80,6 +84,22 @@ def _baseline(model, W0, alpha_end, ds_, n_points, gtol):
     return pts
 
 
+def _peer_rate(model, W0, h, n_base, gtol, blas_threads=None):
+    """Points/s of the NumPy/SciPy baseline (BLAS at its default threads, or limited to
+    ``blas_threads`` when threadpoolctl is there; None when it is not)."""
+    if blas_threads is not None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return None
+        with threadpool_limits(blas_threads):
+            return _peer_rate(model, W0, h, n_base, gtol)
+    _baseline(model, W0, 0.9, h, 2, gtol)  # warm: the field kernels, SciPy's LU
+    t0 = time.perf_counter()
+    pts = _baseline(model, W0, 0.9, h, n_base, gtol)
+    return pts / (time.perf_counter() - t0)
+
+
 def bench_branch(quick):
     k = 10
     model = ds.TeacherStudent(np.eye(k))
@@ -92,25 +112,31 @@ def bench_branch(quick):
     n_target = 200 if quick else 1000
     b = ds.continuation(F, W0, 0.0, 0.9, progress=False)
     h = float(b.s[-1]) / n_target
-    t0 = time.perf_counter()
-    b = ds.continuation(F, W0, 0.0, 0.9, step=h, step_min=h / 4, step_max=h, progress=False)
-    t_ds = time.perf_counter() - t0
-    rate = len(b) / t_ds
-    print(f"dynsys: {len(b)} points in {t_ds:.2f} s: {rate:.0f} points/s ({b.summary().splitlines()[0]})")
+    rates = {}
+    for path in ("compiled", "general"):
+        ds.continuation(F, W0, 0.0, 0.05, step=h, step_min=h / 4, step_max=h, path=path, progress=False)
+        t0 = time.perf_counter()
+        b = ds.continuation(F, W0, 0.0, 0.9, step=h, step_min=h / 4, step_max=h, path=path, progress=False)
+        t = time.perf_counter() - t0
+        rates[path] = len(b) / t
+        print(f"dynsys {path} path: {len(b)} points in {t:.2f} s: {rates[path]:.0f} points/s "
+              f"({b.summary().splitlines()[0]})")
     gtol = 1e-10 * model.grad_scale
     n_base = min(n_target, 100)
-    t0 = time.perf_counter()
-    pts = _baseline(model, W0, 0.9, h, n_base, gtol)
-    t_b = time.perf_counter() - t0
-    rate_b = pts / t_b
-    print(f"NumPy/SciPy baseline: {pts} points in {t_b:.2f} s: {rate_b:.0f} points/s")
-    print(f"ratio: {rate / rate_b:.1f}x (target >= 10x)")
+    peer = _peer_rate(model, W0, h, n_base, gtol)
+    print(f"NumPy/SciPy peer ({n_base} points, BLAS threads as they come): {peer:.0f} points/s")
+    peer1 = _peer_rate(model, W0, h, n_base, gtol, blas_threads=1)
+    if peer1 is not None:
+        print(f"NumPy/SciPy peer, BLAS on one thread: {peer1:.0f} points/s")
+    for path, r in rates.items():
+        extra = f", {r / peer1:.1f}x the one-thread peer" if peer1 else ""
+        print(f"ratio {path}: {r / peer:.1f}x the peer{extra} (target >= 10x)")
+    print(f"compiled / general: {rates['compiled'] / rates['general']:.1f}x")
     # what a user waits for: the whole branch at the default (adaptive) steps, events located
     t0 = time.perf_counter()
     b = ds.continuation(F, W0, 0.0, 0.9, progress=False)
     t_all = time.perf_counter() - t0
-    print(f"whole branch at default steps: {len(b)} points in {t_all * 1e3:.1f} ms; the baseline's "
-          f"{n_target} fixed steps take about {n_target / rate_b:.2f} s")
+    print(f"whole branch at default steps: {len(b)} points in {t_all * 1e3:.1f} ms ({b.path} path)")
 
 
 def bench_spurious(quick):
@@ -126,12 +152,17 @@ def bench_spurious(quick):
                              progress=False)
         t_f = time.perf_counter() - t0
         total += t_f
-        print(f"k = {k}: census {t_c:.1f} s, {len(bs)} spurious classes followed in {t_f:.2f} s")
+        survive = sum(b.status.name == "CONVERGED" and b.p[-1] == 0.9 and int(b.morse_index[-1]) == 0
+                      for b in bs)
+        n_ev = sum(len(b.events) for b in bs)
+        paths = sorted({b.path for b in bs})
+        print(f"k = {k}: census {t_c:.1f} s; {len(bs)} spurious classes followed in {t_f:.2f} s "
+              f"({', '.join(paths) or '-'} path); {survive} reach alpha = 0.9 as minima; {n_ev} events")
         for b in bs:
             ev = ", ".join(f"{e.kind} at {e.p:.6g} ({e.index_before}->{e.index_after})" for e in b.events)
-            print(f"   loss {b.loss[0]:.6g} -> {b.loss[-1]:.6g} at alpha {b.p[-1]:.3g}, index "
+            print(f"   loss {b.loss[0]:.6g} -> {b.loss[-1]:.6g} at alpha {b.p[-1]:.3g}, {len(b)} points, index "
                   f"{sorted(set(b.morse_index.tolist()))}, {b.status.name}; events: {ev or 'none'}")
-    print(f"all spurious classes followed in {total:.1f} s (target < 60 s)")
+    print(f"all spurious classes followed in {total:.1f} s (target < 60 s, census excluded)")
 
 
 if __name__ == "__main__":

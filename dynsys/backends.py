@@ -214,3 +214,59 @@ def lu_solve_many(J, R):
     if kc.lu_solve_many(np.ascontiguousarray(J, dtype=np.float64), R2, X) == 0.0 or not np.all(np.isfinite(X)):
         return None
     return X.reshape(np.shape(R))
+
+
+def family_arrays(p, fam):
+    """The :class:`~dynsys.systems.base.FieldArrays` of a compiled family ``fam`` at ``p``
+    (:func:`dynsys.kernels.arclength.arrays_at`)."""
+    from .kernels import arclength as ka
+
+    compile_notice(ka.arrays_at, "continuation")
+    return ka.arrays_at(p, *fam[:6])
+
+
+def arclength_step(*args):
+    """One compiled continuation point: :func:`dynsys.kernels.arclength.step` ``(*args)``."""
+    from .kernels import arclength as ka
+
+    _notice_once(ka.step)
+    ka.step(*args)
+
+
+_warm = set()
+
+
+def _notice_once(kernel):
+    """:func:`compile_notice` for a kernel called once per continuation point: checked on the first
+    call only (the check of the compiled signatures costs a tenth of a point)."""
+    if kernel not in _warm:
+        compile_notice(kernel, "continuation")
+        _warm.add(kernel)
+
+
+def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
+    """``(index, nullity, tau, max|lambda|, eigvals (q,), vectors (n, q), power vector (n,))`` of the
+    symmetric ``H`` by :func:`dynsys.kernels.arclength.spectrum` (Bunch-Kaufman inertia, inverse
+    iteration from ``V0`` (n, q))."""
+    from .kernels import arclength as ka
+
+    n, q = V0.shape
+    _notice_once(ka.spectrum)
+    mu = np.empty(q)
+    vecs = np.empty((n, q))
+    top = np.empty(n)
+    index, nullity, tol, lam = ka.spectrum(np.ascontiguousarray(H, dtype=np.float64), float(eig_rtol),
+                                           np.ascontiguousarray(V0, dtype=np.float64),
+                                           np.ascontiguousarray(v0, dtype=np.float64), int(lam_iters),
+                                           int(sweeps), mu, vecs, top)
+    return int(index), int(nullity), float(tol), float(lam), mu, vecs, top
+
+
+def inertia(S, shift=0.0):
+    """``(negative, zero pivots)`` of the symmetric ``S + shift I`` by the compiled Bunch-Kaufman
+    LDL^T (:func:`dynsys.kernels.arclength.inertia`)."""
+    from .kernels import arclength as ka
+
+    compile_notice(ka.inertia, "continuation")
+    neg, zero = ka.inertia(np.ascontiguousarray(S, dtype=np.float64), float(shift))
+    return int(neg), int(zero)

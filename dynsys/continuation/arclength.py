@@ -27,15 +27,21 @@ from ..results.census import Census, CensusClass
 from ..results.critical import CriticalPoint, CriticalSet
 from ..results.status import Status
 from . import events as _ev
-from .corrector import Evaluator, correct, initial_tangent, tangent
+from .. import backends
+from . import compiled as _compiled
+from .corrector import MAX_ITER, Evaluator, Point, correct, initial_tangent, tangent
 from .family import as_family
 from .many import follow_all
-from .spectrum import spectrum
+from .spectrum import null_space, spectrum, start_vectors
 
 #: A start whose gradient norm exceeds this times the gradient scale is refused (refine it first).
 START_RTOL = 1e-6
 #: Corrector iterations at or below which the step grows.
 FAST_ITERS = 3
+#: The two ways a branch is computed (``Branch.path``): one compiled kernel call per point, or the
+#: general Python loop around the compiled field.
+COMPILED = "compiled"
+GENERAL = "general"
 
 
 class Node(NamedTuple):
@@ -97,7 +103,10 @@ def _groups(system, W, atol):
 
 
 class _Run:
-    """The state of one continuation run (settings, evaluator, node construction)."""
+    """The state of one continuation run (settings, evaluator, node construction): the general path,
+    for any family of any system."""
+
+    path = GENERAL
 
     def __init__(self, fam, shape, gtol, eig_rtol, n_eig, parallel_atol):
         self.fam = fam
@@ -130,6 +139,21 @@ class _Run:
 
     def xtol(self, x):
         return 1e-11 * max(1.0, float(np.max(np.abs(x))))
+
+    def start(self, x0, p0, N0, t0):
+        """The start node: ``x0`` polished onto the branch at ``p0`` exactly (None if that fails, with
+        the corrector's point)."""
+        n = x0.size
+        pt = correct(self.ev, x0, p0, N0, x0, np.zeros(n), 1.0, p0, gtol=self.gtol, xtol=self.xtol(x0),
+                     domain=self.fam.domain)
+        if pt.status != CONVERGED:
+            return None, pt
+        J = pt.J.copy()
+        J[-1, :n], J[-1, n] = t0[:n], t0[n]
+        return self.node(pt, tangent(J, n, t0), N0, None)._replace(p=float(p0)), pt
+
+    def dips(self, A, B):
+        return _dips(self.ev.system(B.p), A, B, self.shape)
 
     def step_from(self, A, ds, loose=1.0, pred=None):
         """Corrected point at arclength ``ds`` from node A along its tangent (a Node or None, status).
@@ -164,9 +188,77 @@ class _Run:
         return node._replace(p=float(p_target))
 
 
+class _FastRun(_Run):
+    """The compiled path: one kernel call per point (:func:`dynsys.kernels.arclength.step`) for a
+    teacher-student family the kernel can evaluate at any p (:mod:`.compiled`); the same arithmetic
+    as :class:`_Run`, which still serves the events' system evaluations."""
+
+    path = COMPILED
+
+    def __init__(self, fam, shape, gtol, eig_rtol, n_eig, parallel_atol, plan):
+        super().__init__(fam, shape, gtol, eig_rtol, n_eig, parallel_atol)
+        self.kfam = plan.fam
+        k = shape[0]
+        self.pairs = np.empty((max(1, k * (k - 1) // 2), 2), dtype=np.int64)
+        self.info = np.empty(11)
+        self._dips = {}
+
+    def _step(self, x0, p0, N, xa, c, cp, rhs, trow, t_prev, gtol, prev):
+        """A node (or None) and the corrector's Point (its status, p, iterations)."""
+        n = x0.size
+        m = N.shape[1]
+        q = min(m + self.n_eig, n)
+        V0, v0, lam_iters, sweeps = start_vectors(n, q, None if prev is None else prev.V,
+                                                  None if prev is None else prev.top, 1)
+        x, t, mu, vecs, top = np.empty(n), np.empty(n + 1), np.empty(q), np.empty((n, q)), np.empty(n)
+        info = self.info
+        backends.arclength_step(np.ascontiguousarray(x0), float(p0), np.ascontiguousarray(N), xa,
+                                np.ascontiguousarray(c), float(cp), float(rhs),
+                                t_prev if trow is None else trow, trow is not None, t_prev, float(gtol),
+                                self.xtol(x0), MAX_ITER, self.kfam, self.eig_rtol, np.ascontiguousarray(V0),
+                                np.ascontiguousarray(v0), lam_iters, sweeps, self.parallel_atol,
+                                xa if prev is None else prev.x, x, t, mu, vecs, top, self.pairs, info)
+        st, p, it, gn = int(info[0]), float(info[1]), int(info[2]), float(info[3])
+        pt = Point(x, p, None, None, None, None, st, it, gn)
+        if st != CONVERGED:
+            return None, pt
+        index, nullity, tol, loss = int(info[4]), int(info[5]), float(info[6]), float(info[8])
+        w = np.sum((vecs.T @ N) ** 2, axis=1) if m else np.zeros(q)
+        order = np.argsort(-w, kind="stable")
+        own, rest = np.sort(order[:m]), np.sort(order[m:])
+        index0 = index + int(np.sum((mu[rest] < 0.0) & (mu[rest] >= -tol)))
+        groups = tuple(tuple(r) for r in self.pairs[:int(info[9])].tolist())
+        node = Node(x, p, t, vecs[:, own], x.reshape(self.shape), loss, gn, index, index0, nullity, mu[rest],
+                    vecs[:, rest], vecs, top, groups, None)
+        self._dips = {id(node): bool(info[10])}
+        return node, pt
+
+    def start(self, x0, p0, N0, t0):
+        node, pt = self._step(x0, p0, N0, x0, np.zeros(x0.size), 1.0, p0, t0, t0, self.gtol, None)
+        return (None if node is None else node._replace(p=float(p0))), pt
+
+    def step_from(self, A, ds, loose=1.0, pred=None):
+        n = A.x.size
+        tx, tp = A.t[:n], float(A.t[n])
+        x0, p0 = (A.x + ds * tx, A.p + ds * tp) if pred is None else pred
+        return self._step(x0, p0, A.N, A.x, tx, tp, float(tx @ A.x + tp * A.p + ds), None, A.t,
+                          self.gtol * loose, A)
+
+    def at_p(self, A, B, p_target):
+        n = A.x.size
+        f = (p_target - A.p) / (B.p - A.p) if B.p != A.p else 1.0
+        x0 = A.x + f * (B.x - A.x)
+        node, _ = self._step(x0, p_target, A.N, A.x, np.zeros(n), 1.0, p_target, A.t, A.t, self.gtol, A)
+        return None if node is None else node._replace(p=float(p_target))
+
+    def dips(self, A, B):
+        flag = self._dips.get(id(B))
+        return super().dips(A, B) if flag is None else flag
+
+
 def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.1, max_points=10_000,
                  gtol=None, eig_rtol=EIG_RTOL, n_eig=4, p_tol=1e-9, refine=False,
-                 parallel_atol=PARALLEL_ATOL, kinds=None, progress=None):
+                 parallel_atol=PARALLEL_ATOL, kinds=None, path=None, progress=None):
     """Follow the critical point ``W0`` of ``family(p0)`` as p moves towards ``p_end``.
 
     Pseudo-arclength predictor-corrector with Newton on the exact Hessian, bordered by the start's
@@ -202,6 +294,12 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
         Angle within which rows count as parallel (non-smooth events).
     kinds : str or sequence of str, optional
         With many starts, follow only the points (classes) of these kinds (``"spurious_minimum"``).
+    path : None, "compiled" or "general"
+        How the branch is computed. None (default): the compiled step, one kernel call per point,
+        when the family is a teacher-student family it can evaluate (every family of
+        :mod:`dynsys.families`; see docs/continuation.md), else the general path. ``"general"``
+        forces the general path; ``"compiled"`` refuses a family it does not apply to. Both give the
+        same branch; ``Branch.path`` says which ran.
     progress : None, bool or reporter
         Progress in thousandths of the way from ``p0`` to ``p_end`` (many starts: in branches).
 
@@ -216,9 +314,11 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
         return follow_all(continuation, family, W0, p0, p_end, kinds=kinds, progress=progress, step=step,
                           step_min=step_min, step_max=step_max, max_points=max_points, gtol=gtol,
                           eig_rtol=eig_rtol, n_eig=n_eig, p_tol=p_tol, refine=refine,
-                          parallel_atol=parallel_atol)
+                          parallel_atol=parallel_atol, path=path)
     if kinds is not None:
         raise ValueError("kinds applies to many starts (a CriticalSet, a Census); W0 is one state")
+    if path not in (None, COMPILED, GENERAL):
+        raise ValueError(f"path must be None (automatic), {COMPILED!r} or {GENERAL!r}; got {path!r}")
     fam = as_family(family)
     p0 = fam.check_p(p0, "p0")
     p_end = fam.check_p(p_end, "p_end")
@@ -257,12 +357,16 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
                              f"{res.residual:.3g}); start from a critical point")
         W0 = res.W
         G, H, st = grad_hess(sys0, W0)
-    run = _Run(fam, shape, gtol, eig_rtol, n_eig, parallel_atol)
+    plan = None if path == GENERAL else _compiled.cached_plan(fam, shape, p0, p_end)
+    if path == COMPILED and plan is None:
+        raise ValueError("path='compiled' needs a teacher-student family without its own dgrad_dp whose "
+                         "arrays are constant, affine, quadratic or c0 + c1 cos p + c2 sin p in p (every "
+                         "family of dynsys.families); use path=None to choose automatically")
+    run = (_Run(fam, shape, gtol, eig_rtol, n_eig, parallel_atol) if plan is None else
+           _FastRun(fam, shape, gtol, eig_rtol, n_eig, parallel_atol, plan))
     n = W0.size
-    # the branch's own null space, measured once at the start (one full eigendecomposition)
-    lam, vec = np.linalg.eigh(H)
-    tol0 = eig_rtol * max(float(np.max(np.abs(lam))), 1e-300)
-    N0 = vec[:, np.abs(lam) <= tol0]
+    # the branch's own null space, measured once at the start
+    N0 = null_space(H, eig_rtol=eig_rtol)
     x0 = W0.reshape(-1).astype(float)
     b0 = fam.dgrad_dp(W0, p0)
     if b0 is None:
@@ -271,14 +375,10 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     if t0[n] * (p_end - p0) < 0:
         t0 = -t0
     # polish the start onto the branch at p0 exactly
-    c = np.zeros(n)
-    pt = correct(run.ev, x0, p0, N0, x0, c, 1.0, p0, gtol=gtol, xtol=run.xtol(x0), domain=fam.domain)
-    if pt.status != CONVERGED:
+    start, pt = run.start(x0, p0, N0, t0)
+    if start is None:
         raise ValueError(f"W0 could not be polished to a critical point at p0 = {p0} (status "
                          f"{Status(pt.status).name}, gradient norm {pt.grad_norm:.3g})")
-    J = pt.J.copy()
-    J[-1, :n], J[-1, n] = t0[:n], t0[n]
-    start = run.node(pt, tangent(J, n, t0), N0, None)._replace(p=float(p0))
     nodes = [start]
     evts = []
     s_arc = [0.0]
@@ -292,7 +392,7 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
         while len(nodes) < max_points:
             A = nodes[-1]
             B, pt = run.step_from(A, ds)
-            if B is not None and _dips(run.ev.system(B.p), A, B, shape):
+            if B is not None and run.dips(A, B):
                 B, pt = None, pt._replace(status=SINGULAR)
             if B is None:
                 last_fail = pt.status
@@ -346,7 +446,7 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     finally:
         bar.close()
     return _branch(nodes, s_arc, evts, status, message, N0.shape[1], fam, p0, p_end, step, step_min,
-                   step_max, gtol, eig_rtol)
+                   step_max, gtol, eig_rtol, run.path)
 
 
 def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
@@ -407,7 +507,7 @@ def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
 
 
 def _branch(nodes, s_arc, evts, status, message, own, fam, p0, p_end, step, step_min, step_max, gtol,
-            eig_rtol) -> Branch:
+            eig_rtol, path) -> Branch:
     q = max(len(nd.eig) for nd in nodes)
     eig = np.full((len(nodes), q), np.nan)
     for i, nd in enumerate(nodes):
@@ -421,4 +521,4 @@ def _branch(nodes, s_arc, evts, status, message, own, fam, p0, p_end, step, step
                   tangent_p=np.array([nd.t[n] for nd in nodes]), events=tuple(evts), status=Status(status),
                   own_nullity=int(own), parameter=fam.name, derivative=fam.derivative, p0=float(p0),
                   p_end=float(p_end), step=float(step), step_min=float(step_min), step_max=float(step_max),
-                  gtol=float(gtol), eig_rtol=float(eig_rtol), message=message)
+                  gtol=float(gtol), eig_rtol=float(eig_rtol), message=message, path=path)

@@ -35,7 +35,8 @@ class Point(NamedTuple):
     g: np.ndarray       #: gradient, flattened
     H: np.ndarray       #: Hessian (n, n)
     b: np.ndarray       #: d grad / d p, flattened
-    J: np.ndarray       #: last bordered Jacobian (its last row: the constraint used)
+    J: np.ndarray       #: bordered Jacobian of the last Newton solve (at the final point when none
+                        #: was needed; its last row: the constraint used)
     status: int
     iters: int
     grad_norm: float
@@ -128,11 +129,16 @@ def correct(ev, x0, p0, N, x_anchor, c, cp, rhs, *, gtol, xtol, domain, max_iter
         gn = row_max(g.reshape(ev.shape))
         r_phase = N.T @ (x - x_anchor)
         r_arc = c @ x + cp * p - rhs
-        J[:n, :n] = H
-        J[:n, n] = b
         rx = max(float(np.max(np.abs(r_phase), initial=0.0)), abs(float(r_arc)))
         if gn <= gtol and rx <= xtol:
+            # J stays the last solve's (its factor gives the tangent, at a distance of the last
+            # Newton step from the root): formed here only when no step was taken
+            if it == 0:
+                J[:n, :n] = H
+                J[:n, n] = b
             return Point(x, p, g, H, b, J, CONVERGED, it, gn)
+        J[:n, :n] = H
+        J[:n, n] = b
         res = max(gn / gtol, rx / xtol)
         if it >= 3 and res >= 0.5 * res_prev or it == max_iter:
             return Point(x, p, g, H, b, J, MAX_STEPS if it == max_iter else STALLED, it, gn)

@@ -9,6 +9,7 @@ from .. import progress as _progress
 from .._codes import INTERRUPTED
 from ..results.census import Census, CensusClass
 from ..results.critical import CriticalPoint, CriticalSet
+from .family import as_family
 
 
 def starts_of(points, kinds=None):
@@ -37,6 +38,7 @@ def follow_all(continuation, family, points, p0, p_end, *, kinds=None, progress=
     """One branch per start (see :func:`dynsys.continuation`); Ctrl-C returns the branches so far
     (the one in progress INTERRUPTED)."""
     starts = starts_of(points, kinds)
+    family = as_family(family)  # one Family for all branches: its compiled plan is made once
     bar = _progress.reporter(progress, len(starts), desc="branches", unit="branch")
     out = []
     try:

@@ -1,12 +1,13 @@
 """Morse index, nullity and the eigenvalues nearest zero of a symmetric Hessian, without a full
 eigendecomposition.
 
-One Bunch-Kaufman factorisation ``H + tau I = L D L^T`` (LAPACK ``dsytrf``) per point gives the
-index by Sylvester's law of inertia (the eigenvalues below ``-tau`` are the negative eigenvalues of
-``D``), and its solves drive block inverse iteration for the ``q`` eigenvalues nearest ``-tau``,
-started from the previous point's vectors (two sweeps suffice along a branch), followed by a
-Rayleigh-Ritz step. The nullity counts the Ritz values in ``[-tau, tau]``. ``tau`` is the zero
-tolerance ``eig_rtol * max|lambda|``, with ``max|lambda|`` from a few power iterations.
+One Bunch-Kaufman factorisation ``P (H + tau I) P^T = L D L^T`` per point (compiled,
+:func:`dynsys.kernels.arclength.bk_factor`) gives the index by Sylvester's law of inertia (the
+eigenvalues below ``-tau`` are the negative eigenvalues of ``D``), and its solves drive block inverse
+iteration for the ``q`` eigenvalues nearest ``-tau``, started from the previous point's vectors (one
+sweep suffices along a branch), followed by a Rayleigh-Ritz step. The nullity counts the Ritz values
+in ``[-tau, tau]``. ``tau`` is the zero tolerance ``eig_rtol * max|lambda|``, with ``max|lambda|`` from a
+few power iterations. The compiled continuation step calls the same kernel.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import lapack
+
+from .. import backends
 
 
 class Spectrum(NamedTuple):
@@ -29,36 +31,14 @@ class Spectrum(NamedTuple):
     top: np.ndarray         #: the power-iteration vector (start of the next estimate)
 
 
-def _inertia_negative(F, ipiv) -> int:
-    """Negative eigenvalues of D in a lower Bunch-Kaufman factor (``dsytrf(lower=1)``)."""
-    n = F.shape[0]
-    neg = 0
-    k = 0
-    while k < n:
-        if ipiv[k] > 0:
-            neg += F[k, k] < 0.0
-            k += 1
-        else:  # a 2x2 block at (k, k+1)
-            a, b, c = F[k, k], F[k + 1, k], F[k + 1, k + 1]
-            det = a * c - b * b
-            neg += 1 if det < 0.0 else (2 if a + c < 0.0 else 0)
-            k += 2
-    return int(neg)
-
-
-def lam_max_estimate(H, v0=None, iters=12):
-    """``max|lambda|`` of symmetric ``H`` by power iteration (from ``v0``); returns (value, vector)."""
-    n = H.shape[0]
-    v = np.ones(n) / np.sqrt(n) if v0 is None else v0 / np.linalg.norm(v0)
-    lam = 0.0
-    for _ in range(iters):
-        w = H @ v
-        nw = float(np.linalg.norm(w))
-        if nw == 0.0:
-            return 0.0, v
-        lam = nw
-        v = w / nw
-    return lam, v
+def start_vectors(n, q, V0=None, top0=None, sweeps=2, lam_iters=12):
+    """``(V0, v0, lam_iters, sweeps)`` as the kernel takes them: the previous point's vectors, or
+    fixed pseudo-random ones with more sweeps (and more power iterations without ``top0``)."""
+    if V0 is None or V0.shape != (n, q):
+        V0 = np.random.default_rng(12345).standard_normal((n, q))
+        sweeps = max(sweeps, 6)
+    v0 = np.ones(n) / np.sqrt(n) if top0 is None else top0
+    return V0, v0, lam_iters if top0 is None else 4, sweeps
 
 
 def spectrum(H, *, eig_rtol, q, V0=None, top0=None, sweeps=2, lam_iters=12):
@@ -78,31 +58,22 @@ def spectrum(H, *, eig_rtol, q, V0=None, top0=None, sweeps=2, lam_iters=12):
     """
     n = H.shape[0]
     q = min(q, n)
-    lam, top = lam_max_estimate(H, top0, lam_iters if top0 is None else 4)
-    scale = lam if lam > 0.0 else 1.0
-    tol = eig_rtol * scale
-    A = np.array(H, order="F")
-    A[np.diag_indices(n)] += tol
-    F, ipiv, info = lapack.dsytrf(A, lower=1)
-    index = _inertia_negative(F, ipiv)
-    if V0 is None or V0.shape != (n, q):
-        V0 = np.random.default_rng(12345).standard_normal((n, q))
-        sweeps = max(sweeps, 6)
-    Q = np.linalg.qr(V0)[0]
-    if info == 0:
-        for _ in range(sweeps):
-            Z, inf2 = lapack.dsytrs(F, ipiv, Q, lower=1)[:2]
-            if inf2 != 0 or not np.all(np.isfinite(Z)):
-                break
-            Q = np.linalg.qr(Z)[0]
-    else:
-        # H + tol I exactly singular: -tol is an eigenvalue; a tiny extra shift keeps the solves finite
-        A[np.diag_indices(n)] += tol
-        F2, ipiv2, _ = lapack.dsytrf(A, lower=1)
-        for _ in range(sweeps):
-            Q = np.linalg.qr(lapack.dsytrs(F2, ipiv2, Q, lower=1)[0])[0]
-    R = Q.T @ H @ Q
-    mu, Y = np.linalg.eigh(0.5 * (R + R.T))
-    vecs = Q @ Y
-    nullity = int(np.sum(np.abs(mu) <= tol))
+    V0, v0, lam_iters, sweeps = start_vectors(n, q, V0, top0, sweeps, lam_iters)
+    index, nullity, tol, lam, mu, vecs, top = backends.spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters,
+                                                                         sweeps)
     return Spectrum(index, nullity, mu, vecs, tol, lam, top)
+
+
+def null_space(H, *, eig_rtol, q=8, sweeps=8):
+    """Orthonormal basis (n, m) of the eigenvectors of symmetric ``H`` whose eigenvalues are zero to
+    ``eig_rtol * max|lambda|``: :func:`spectrum` for the ``q`` eigenpairs nearest zero, ``q`` doubled
+    while all of them are zero. Compiled and BLAS-free, unlike a full ``eigh`` (whose BLAS threads, on
+    a busy machine, cost a tenth of a second at n = 100)."""
+    n = H.shape[0]
+    q = min(q, n)
+    while True:
+        sp = spectrum(H, eig_rtol=eig_rtol, q=q, sweeps=sweeps, lam_iters=30)
+        zero = np.abs(sp.eigvals) <= sp.tol
+        if int(zero.sum()) < q or q == n:
+            return np.ascontiguousarray(sp.vectors[:, zero])
+        q = min(2 * q, n)

@@ -226,6 +226,8 @@ class Branch(Result):
         The requested start and end.
     message : str
         Why the branch ended, in words.
+    path : str
+        How it was computed: ``"compiled"`` (one kernel call per point) or ``"general"``.
     """
 
     p: np.ndarray
@@ -250,6 +252,7 @@ class Branch(Result):
     gtol: float
     eig_rtol: float
     message: str = ""
+    path: str = ""
 
     _call_fields = ("p0", "p_end", "step", "step_min", "step_max", "gtol", "eig_rtol")
 

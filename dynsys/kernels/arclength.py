@@ -1,0 +1,803 @@
+"""Compiled pseudo-arclength steps for teacher-student families, and the symmetric indefinite
+factorisation whose inertia gives the Morse index (CPU, Numba).
+
+A family ``p -> TeacherStudent`` enters as coefficient arrays: every kernel array (residual, teacher
+rows, top weights, leaky slope) is ``sum_b phi_b(p) C_b`` with the basis ``phi = (1, p, p^2, cos p,
+sin p)``; the teacher norms, the constant term and the singular tolerance are derived from them as
+the model derives them. :func:`step` then does one point of the continuation in one call: the
+predictor, the bordered Newton corrector on the exact Hessian (``d grad / d p`` by the family's
+difference stencil), the tangent, the loss, the pairs of parallel rows and the spectrum nearest zero
+(:func:`spectrum`: Bunch-Kaufman ``P (H + tau I) P^T = L D L^T`` for the inertia, block inverse
+iteration on its solves, Rayleigh-Ritz). The arithmetic follows :mod:`dynsys.continuation.corrector`
+and :mod:`dynsys.continuation.spectrum` step for step, so both paths give the same branch.
+
+The family enters the kernels as one tuple ``fam = (cU, cT, ca, cas, calpha, singular_rtol,
+quadratic, lo, hi, k, d, nwork)``: the coefficient arrays (see :func:`arrays_at`), the model's
+singular tolerance factor, whether the gradient is quadratic in p (the stencil's width), the domain,
+the state shape and the gradient's scratch length.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .._codes import CONVERGED, MAX_STEPS, SINGULAR, STALLED
+from ..systems import teacher_student as ts
+from ..systems.base import FieldArrays
+from .linalg import lu, lu_solve
+from .network import rows
+
+_JIT = dict(cache=True, fastmath={"reassoc", "contract"})
+#: Bunch-Kaufman's pivot threshold ``(1 + sqrt 17) / 8`` (bounds the growth of the factor).
+BK_ALPHA = (1.0 + math.sqrt(17.0)) / 8.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Bunch-Kaufman LDL^T
+# ------------------------------------------------------------------------------------------------
+
+@njit(inline="always", **_JIT)
+def _updated(S, L, W, j, k, n, out):
+    """Column ``j`` of the matrix left after ``k`` eliminated columns, rows ``k..n-1``, into ``out``:
+    ``S[i, j] - L[i, :k] . W[j, :k]`` (contiguous dot products: the left-looking form)."""
+    Wj = W[j]
+    for i in range(k, n):
+        Li = L[i]
+        acc = 0.0
+        for c in range(k):
+            acc += Li[c] * Wj[c]
+        out[i] = S[i, j] - acc
+
+
+@njit(inline="always", **_JIT)
+def _swap_entries(x, i, j):
+    t = x[i]
+    x[i] = x[j]
+    x[j] = t
+
+
+@njit(**_JIT)
+def bk_factor(F, perm, blk, n):
+    """Factor the symmetric ``S`` given in the upper triangle of ``F`` (row i holds ``S[i, i:]``):
+    ``S[perm][:, perm] = L D L^T`` with unit lower L (``L[r, c]`` returned at ``F[c, r]``) and
+    block-diagonal D (1x1 and 2x2 blocks, on F's diagonal and first superdiagonal; ``blk[k]`` = 1 or
+    2 at a block's first index, 0 at the second). The partial pivoting of Bunch and Kaufman (1977),
+    as LAPACK ``dsytf2``, in the left-looking order of ``dlasyf``: each column is formed when it is
+    reached, from the rows of L and of ``W = L D`` (dot products over contiguous rows, about three
+    times faster here than the right-looking rank-one updates).
+
+    Returns ``(nneg, nzero)``: negative eigenvalues of D (= of S, by Sylvester's law of inertia) and
+    exactly zero 1x1 pivots (S singular: the solves are then undefined).
+    """
+    S = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            S[i, j] = F[i, j]
+            S[j, i] = F[i, j]
+        perm[i] = i
+    L = np.zeros((n, n))
+    W = np.zeros((n, n))
+    col = np.empty(n)
+    colp = np.empty(n)
+    nneg = 0
+    nzero = 0
+    k = 0
+    while k < n:
+        _updated(S, L, W, k, k, n, col)
+        absakk = abs(col[k])
+        colmax = 0.0
+        imax = k
+        for i in range(k + 1, n):
+            if abs(col[i]) > colmax:
+                colmax = abs(col[i])
+                imax = i
+        if max(absakk, colmax) == 0.0:
+            blk[k] = 1
+            nzero += 1
+            L[k, k] = 1.0
+            k += 1
+            continue
+        kstep = 1
+        kp = k
+        if absakk < BK_ALPHA * colmax:
+            _updated(S, L, W, imax, k, n, colp)
+            rowmax = 0.0
+            for i in range(k, n):
+                if i != imax:
+                    rowmax = max(rowmax, abs(colp[i]))
+            if absakk >= BK_ALPHA * colmax * (colmax / rowmax):
+                kp = k
+            elif abs(colp[imax]) >= BK_ALPHA * rowmax:
+                kp = imax
+            else:
+                kp = imax
+                kstep = 2
+        kk = k + kstep - 1
+        if kp != kk:
+            # symmetric interchange of kk and kp: S's rows and columns, the rows of L and W so far
+            for j in range(n):
+                t = S[kk, j]
+                S[kk, j] = S[kp, j]
+                S[kp, j] = t
+            for i in range(n):
+                t = S[i, kk]
+                S[i, kk] = S[i, kp]
+                S[i, kp] = t
+            for c in range(k):
+                t = L[kk, c]
+                L[kk, c] = L[kp, c]
+                L[kp, c] = t
+                t = W[kk, c]
+                W[kk, c] = W[kp, c]
+                W[kp, c] = t
+            _swap_entries(perm, kk, kp)
+            if kstep == 1:  # the pivot column is imax's, its entries interchanged
+                for i in range(k, n):
+                    col[i] = colp[i]
+                _swap_entries(col, k, kp)
+            else:
+                _swap_entries(col, kk, kp)
+                _swap_entries(colp, kk, kp)
+        if kstep == 1:
+            dk = col[k]
+            blk[k] = 1
+            if dk < 0.0:
+                nneg += 1
+            L[k, k] = 1.0
+            W[k, k] = dk
+            inv = 1.0 / dk
+            for i in range(k + 1, n):
+                W[i, k] = col[i]
+                L[i, k] = col[i] * inv
+        else:
+            d11 = col[k]
+            d21 = col[k + 1]
+            d22 = colp[k + 1]
+            det = d11 * d22 - d21 * d21
+            blk[k] = 2
+            blk[k + 1] = 0
+            if det < 0.0:
+                nneg += 1
+            elif d11 + d22 < 0.0:
+                nneg += 2
+            L[k, k] = 1.0
+            L[k + 1, k + 1] = 1.0
+            W[k, k] = d11
+            W[k, k + 1] = d21
+            W[k + 1, k] = d21
+            W[k + 1, k + 1] = d22
+            for i in range(k + 2, n):
+                u = col[i]
+                w = colp[i]
+                W[i, k] = u
+                W[i, k + 1] = w
+                L[i, k] = (d22 * u - d21 * w) / det
+                L[i, k + 1] = (d11 * w - d21 * u) / det
+        k += kstep
+    # the factor in the layout of bk_solve
+    k = 0
+    while k < n:
+        e = k + (1 if blk[k] == 1 else 2)
+        F[k, k] = W[k, k]
+        if e == k + 2:
+            F[k, k + 1] = W[k + 1, k]
+            F[k + 1, k + 1] = W[k + 1, k + 1]
+        for c in range(k, e):
+            for r in range(e, n):
+                F[c, r] = L[r, c]
+        k = e
+    return nneg, nzero
+
+
+@njit(**_JIT)
+def bk_solve(F, perm, blk, b, y, n):
+    """Solve ``S x = b`` from the factors of :func:`bk_factor`; ``x`` into ``b`` (``y`` scratch)."""
+    for a in range(n):
+        y[a] = b[perm[a]]
+    k = 0
+    while k < n:  # L z = y
+        e = k + (1 if blk[k] == 1 else 2)
+        for c in range(k, e):
+            yc = y[c]
+            for r in range(e, n):
+                y[r] -= F[c, r] * yc
+        k = e
+    k = 0
+    while k < n:  # D w = z
+        if blk[k] == 1:
+            y[k] = y[k] / F[k, k]
+            k += 1
+        else:
+            d11 = F[k, k]
+            d21 = F[k, k + 1]
+            d22 = F[k + 1, k + 1]
+            det = d11 * d22 - d21 * d21
+            u = y[k]
+            w = y[k + 1]
+            y[k] = (d22 * u - d21 * w) / det
+            y[k + 1] = (d11 * w - d21 * u) / det
+            k += 2
+    k = n - 1
+    while k >= 0:  # L^T x = w
+        s = k if blk[k] != 0 else k - 1
+        e = k + 1
+        for c in range(s, e):
+            acc = 0.0
+            for r in range(e, n):
+                acc += F[c, r] * y[r]
+            y[c] -= acc
+        k = s - 1
+    for a in range(n):
+        b[perm[a]] = y[a]
+
+
+@njit(**_JIT)
+def inertia(S, shift):
+    """``(negative, zero pivots)`` of ``S + shift I`` (symmetric (n, n)) by :func:`bk_factor`."""
+    n = S.shape[0]
+    F = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            F[i, j] = S[i, j]
+        F[i, i] += shift
+    perm = np.empty(n, dtype=np.int64)
+    blk = np.empty(n, dtype=np.int64)
+    return bk_factor(F, perm, blk, n)
+
+
+# ------------------------------------------------------------------------------------------------
+# Spectrum nearest zero
+# ------------------------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _lam_max(H, v0, iters, top):
+    """Power iteration for ``max|lambda|`` from ``v0`` (the vector into ``top``)."""
+    n = H.shape[0]
+    v = v0 / math.sqrt(np.sum(v0 * v0))
+    w = np.empty(n)
+    lam = 0.0
+    for _ in range(iters):
+        for i in range(n):
+            Hi = H[i]
+            acc = 0.0
+            for j in range(n):
+                acc += Hi[j] * v[j]
+            w[i] = acc
+        nw = math.sqrt(np.sum(w * w))
+        if nw == 0.0:
+            break
+        lam = nw
+        v = w / nw
+    top[:n] = v
+    return lam
+
+
+@njit(**_JIT)
+def _orthonormalise(Q, n, q):
+    """Columns of ``Q`` (q, n) (stored as rows) made orthonormal in place: Gram-Schmidt twice over
+    (CGS2); a column that vanishes is replaced by a coordinate vector."""
+    for j in range(q):
+        Qj = Q[j]
+        for _ in range(2):
+            for i in range(j):
+                Qi = Q[i]
+                r = 0.0
+                for l in range(n):
+                    r += Qi[l] * Qj[l]
+                for l in range(n):
+                    Qj[l] -= r * Qi[l]
+        nj = math.sqrt(np.sum(Qj * Qj))
+        if not nj > 1e-300 or not math.isfinite(nj):
+            Qj[:] = 0.0
+            Qj[j % n] = 1.0
+            for i in range(j):
+                Qi = Q[i]
+                r = 0.0
+                for l in range(n):
+                    r += Qi[l] * Qj[l]
+                for l in range(n):
+                    Qj[l] -= r * Qi[l]
+            nj = math.sqrt(np.sum(Qj * Qj))
+        for l in range(n):
+            Qj[l] /= nj
+
+
+@njit(**_JIT)
+def _jacobi_eigh(A, q, w, Y):
+    """Eigenvalues (ascending, into ``w``) and vectors (columns of ``Y``) of the small symmetric
+    ``A`` (q, q), by cyclic Jacobi rotations (overwrites ``A``)."""
+    V = np.eye(q)
+    for _ in range(100):
+        off = 0.0
+        tot = 0.0
+        for i in range(q):
+            for j in range(q):
+                tot += A[i, j] * A[i, j]
+                if i != j:
+                    off += A[i, j] * A[i, j]
+        if off <= 1e-32 * tot or off == 0.0:
+            break
+        for i in range(q - 1):
+            for j in range(i + 1, q):
+                if A[i, j] == 0.0:
+                    continue
+                theta = (A[j, j] - A[i, i]) / (2.0 * A[i, j])
+                t = (1.0 if theta >= 0.0 else -1.0) / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                sn = t * c
+                for l in range(q):
+                    ail = A[i, l]
+                    ajl = A[j, l]
+                    A[i, l] = c * ail - sn * ajl
+                    A[j, l] = sn * ail + c * ajl
+                for l in range(q):
+                    ali = A[l, i]
+                    alj = A[l, j]
+                    A[l, i] = c * ali - sn * alj
+                    A[l, j] = sn * ali + c * alj
+                for l in range(q):
+                    vli = V[l, i]
+                    vlj = V[l, j]
+                    V[l, i] = c * vli - sn * vlj
+                    V[l, j] = sn * vli + c * vlj
+    d = np.empty(q)
+    for i in range(q):
+        d[i] = A[i, i]
+    order = np.argsort(d)
+    for a in range(q):
+        w[a] = d[order[a]]
+        for l in range(q):
+            Y[l, a] = V[l, order[a]]
+
+
+@njit(**_JIT)
+def spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top):
+    """Morse index, nullity and the ``q`` eigenpairs of symmetric ``H`` nearest zero.
+
+    ``tau = eig_rtol * max|lambda|`` (power iteration from ``v0``, ``lam_iters`` steps); the index is
+    the number of negative pivots of ``H + tau I``; ``sweeps`` of block inverse iteration from ``V0``
+    (n, q) on the same factor, then Rayleigh-Ritz: eigenvalues into ``mu`` (q,) ascending, vectors
+    into ``vecs`` (n, q), the power vector into ``top``. Returns ``(index, nullity, tau, lam)``. No
+    BLAS or LAPACK call (their threads contend on a busy machine; at these sizes loops are as fast).
+    """
+    n = H.shape[0]
+    q = V0.shape[1]
+    lam = _lam_max(H, v0, lam_iters, top)
+    scale = lam if lam > 0.0 else 1.0
+    tol = eig_rtol * scale
+    F = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            F[i, j] = H[i, j]
+        F[i, i] += tol
+    perm = np.empty(n, dtype=np.int64)
+    blk = np.empty(n, dtype=np.int64)
+    index, nzero = bk_factor(F, perm, blk, n)
+    if nzero != 0:
+        # H + tau I exactly singular: -tau is an eigenvalue; a second shift keeps the solves finite
+        for i in range(n):
+            for j in range(i, n):
+                F[i, j] = H[i, j]
+            F[i, i] += 2.0 * tol
+        bk_factor(F, perm, blk, n)
+    Q = np.ascontiguousarray(V0.T)  # the vectors as rows
+    _orthonormalise(Q, n, q)
+    Z = np.empty((q, n))
+    y = np.empty(n)
+    for _ in range(sweeps):
+        for c in range(q):
+            Z[c] = Q[c]
+            bk_solve(F, perm, blk, Z[c], y, n)
+        if not np.all(np.isfinite(Z)):
+            break
+        Q[:, :] = Z
+        _orthonormalise(Q, n, q)
+    HQ = np.empty((q, n))
+    for c in range(q):
+        Qc = Q[c]
+        for i in range(n):
+            Hi = H[i]
+            acc = 0.0
+            for j in range(n):
+                acc += Hi[j] * Qc[j]
+            HQ[c, i] = acc
+    R = np.empty((q, q))
+    for a in range(q):
+        for b in range(q):
+            acc = 0.0
+            for i in range(n):
+                acc += Q[a, i] * HQ[b, i]
+            R[a, b] = acc
+    for a in range(q):
+        for b in range(a):
+            sym = 0.5 * (R[a, b] + R[b, a])
+            R[a, b] = sym
+            R[b, a] = sym
+    w = np.empty(q)
+    Y = np.empty((q, q))
+    _jacobi_eigh(R, q, w, Y)
+    mu[:] = w
+    for i in range(n):
+        for a in range(q):
+            acc = 0.0
+            for b in range(q):
+                acc += Q[b, i] * Y[b, a]
+            vecs[i, a] = acc
+    nullity = 0
+    for i in range(q):
+        if abs(w[i]) <= tol:
+            nullity += 1
+    return index, nullity, tol, lam
+
+
+# ------------------------------------------------------------------------------------------------
+# The family's kernel arrays at p
+# ------------------------------------------------------------------------------------------------
+
+@njit(inline="always", **_JIT)
+def _phi(p, b):
+    if b == 0:
+        return 1.0
+    if b == 1:
+        return p
+    if b == 2:
+        return p * p
+    if b == 3:
+        return math.cos(p)
+    return math.sin(p)
+
+
+@njit(**_JIT)
+def _combine(C, p):
+    """``sum_b phi_b(p) C[b]`` over the basis functions with a nonzero coefficient array."""
+    out = np.zeros(C.shape[1:])
+    flat = out.reshape(-1)
+    for b in range(C.shape[0]):
+        Cb = C[b].reshape(-1)
+        nz = False
+        for i in range(Cb.size):
+            if Cb[i] != 0.0:
+                nz = True
+                break
+        if nz:
+            f = _phi(p, b)
+            for i in range(Cb.size):
+                flat[i] += f * Cb[i]
+    return out
+
+
+@njit(**_JIT)
+def arrays_at(p, cU, cT, ca, cas, calpha, singular_rtol):
+    """The :class:`~dynsys.systems.base.FieldArrays` of the family at ``p``: ``cU`` (B, k, d) or
+    (B, 0, 0) without a residual, ``cT`` (B, k*, d), ``ca`` (B, k), ``cas`` (B, k*), ``calpha`` (B,)."""
+    U = _combine(cU, p)
+    T = _combine(cT, p)
+    a = _combine(ca, p)
+    a_star = _combine(cas, p)
+    alpha = 0.0
+    for b in range(calpha.size):
+        if calpha[b] != 0.0:
+            alpha += _phi(p, b) * calpha[b]
+    tn = np.empty(T.shape[0])
+    tmax = 0.0
+    for r in range(T.shape[0]):
+        s = 0.0
+        for l in range(T.shape[1]):
+            s += T[r, l] * T[r, l]
+        tn[r] = math.sqrt(s)
+        tmax = max(tmax, tn[r])
+    const = ts.teacher_energy(T, tn, a_star, alpha)
+    tol = singular_rtol * (tmax if tmax > 0.0 else 1.0)
+    return FieldArrays(U, T, tn, a, a_star, alpha, const, tol)
+
+
+@njit(**_JIT)
+def _grad(x, fa, k, d, V, G, work):
+    X = x.reshape((k, d))
+    Vb = rows(X, fa.U, V)
+    return ts.loss_grad(Vb, fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.const, fa.tol, True, G, work)
+
+
+@njit(**_JIT)
+def _hess(x, fa, k, d, V, H, S, nrm):
+    X = x.reshape((k, d))
+    Vb = rows(X, fa.U, V)
+    return ts.hessian(Vb, fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.tol, H, S, nrm)
+
+
+@njit(**_JIT)
+def _stencil_h(p, quadratic, lo, hi):
+    h = 1e-3 * max(1.0, abs(p)) if quadratic else 1e-6 * max(1.0, abs(p))
+    return min(h, 0.5 * (hi - lo))
+
+
+@njit(**_JIT)
+def dgrad_dp(x, p, fam, b, V, G, work):
+    """``d grad / d p`` at (x, p) into ``b`` by the stencil of
+    :meth:`dynsys.continuation.Family.stencil`; returns the status."""
+    cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
+    h = _stencil_h(p, quadratic, lo, hi)
+    b[:] = 0.0
+    if lo <= p - h and p + h <= hi:
+        ps = (p - h, p + h, 0.0)
+        ws = (-0.5 / h, 0.5 / h, 0.0)
+        m = 2
+    else:
+        s = 1.0 if p - h < lo else -1.0
+        ps = (p, p + s * h, p + 2 * s * h)
+        ws = (-1.5 * s / h, 2.0 * s / h, -0.5 * s / h)
+        m = 3
+    for i in range(m):
+        fa = arrays_at(ps[i], cU, cT, ca, cas, cal, srt)
+        _, st = _grad(x, fa, k, d, V, G, work)
+        if st:
+            return SINGULAR
+        w = ws[i]
+        Gf = G.reshape(-1)
+        for j in range(b.size):
+            b[j] += w * Gf[j]
+    return 0
+
+
+@njit(**_JIT)
+def _row_max(G):
+    r = 0.0
+    for j in range(G.shape[0]):
+        s = 0.0
+        for l in range(G.shape[1]):
+            s += G[j, l] * G[j, l]
+        r = max(r, s)
+    return math.sqrt(r)
+
+
+@njit(**_JIT)
+def _solve(J, r, out):
+    """``J^-1 r`` into ``out`` by LU (least squares where ``J`` is singular or the solve not finite),
+    as :func:`dynsys.continuation.corrector._solve`."""
+    N = J.shape[0]
+    A = np.empty((N, N))
+    Ut = np.empty((N, N))
+    piv = np.empty(N, dtype=np.int64)
+    ok = lu(J, A, Ut, piv, N) != 0.0
+    if ok:
+        out[:] = r
+        lu_solve(A, Ut, piv, out, N)
+        ok = np.all(np.isfinite(out))
+    if not ok:
+        out[:] = np.linalg.lstsq(J, r)[0]
+
+
+@njit(**_JIT)
+def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J, LA, LU, piv):
+    """Bordered Newton from ``(x0, p0)`` (:func:`dynsys.continuation.corrector.correct`, the same
+    iteration): the corrected state into ``x``, gradient, Hessian, d grad / d p and the bordered
+    Jacobian of the last Newton solve into ``g``, ``H``, ``b``, ``J`` (the final one when no step was
+    needed), with its LU factors in ``LA``, ``LU``, ``piv``. Returns ``(status, p, iterations, grad
+    norm, whether the factors are J's)``."""
+    cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
+    n = x0.size
+    m = N.shape[1]
+    M = n + m + 1
+    x[:] = x0
+    p = p0
+    res_prev = np.inf
+    J[:, :] = 0.0
+    for i in range(n):
+        for j in range(m):
+            J[i, n + 1 + j] = N[i, j]
+            J[n + j, i] = N[i, j]
+        J[n + m, i] = c[i]
+    J[n + m, n] = cp
+    V = np.empty((k, d))
+    G = np.empty((k, d))
+    G2 = np.empty((k, d))
+    work = np.empty(nwork)
+    S = np.empty((ts.HESS_SCRATCH_ROWS, max(k, d)))
+    nrm = np.empty(max(k, d))
+    dz = np.empty(M)
+    r_phase = np.empty(m)
+    factored = False
+    for it in range(max_iter + 1):
+        if not lo <= p <= hi:
+            return STALLED, p, it, np.inf, False
+        fa = arrays_at(p, cU, cT, ca, cas, cal, srt)
+        _, st = _grad(x, fa, k, d, V, G, work)
+        if st == 0:
+            st = _hess(x, fa, k, d, V, H, S, nrm)
+        if st:
+            return st, p, it, np.inf, False
+        # d grad / d p at the first iterate only (a chord in the p column, as the general corrector)
+        if it == 0 and dgrad_dp(x, p, fam, b, V, G2, work) != 0:
+            return SINGULAR, p, it, np.inf, False
+        g[:] = G.reshape(-1)
+        gn = _row_max(G)
+        rx = 0.0
+        for j in range(m):
+            s = 0.0
+            for i in range(n):
+                s += N[i, j] * (x[i] - xa[i])
+            r_phase[j] = s
+            rx = max(rx, abs(s))
+        r_arc = cp * p - rhs
+        for i in range(n):
+            r_arc += c[i] * x[i]
+        rx = max(rx, abs(r_arc))
+        if gn <= gtol and rx <= xtol:
+            if it == 0:
+                J[:n, :n] = H
+                J[:n, n] = b
+            return CONVERGED, p, it, gn, factored
+        J[:n, :n] = H
+        J[:n, n] = b
+        res = max(gn / gtol, rx / xtol)
+        if it >= 3 and res >= 0.5 * res_prev or it == max_iter:
+            return (MAX_STEPS if it == max_iter else STALLED), p, it, gn, False
+        res_prev = res
+        for i in range(n):
+            dz[i] = -g[i]
+        for j in range(m):
+            dz[n + j] = -r_phase[j]
+        dz[n + m] = -r_arc
+        factored = lu(J, LA, LU, piv, M) != 0.0
+        if factored:
+            lu_solve(LA, LU, piv, dz, M)
+            factored = np.all(np.isfinite(dz))
+        if not factored:
+            dz[:n] = -g
+            dz[n:n + m] = -r_phase
+            dz[n + m] = -r_arc
+            dz[:] = np.linalg.lstsq(J, dz.copy())[0]
+        if not np.all(np.isfinite(dz)):
+            return STALLED, p, it, gn, False
+        for i in range(n):
+            x[i] += dz[i]
+        p += dz[n]
+    return MAX_STEPS, p, max_iter, np.inf, False
+
+
+@njit(**_JIT)
+def tangent(J, n, t_prev, has_prev, t, LA, LU, piv, factored):
+    """Unit tangent into ``t`` (n + 1) from ``J z = e_last``, oriented along ``t_prev`` (by J's LU
+    factors ``LA``, ``LU``, ``piv`` when ``factored``)."""
+    N = J.shape[0]
+    z = np.zeros(N)
+    z[N - 1] = 1.0
+    if factored:
+        lu_solve(LA, LU, piv, z, N)
+        factored = np.all(np.isfinite(z))
+    if not factored:
+        e = np.zeros(N)
+        e[N - 1] = 1.0
+        _solve(J, e, z)
+    s = 0.0
+    for i in range(n + 1):
+        s += z[i] * z[i]
+    s = math.sqrt(s)
+    dot = 0.0
+    for i in range(n + 1):
+        t[i] = z[i] / s
+        dot += t[i] * t_prev[i]
+    if has_prev and dot < 0.0:
+        for i in range(n + 1):
+            t[i] = -t[i]
+
+
+@njit(**_JIT)
+def _pairs(x, U, k, d, atol, pairs):
+    """Pairs (i < j) of parallel rows of ``x + U`` into ``pairs`` (the test of
+    :func:`dynsys.continuation.arclength._groups`); returns their number."""
+    X = x.reshape((k, d))
+    V = np.empty((k, d))
+    Vb = rows(X, U, V)
+    nrm = np.empty(k)
+    big = 0.0
+    nok = 0
+    for j in range(k):
+        s = 0.0
+        for l in range(d):
+            s += Vb[j, l] * Vb[j, l]
+        nrm[j] = math.sqrt(s)
+        big = max(big, nrm[j])
+        nok += nrm[j] > 0.0
+    if nok < 2:
+        return 0
+    npairs = 0
+    for i in range(k):
+        if not nrm[i] > 0.0:
+            continue
+        for j in range(i + 1, k):
+            if not nrm[j] > 0.0:
+                continue
+            du = 0.0
+            su = 0.0
+            for l in range(d):
+                ei = Vb[i, l] / nrm[i]
+                ej = Vb[j, l] / nrm[j]
+                du += (ei - ej) * (ei - ej)
+                su += (ei + ej) * (ei + ej)
+            du = math.sqrt(du)
+            su = math.sqrt(su)
+            if du < su and min(nrm[i], nrm[j]) * (0.5 * du * su) <= atol * big:
+                pairs[npairs, 0] = i
+                pairs[npairs, 1] = j
+                npairs += 1
+    return npairs
+
+
+@njit(**_JIT)
+def _dips(xa, xb, U, k, d):
+    """Whether a row's segment from ``xa`` to ``xb`` (plus ``U``) passes much closer to zero than its
+    ends (:func:`dynsys.continuation.arclength._dips`)."""
+    A = xa.reshape((k, d))
+    B = xb.reshape((k, d))
+    res = U.shape[0] != 0
+    for j in range(k):
+        aa = 0.0
+        ad = 0.0
+        dd = 0.0
+        bb = 0.0
+        for l in range(d):
+            a = A[j, l] + (U[j, l] if res else 0.0)
+            b = B[j, l] + (U[j, l] if res else 0.0)
+            aa += a * a
+            bb += b * b
+            ad += a * (b - a)
+            dd += (b - a) * (b - a)
+        t = min(1.0, max(0.0, -ad / (dd if dd > 0.0 else 1.0)))
+        closest = math.sqrt(max(0.0, aa + 2.0 * t * ad + t * t * dd))
+        if closest < 0.25 * min(math.sqrt(aa), math.sqrt(bb)):
+            return True
+    return False
+
+
+@njit(**_JIT)
+def step(x0, p0, N, xa, c, cp, rhs, trow, use_trow, t_prev, gtol, xtol, max_iter, fam, eig_rtol, V0, v0,
+         lam_iters, sweeps, par_atol, x_prev, x, t, mu, vecs, top, pairs, info):
+    """One point of the continuation in one call: :func:`correct` from the predictor ``(x0, p0)``,
+    then (once converged) the tangent (:func:`tangent` on the Jacobian of the last Newton solve, by
+    its LU factors; on a fresh factor when its last row is replaced by ``trow`` (n + 1), with
+    ``use_trow``), the spectrum (:func:`spectrum`), the loss, the pairs of
+    parallel rows (:func:`_pairs`) and whether the rows dip towards zero from ``x_prev``.
+
+    ``info`` (float64, 11) receives ``status, p, iterations, grad norm, index, nullity, tau,
+    max|lambda|, loss, pairs, dips``; the arrays are set only when the status is CONVERGED.
+    """
+    cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
+    n = x0.size
+    M = n + N.shape[1] + 1
+    g = np.empty(n)
+    H = np.empty((n, n))
+    b = np.empty(n)
+    J = np.empty((M, M))
+    LA = np.empty((M, M))
+    LU = np.empty((M, M))
+    piv = np.empty(M, dtype=np.int64)
+    st, p, it, gn, factored = correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J,
+                                      LA, LU, piv)
+    info[0] = st
+    info[1] = p
+    info[2] = it
+    info[3] = gn
+    if st != CONVERGED:
+        return
+    if use_trow:
+        for i in range(n + 1):
+            J[M - 1, i] = trow[i]
+        factored = False
+    tangent(J, n, t_prev, True, t, LA, LU, piv, factored)
+    index, nullity, tol, lam = spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top)
+    fa = arrays_at(p, cU, cT, ca, cas, cal, srt)
+    V = np.empty((k, d))
+    G = np.empty((k, d))
+    work = np.empty(nwork)
+    X = x.reshape((k, d))
+    loss, _ = ts.loss_grad(rows(X, fa.U, V), fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.const, fa.tol,
+                           False, G, work)
+    info[4] = index
+    info[5] = nullity
+    info[6] = tol
+    info[7] = lam
+    info[8] = loss
+    info[9] = _pairs(x, fa.U, k, d, par_atol, pairs)
+    info[10] = 1.0 if _dips(x_prev, x, fa.U, k, d) else 0.0

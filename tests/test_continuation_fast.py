@@ -1,0 +1,145 @@
+"""The compiled continuation step: the same branches as the general path, its Bunch-Kaufman inertia
+against numpy's eigvalsh, and which path runs when."""
+
+import numpy as np
+import pytest
+
+import dynsys
+from dynsys import backends, families
+from dynsys.continuation import continuation
+from dynsys.kernels import arclength as ka
+from dynsys.theory.k2_saddles import k2_equal_norm_threshold, k2_saddle_families
+
+from test_continuation import SCurve
+
+
+# ------------------------------------------------------------------ Bunch-Kaufman inertia
+def _symmetric(rng, n, kind):
+    """A random symmetric matrix: full rank, low rank (exactly singular), or with a cluster of
+    eigenvalues at zero and near zero (1e-13 relative)."""
+    if kind == 0:
+        A = rng.standard_normal((n, n))
+        return A + A.T
+    if kind == 1:
+        r = int(rng.integers(0, n))
+        B = rng.standard_normal((n, r))
+        return B @ np.diag(rng.choice([-1.0, 1.0], r)) @ B.T
+    lam = rng.standard_normal(n)
+    lam[: n // 3] = 0.0
+    lam[n // 3: n // 2] *= 1e-13
+    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    S = Q @ np.diag(lam) @ Q.T
+    return 0.5 * (S + S.T)
+
+
+def test_bunch_kaufman_inertia_against_eigvalsh():
+    rng = np.random.default_rng(3)
+    for trial in range(240):
+        n = int(rng.integers(1, 25))
+        S = _symmetric(rng, n, trial % 3)
+        w = np.linalg.eigvalsh(S)
+        # a shift well away from every eigenvalue (the inertia is then exact in floating point)
+        scale = max(1.0, float(np.max(np.abs(w))))
+        for tau in (1e-6 * scale, -1e-6 * scale, 0.37 * scale):
+            gap = np.min(np.abs(w + tau))
+            if gap < 1e-9 * scale:
+                continue
+            neg, zero = backends.inertia(S, tau)
+            assert zero == 0
+            assert neg == int(np.sum(w + tau < 0.0)), (n, trial, tau)
+
+
+def test_bunch_kaufman_pivots_and_solve():
+    rng = np.random.default_rng(4)
+    # 2x2 pivots are forced by a zero diagonal
+    S = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
+    assert backends.inertia(S) == (int(np.sum(np.linalg.eigvalsh(S) < 0)), 0)
+    assert backends.inertia(np.zeros((4, 4))) == (0, 4)
+    for n in (1, 2, 7, 30):
+        S = _symmetric(rng, n, 0)
+        F = np.triu(S).copy()
+        perm = np.empty(n, dtype=np.int64)
+        blk = np.empty(n, dtype=np.int64)
+        ka.bk_factor(F, perm, blk, n)
+        b = rng.standard_normal(n)
+        x = b.copy()
+        ka.bk_solve(F, perm, blk, x, np.empty(n), n)
+        assert np.linalg.norm(S @ x - b) <= 1e-10 * np.linalg.cond(S) * np.linalg.norm(b)
+
+
+def test_spectrum_nearest_zero_against_eigh():
+    rng = np.random.default_rng(5)
+    n = 40
+    lam = np.concatenate([[0.0, 0.0, -1e-3, 2e-3], rng.uniform(0.5, 3.0, n - 4) * rng.choice([-1, 1], n - 4)])
+    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    H = Q @ np.diag(lam) @ Q.T
+    H = 0.5 * (H + H.T)
+    index, nullity, tol, lam_max, mu, vecs, _ = backends.spectrum_near_zero(
+        H, 1e-8, rng.standard_normal((n, 4)), np.ones(n) / np.sqrt(n), 12, 6)
+    w = np.linalg.eigvalsh(H)
+    assert index == int(np.sum(w < -tol)) and nullity == 2
+    assert np.allclose(np.sort(mu), np.sort(w[np.argsort(np.abs(w))[:4]]), atol=1e-10)
+    assert np.allclose(H @ vecs, vecs * mu, atol=1e-8)
+
+
+# ------------------------------------------------------------------ compiled path = general path
+def _same(bf, bg):
+    assert bf.path == "compiled" and bg.path == "general"
+    assert bf.status == bg.status and len(bf) == len(bg)
+    assert np.max(np.abs(bf.p - bg.p)) <= 1e-10
+    assert np.max(np.abs(bf.W - bg.W)) <= 1e-10
+    assert np.array_equal(bf.morse_index, bg.morse_index) and np.array_equal(bf.nullity, bg.nullity)
+    assert np.max(np.abs(bf.loss - bg.loss)) <= 1e-10
+    assert [(e.kind, e.index_before, e.index_after) for e in bf.events] == \
+           [(e.kind, e.index_before, e.index_after) for e in bg.events]
+    for e, f in zip(bf.events, bg.events):
+        assert abs(e.p - f.p) <= 1e-10 and np.max(np.abs(e.W - f.W)) <= 1e-8
+
+
+def _both(fam, W0, p0, p_end, **kw):
+    return (continuation(fam, W0, p0, p_end, path="compiled", **kw),
+            continuation(fam, W0, p0, p_end, path="general", **kw))
+
+
+def test_compiled_equals_general_over_alpha():
+    K = d = 3
+    model = dynsys.TeacherStudent(np.eye(d))
+    W0 = dynsys.critical.newton.refine(model, np.full((K, d), 0.3)).W
+    bf, bg = _both(families.leaky_slope(model), W0, 0.0, 0.9)
+    _same(bf, bg)
+    assert bf.own_nullity == K - 1 and np.all(bf.morse_index == (K - 1) * (d - 1))
+    # the automatic choice is the compiled path
+    assert continuation(families.leaky_slope(model), W0, 0.0, 0.5).path == "compiled"
+
+
+def test_compiled_equals_general_over_teacher_angle_with_event():
+    fam0 = k2_saddle_families(1.0, 1.0, 2.0)[0]
+    model = dynsys.TeacherStudent(fam0.teacher(2))
+    bf, bg = _both(families.teacher_angle(model), fam0.W(0.3), 2.0, 2.6)
+    _same(bf, bg)
+    (e,) = bf.events
+    assert e.kind == "symmetric_branch_point" and abs(e.p - k2_equal_norm_threshold()) < 1e-8
+
+
+def test_compiled_equals_general_over_top_weights():
+    Ws = np.random.default_rng(1).standard_normal((3, 4))
+    model = dynsys.TeacherStudent(Ws)
+    bf, bg = _both(families.top_weight_scale(model, rows=[0]), Ws, 1.0, 0.6)
+    _same(bf, bg)
+    # a_0 w_0 is what the loss sees (positive homogeneity of the ReLU): row 0 grows as 1 / s
+    assert np.allclose(bf.W[-1, 0] * 0.6, Ws[0], atol=1e-9)
+
+
+def test_path_choice_and_refusals():
+    model = dynsys.TeacherStudent(np.eye(2))
+    # a toy and a family with its own derivative run the general path; "compiled" refuses them
+    assert continuation(SCurve, [-1.5, 0.0], 1.5 ** 3 - 1.5, 0.0).path == "general"
+    with pytest.raises(ValueError, match="path='compiled' needs"):
+        continuation(SCurve, [-1.5, 0.0], 1.5 ** 3 - 1.5, 0.0, path="compiled")
+    with pytest.raises(ValueError, match="path must be"):
+        continuation(families.leaky_slope(model), np.eye(2), 0.0, 0.5, path="fast")
+    # a plain callable that is no form the kernel knows (exp in p): general path
+    fam = dynsys.Family(lambda p: model.replace(a=np.array([np.exp(p), 1.0])), domain=(-1.0, 1.0))
+    assert continuation(fam, np.eye(2), 0.0, 0.3).path == "general"
+    # a plain callable that is one (affine in p): compiled
+    assert continuation(lambda a: model.replace(alpha=a), np.eye(2), 0.1, 0.3).path == "compiled"
