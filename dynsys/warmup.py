@@ -21,7 +21,7 @@ import numpy as np
 from . import progress as _progress
 
 #: The kernel groups, in the order they are compiled (keys of ``config.COMPILE_ESTIMATE_S``).
-GROUPS = ("field", "flow", "critical", "sampling", "theory")
+GROUPS = ("field", "flow", "critical", "sampling", "theory", "continuation")
 BACKENDS = ("parallel", "cpu")
 
 
@@ -83,7 +83,14 @@ def _theory(ds):
     ds.L12(1.0, 0.4)
 
 
-_CALLS = {"field": _field, "flow": _flow, "critical": _critical, "sampling": _sampling, "theory": _theory}
+def _continuation(ds):
+    m = ds.TeacherStudent(np.eye(2))
+    # the compiled arclength step, the Bunch-Kaufman inertia and the near-zero spectrum
+    ds.continuation(ds.families.leaky_slope(m), np.eye(2), 0.0, 0.05, progress=False)
+
+
+_CALLS = {"field": _field, "flow": _flow, "critical": _critical, "sampling": _sampling, "theory": _theory,
+          "continuation": _continuation}
 
 
 def warmup(groups=GROUPS, *, progress=None) -> dict:
@@ -95,7 +102,8 @@ def warmup(groups=GROUPS, *, progress=None) -> dict:
         Any of ``"field"`` (loss, gradient, Hessian, Hessian-vector product, top-weight gradient),
         ``"flow"`` (gd/euler/rk4 and dopri5 integrators), ``"critical"`` (Newton, classify,
         find_critical_points, census, saddle searches), ``"sampling"`` (SGD, Monte Carlo),
-        ``"theory"`` (reduced system, Conjecture 1 scan, K = 2 saddle families).
+        ``"theory"`` (reduced system, Conjecture 1 scan, K = 2 saddle families),
+        ``"continuation"`` (the compiled arclength step and its inertia).
     progress : None, bool or reporter
         Progress over the groups (:mod:`dynsys.progress`).
 
