@@ -253,6 +253,21 @@ def test_ss18_census_tiny(tmp_path, monkeypatch):
     assert len(_verdicts(mod, data)) == 1
 
 
+def test_bifurcations_tiny(tmp_path, monkeypatch):
+    mod = rp.analyses()["bifurcations"]
+    monkeypatch.setitem(mod.SIZES, "quick", ((8,), 40))
+    data, _ = _roundtrip(mod, mod.compute(True), tmp_path)
+    assert abs(data["sbp_p"] - ds.k2_equal_norm_threshold()) < 1e-7
+    assert list(data["sbp_index"]) == [1, 2]
+    # both mirror-image branches switched onto, each a closed-form asymmetric family at the end
+    assert len(data["sbp_matched"]) == 2 and data["sbp_matched"].all()
+    folds = [e[1] for e, k in zip(data["fold_ev"], data["fold_evkind"]) if k == "fold"]
+    assert len(folds) == 1 and abs(folds[0] - 2.990099102) < 1e-6
+    rows = data["alpha_rows"]
+    assert len(rows) >= 1 and np.all(rows[:, 0] == 8) and np.all(rows[:, 8] < 1e-8)
+    assert len(_verdicts(mod, data)) == 2
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_full_size(name, tmp_path):
