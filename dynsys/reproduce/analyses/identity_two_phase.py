@@ -163,7 +163,7 @@ def _reason(verdict, fa_rose, final):
 
 def claims(data: dict) -> list[dict]:
     m = data["meta"]
-    where = "002 Sec 3.3 (Main Theorem, Theorems for Phase 1 and 2)"
+    where = "Sec 3.3 (Main Theorem, Theorems for Phase 1 and 2)"
     g = data["gammas"]
     setting = (f"d={m['d']}, alpha={m['alpha']}, identity mapping, step {m['step_dynsys']} (rate "
                f"{m['rate_paper']}), {m['n_steps']} steps; SGD batch {m['batch']}, {m['n_samples']} samples, "
