@@ -110,23 +110,24 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
 
     m = data["meta"]
     g = data["gammas"]
-    fig, axs = plt.subplots(1, 4, figsize=(20, 4.8), layout="constrained")
+    fig, axs = plt.subplots(1, 4, figsize=(20, 5.6), layout="constrained")
     steps = data["ex_gd_steps"]
     cols = plt.cm.viridis(np.linspace(0, 0.9, len(g)))
     ax = axs[0]
     for i, c in enumerate(cols):
         ax.plot(steps, data["ex_gd_f_A"][i], color=c, label=f"gamma {g[i]:g}")
         ax.plot(steps, data["ex_gd_f_A_printed"][i], color=c, ls=":")
-    ax.set(xscale="symlog", xlabel="gd step", ylabel="f_A", title="(a) f_A: corrected (solid), printed (dotted)",
-           xlim=(0, steps[-1]))
-    ax.legend(fontsize=8)
+    ax.set(xscale="symlog", xlabel="gd step", ylabel="f_A", xlim=(0, steps[-1]),
+           title="(a) f_A: corrected (solid), printed (dotted)")
+    # legends below the axes (here and in (b), (c)): inside they hide the start of the curves
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax = axs[1]
     for i, c in enumerate(cols):
         ax.plot(steps, data["ex_gd_margin"][i] / data["ex_gd_delta"][i], color=c, label=f"gamma {g[i]:g}")
     ax.axhline(1.0, color="k", lw=0.8, ls="--", label="margin = delta")
     ax.set(xscale="symlog", yscale="symlog", xlabel="gd step", ylabel="margin / delta", xlim=(0, steps[-1]),
-           title="(b) one-point convexity margin / delta (one run per gamma)")
-    ax.legend(fontsize=8)
+           title="(b) one-point convexity margin / delta")
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax = axs[2]
     for kind, mk, lab in (("gd", "o-", "gd"), ("sgd", "s--", "SGD"), ("gdstd", "^-", "gd, standard start"),
                           ("gdzero", "v-", "gd, zero start")):
@@ -142,7 +143,7 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
                 color=line[0].get_color(), label=f"{lab}: inside at the start")
     ax.set(xscale="log", xlabel="norm bound gamma (|w*_i| = gamma, |w0_i| <= gamma)", ylim=(-0.05, 1.05),
            ylabel="fraction of runs", title="(c) two phases as claimed, against gamma")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax = axs[3]
     H = data["grid_held"]
     im = ax.imshow(H, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
@@ -153,7 +154,7 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
             ax.text(j, i, f"{H[i, j]:.2f}", ha="center", va="center", color="w" if H[i, j] < 0.6 else "k", fontsize=8)
     ax.set(xlabel="PReLU slope alpha", ylabel="gamma", title=f"(d) population gd: fraction held ({m['runs_grid']} runs/cell)")
     fig.colorbar(im, ax=ax, label="fraction held")
-    fig.suptitle(f"Paper 002 two-phase claim: d={m['d']}, identity mapping, alpha={m['alpha']} (a-c), step "
+    fig.suptitle(f"Paper 002 two-phase claim: d={m['d']}, identity mapping, alpha={m['alpha']} (a-c; (a), (b): one gd run per gamma), step "
                  f"{m['step_dynsys']:g} (paper's rate {m['rate_paper']:g}), {m['n_steps']} steps, SGD batch "
                  f"{m['batch']}; delta = half the smallest Hessian eigenvalue at W*", fontsize=10)
     return _save(fig, out, "identity_two_phase")
