@@ -80,6 +80,8 @@ def stage4_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
         _band(ax, x, data["gd_dist"][s], "population gd, matched", c_gd, ls=":")
         ax.set(title=f"{tag} |W - W*|_F, {lab[s]}", xlabel="epoch", ylabel="|W - W*|_F", yscale="log")
         ax.legend(fontsize=8)
+    for ax in axs[:, :3].ravel():
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))     # whole epochs
     R = m["repeats"]
     n_runs = R * len(lab)
     ax = axs[0, 3]
