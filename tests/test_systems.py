@@ -4,7 +4,8 @@ bordered Newton corrector, and the Newton kernel's one cached signature.
 
 Oracles: closed forms (the tilted well's critical points are the roots of a cubic; a toy family whose
 critical point moves as (1, p); the top-weight family of a TeacherStudent, whose global minimum moves
-as W*/p), finite differences of the loss, the reduced field's own fixed points.
+as W*/p), finite differences of the loss, the reduced field's own fixed points, and the slow
+closed-form loss, gradient and Hessian of tests/naive.py for the residual (paper 002) model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 import dynsys as ds
+import naive as nv
 from dynsys.critical import bordered_newton, classify, find_critical_points, refine
 from dynsys.systems import toys
 from dynsys.systems.base import PointSystem, System
@@ -248,3 +250,44 @@ def test_newton_kernel_one_signature_and_a_cache_hit_in_a_second_process():
     assert out.returncode == 0, out.stderr[-2000:]
     n_sig, hits, misses = map(int, out.stdout.split()[-3:])
     assert (n_sig, hits, misses) == (1, 1, 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# The residual model is the offset model (paper 002: rows w_i + e_i, PReLU, K = d)
+# ------------------------------------------------------------------------------------------------
+
+RESID_LOSS_ATOL = 1e-15     # times S^2, S = sum |v_j| + sum |v*_k| (the loss is a difference of O(S^2) terms)
+RESID_GRAD_RTOL = 1e-14     # relative to S (measured 3e-17)
+RESID_HESS_RTOL = 1e-13     # relative to max |H| (measured 2e-15)
+RESID_SAME_RTOL = 1e-14     # residual model vs offset model, both dynsys (the same arithmetic)
+
+
+@pytest.mark.parametrize("d,alpha,offset", [(10, 0.25, "identity"), (5, 0.1, "identity"), (4, 0.5, "general")])
+def test_residual_model_is_the_offset_model(d, alpha, offset):
+    """TeacherStudent(W*, alpha, residual=U) at W is TeacherStudent(W* + U, alpha) at W + U: loss,
+    gradient and Hessian (the residual is constant, so d/dW = d/d(W + U)), at several random points
+    near and far from the teacher, both against the slow closed-form oracles of the offset rows."""
+    rng = np.random.default_rng(100 + d)
+    U = np.eye(d) if offset == "identity" else rng.normal(size=(d, d))
+    W_star = rng.normal(size=(d, d)) * (0.1 / math.sqrt(d))          # paper 002's small teacher
+    res = ds.TeacherStudent(W_star, alpha=alpha, residual=U)
+    off = ds.TeacherStudent(W_star + U, alpha=alpha)
+    Ws = np.stack([W_star + 0.05 * rng.normal(size=(d, d)), 0.3 * rng.normal(size=(d, d)),
+                   rng.normal(size=(d, d)), np.zeros((d, d))])
+    L, G, H = res.loss(Ws), res.grad(Ws), res.hessian(Ws)
+    Lo, Go, Ho = off.loss(Ws + U), off.grad(Ws + U), off.hessian(Ws + U)
+    for got, want in ((L, Lo), (G, Go), (H, Ho)):
+        np.testing.assert_allclose(got, want, rtol=RESID_SAME_RTOL, atol=RESID_SAME_RTOL * np.abs(want).max())
+    for i, W in enumerate(Ws):
+        S = np.abs(W + U).sum() + np.abs(W_star + U).sum()
+        ref_L = nv.loss_closed_form(W + U, W_star + U, alpha=alpha)
+        ref_G = nv.grad_closed_form(W + U, W_star + U, alpha=alpha)
+        ref_H = nv.hessian_closed_form(W + U, W_star + U, alpha=alpha)
+        for got in (L[i], nv.loss_closed_form(W, W_star, alpha=alpha, U=U)):
+            assert abs(got - ref_L) <= 1e-12 * abs(ref_L) + RESID_LOSS_ATOL * S * S, (i, got, ref_L)
+        assert np.abs(G[i] - ref_G).max() <= RESID_GRAD_RTOL * S, i
+        assert np.abs(H[i] - ref_H).max() <= RESID_HESS_RTOL * np.abs(ref_H).max(), i
+    # at the teacher the residual model is at its global minimum, like the offset model at W* + U
+    assert res.loss(W_star) <= RESID_LOSS_ATOL * (2 * np.abs(W_star + U).sum()) ** 2
+    assert np.abs(res.grad(W_star)).max() <= RESID_GRAD_RTOL * 2 * np.abs(W_star + U).sum()
+    assert np.linalg.eigvalsh(res.hessian(W_star))[0] > 0

@@ -15,6 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+#: Paper-scale population loss below which the closed form is rounding at stage 4's sizes (d = 10,
+#: |W + U|_F about 3): measured values at W = W* scatter within +-7e-15.
+POP_LOSS_ROUNDING = 1e-14
+
 
 def _save(fig, out: pathlib.Path, stem: str) -> list[pathlib.Path]:
     out.mkdir(parents=True, exist_ok=True)
@@ -57,6 +61,10 @@ def stage4_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
         _band(ax, x, data["train_loss"][s], "SGD training loss", c_sgd)
         _band(ax, x, data["pop_loss"][s], "SGD population loss", c_alt)
         _band(ax, x, data["gd_pop_loss"][s], "population gd", c_gd, ls="--")
+        if np.nanmin(data["gd_pop_loss"][s]) < POP_LOSS_ROUNDING:
+            # the closed-form loss is a difference of O(|W + U|^2) terms: below this it is rounding
+            ax.axhspan(1e-16, POP_LOSS_ROUNDING, color="0.85", lw=0, zorder=0,
+                       label="rounding of the population loss (any loss below 1e-16 drawn at 1e-16)")
         ax.set(title=title, xlabel="epoch", ylabel="loss (paper's: mean squared error)", yscale="log")
         ax.legend(fontsize=8)
     ax = axs[1, 0]
@@ -72,12 +80,16 @@ def stage4_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
         _band(ax, x, data["gd_dist"][s], "population gd, matched", c_gd, ls=":")
         ax.set(title=f"{tag} |W - W*|_F, {lab[s]}", xlabel="epoch", ylabel="|W - W*|_F", yscale="log")
         ax.legend(fontsize=8)
+    for ax in axs[:, :3].ravel():
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))     # whole epochs
     R = m["repeats"]
     n_runs = R * len(lab)
     ax = axs[0, 3]
     ax.plot(data["scan_batches"], data["scan_batch_diverged"].sum(0) / n_runs, "o-")
     ax.set(xscale="log", xlabel="batch size", ylabel="fraction of runs diverged", ylim=(-0.05, 1.05),
            title=f"(f) step {m['step_dynsys']:g} (the printed rate), by batch size")
+    ax.set_xticks(data["scan_batches"], [f"{b:g}" for b in data["scan_batches"]])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax = axs[1, 3]
     ax.plot(data["scan_steps"], data["scan_step_diverged"].sum(0) / n_runs, "s-", color="C1")
     ax.set(xscale="log", xlabel="step on dynsys's loss (paper's rate = step / 2)",
@@ -100,23 +112,24 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
 
     m = data["meta"]
     g = data["gammas"]
-    fig, axs = plt.subplots(1, 4, figsize=(20, 4.8), layout="constrained")
+    fig, axs = plt.subplots(1, 4, figsize=(20, 5.6), layout="constrained")
     steps = data["ex_gd_steps"]
     cols = plt.cm.viridis(np.linspace(0, 0.9, len(g)))
     ax = axs[0]
     for i, c in enumerate(cols):
         ax.plot(steps, data["ex_gd_f_A"][i], color=c, label=f"gamma {g[i]:g}")
         ax.plot(steps, data["ex_gd_f_A_printed"][i], color=c, ls=":")
-    ax.set(xscale="symlog", xlabel="gd step", ylabel="f_A", title="(a) f_A: corrected (solid), printed (dotted)",
-           xlim=(0, steps[-1]))
-    ax.legend(fontsize=8)
+    ax.set(xscale="symlog", xlabel="gd step", ylabel="f_A", xlim=(0, steps[-1]),
+           title="(a) f_A: corrected (solid), printed (dotted)")
+    # legends below the axes (here and in (b), (c)): inside they hide the start of the curves
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax = axs[1]
     for i, c in enumerate(cols):
         ax.plot(steps, data["ex_gd_margin"][i] / data["ex_gd_delta"][i], color=c, label=f"gamma {g[i]:g}")
     ax.axhline(1.0, color="k", lw=0.8, ls="--", label="margin = delta")
     ax.set(xscale="symlog", yscale="symlog", xlabel="gd step", ylabel="margin / delta", xlim=(0, steps[-1]),
-           title="(b) one-point convexity margin / delta (one run per gamma)")
-    ax.legend(fontsize=8)
+           title="(b) one-point convexity margin / delta")
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax = axs[2]
     for kind, mk, lab in (("gd", "o-", "gd"), ("sgd", "s--", "SGD"), ("gdstd", "^-", "gd, standard start"),
                           ("gdzero", "v-", "gd, zero start")):
@@ -132,7 +145,7 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
                 color=line[0].get_color(), label=f"{lab}: inside at the start")
     ax.set(xscale="log", xlabel="norm bound gamma (|w*_i| = gamma, |w0_i| <= gamma)", ylim=(-0.05, 1.05),
            ylabel="fraction of runs", title="(c) two phases as claimed, against gamma")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax = axs[3]
     H = data["grid_held"]
     im = ax.imshow(H, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
@@ -143,7 +156,7 @@ def two_phase_figure(data: dict, out: pathlib.Path) -> list[pathlib.Path]:
             ax.text(j, i, f"{H[i, j]:.2f}", ha="center", va="center", color="w" if H[i, j] < 0.6 else "k", fontsize=8)
     ax.set(xlabel="PReLU slope alpha", ylabel="gamma", title=f"(d) population gd: fraction held ({m['runs_grid']} runs/cell)")
     fig.colorbar(im, ax=ax, label="fraction held")
-    fig.suptitle(f"Paper 002 two-phase claim: d={m['d']}, identity mapping, alpha={m['alpha']} (a-c), step "
+    fig.suptitle(f"Paper 002 two-phase claim: d={m['d']}, identity mapping, alpha={m['alpha']} (a-c; (a), (b): one gd run per gamma), step "
                  f"{m['step_dynsys']:g} (paper's rate {m['rate_paper']:g}), {m['n_steps']} steps, SGD batch "
                  f"{m['batch']}; delta = half the smallest Hessian eigenvalue at W*", fontsize=10)
     return _save(fig, out, "identity_two_phase")

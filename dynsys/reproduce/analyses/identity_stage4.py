@@ -152,7 +152,7 @@ def claims(data: dict) -> list[dict]:
     steps = data["printed_steps"][div]
     lab = m["settings"]
     fin = {k: np.nanmedian(data[k][:, :, -1], axis=1) for k in ("dist_raw", "dist", "gd_dist_raw", "train_loss")}
-    where = "002 Sec 5.4, Fig 4"
+    where = "Sec 5.4, Fig 4"
     setting = (f"d={m['d']}, alpha={m['alpha']} (fixed), {m['n_samples']} samples, {m['epochs']} epochs, "
                f"{R} repeats")
     rows = [dict(
