@@ -341,7 +341,9 @@ def compile_notice(kernel, what: str) -> None:
     g = frame.f_globals
     warnings.warn_explicit(text, CompileWarning, frame.f_code.co_filename, frame.f_lineno,
                            module=g.get("__name__"), registry=g.setdefault("__warningregistry__", {}),
-                           module_globals=g)
+                           # module_globals lets linecache show the line; `python -c` code has no file, and
+                           # its BuiltinImporter loader raises ImportError when asked for the source
+                           module_globals=g if "__file__" in g else None)
 
 
 def compile_notice_done() -> None:

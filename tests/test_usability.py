@@ -332,3 +332,19 @@ def test_spurious_minimum_names_the_teacher_rows_not_learnt():
     cp = ds.classify(m, W, refine=False)
     assert list(cp.match) == [0, 1, 2, 2] and list(cp.unmatched_teacher) == [3]
     assert "unmatched teacher rows: [3]" in cp.summary()
+
+
+def test_compile_notice_from_code_without_a_file(monkeypatch):
+    # `python -c` code: its globals have no __file__ and a BuiltinImporter loader, which raises
+    # ImportError when warnings asks it for the source line
+    import importlib.machinery
+
+    from dynsys import progress
+
+    monkeypatch.setattr(progress, "_compile_said", threading.Event())
+    g = {"__name__": "__main__", "__loader__": importlib.machinery.BuiltinImporter,
+         "notice": progress.compile_notice, "kernel": _Kernel([], {})}
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        exec(compile("notice(kernel, 'flow')", "<string>", "exec"), g)
+    assert len(w) == 1 and w[0].filename == "<string>"
