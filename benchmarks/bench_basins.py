@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 import dynsys as ds
-from _common import machine
+from _common import machine, row
 
 
 def _grad_numpy(W, Ws):
@@ -68,6 +68,8 @@ def report(name, r, wall):
     print(f"{name}: {r.n} cells in {wall:.1f} s = {r.n / wall:,.0f} cells/s ({1e3 * wall / r.n:.3f} ms/cell); "
           f"flow {r.flow_time:.1f} s, classify {r.classify_time:.1f} s; mean gd steps "
           f"{np.mean(r.steps):.0f}; {len(r.attractors)} labels")
+    row(f"basins {name}", wall, "s", higher_is_better=False, note=f"{r.n / wall:,.0f} cells/s",
+        target={250**2: (None, "<=", 60.0), 10**6: (None, "<=", 900.0)}.get(r.n))
     for c, f in r.class_fractions.items():
         lo, hi = r.class_intervals[c]
         print(f"    class {c} ({r.class_kind(c)}): {100 * f:.2f}% [{100 * lo:.2f}, {100 * hi:.2f}]")
@@ -142,6 +144,9 @@ def main(argv=None):
               f"ms/cell, {per_cell / map_per_cell:.0f}x the map's {1e3 * map_per_cell:.3f} ms/cell "
               f"(-> {per_cell * r.n / 60:.1f} min for the {int(math.sqrt(r.n))}^2 map); agrees on {agree} of "
               f"{len(idx)} cells")
+        row("basins per cell, k=d=4 slice", 1e3 * map_per_cell, "ms/cell",
+            {"numpy gd + classify per point": 1e3 * per_cell}, higher_is_better=False,
+            note=f"plain loop on {len(idx)} cells, agrees on {agree}")
 
 
 if __name__ == "__main__":

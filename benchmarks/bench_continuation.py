@@ -30,7 +30,7 @@ import numpy as np
 import scipy.linalg as sla
 
 import dynsys as ds
-from _common import machine
+from _common import machine, row
 from dynsys import families
 
 
@@ -105,6 +105,8 @@ def bench_branch(quick):
     rate_b = pts / t_b
     print(f"NumPy/SciPy baseline: {pts} points in {t_b:.2f} s: {rate_b:.0f} points/s")
     print(f"ratio: {rate / rate_b:.1f}x (target >= 10x)")
+    row(f"continuation k={k}, fixed steps", rate, "points/s", {"numpy/scipy pseudo-arclength": rate_b},
+        target=("numpy/scipy pseudo-arclength", ">=", 10.0), note=f"baseline on {pts} points")
     # what a user waits for: the whole branch at the default (adaptive) steps, events located
     t0 = time.perf_counter()
     b = ds.continuation(F, W0, 0.0, 0.9, progress=False)
@@ -132,6 +134,8 @@ def bench_spurious(quick):
             print(f"   loss {b.loss[0]:.6g} -> {b.loss[-1]:.6g} at alpha {b.p[-1]:.3g}, index "
                   f"{sorted(set(b.morse_index.tolist()))}, {b.status.name}; events: {ev or 'none'}")
     print(f"all spurious classes followed in {total:.1f} s (target < 60 s)")
+    row(f"continuation of every spurious class, k=6..10 ({n_runs}-run censuses)", total, "s",
+        higher_is_better=False, target=(None, "<=", 60.0))
 
 
 if __name__ == "__main__":
