@@ -35,6 +35,7 @@ CUDA_SCRIPTS = ("bench_field_cuda", "bench_flow_cuda")
 ARGS = {
     "bench_census": (["--baseline", "50"], []),
     "bench_critical": (["--no-census"], ["--no-census"]),
+    "bench_flow_cuda": (["--k", "10", "50", "100"], ["--k", "10", "50", "100"]),
     "bench_trees": (["{root}", "{root}", "--repeats", "3"], ["{root}", "{root}", "--repeats", "1"]),
     "bench_basins": ([], ["--sizes", "60", "--xavier", "2000", "--baseline", "5", "--no-entry"]),
 }
@@ -288,8 +289,9 @@ GPU_JOBS = """\
 With a CUDA GPU present, `dynsys bench` also runs `bench_field_cuda.py` (gradients/s at k = d in
 {10, 50, 100}, float64 and float32, every kernel variant and the default choice, against
 `jax.jit(jax.vmap(jax.value_and_grad(loss)))` on the same GPU; target >= 2x JAX) and
-`bench_flow_cuda.py` (trajectories/s and gradient evaluations/s of gd and dopri5 at k = d = 10,
-float64 through `dynsys.flow(..., backend="cuda")` and float32, against the CPU backend on a sample).
+`bench_flow_cuda.py` (trajectories/s and gradient evaluations/s of gd and dopri5 at k = d in
+{10, 50, 100}, float64 through `dynsys.flow(..., backend="cuda")` and float32, against the CPU
+backend on a sample; the flow has no JAX GPU peer yet).
 """
 
 
