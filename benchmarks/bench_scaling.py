@@ -27,7 +27,7 @@ from _common import machine, row
 from dynsys.progress import CompileWarning
 
 
-def _best(fn, repeat=3, min_time=0.05):
+def _best(fn, repeat=5, min_time=0.05):
     fn()
     t0 = time.perf_counter()
     fn()
@@ -54,7 +54,7 @@ def per_state(job, k, d, n, steps, rng):
         return _best(lambda: m.grad(W)) / n
     return _best(lambda: ds.flow(m, W, method="gd", step=0.01, gtol=1e-300, max_steps=steps,
                                  progress=False),
-                 repeat=2) / (n * (steps + 1))
+                 repeat=3) / (n * (steps + 1))
 
 
 def sweeps(quick):
@@ -86,6 +86,7 @@ def measure(quick):
 
 def figure(data, threads, path):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     jobs = ("field", "gd flow")
     cols = ("batch", "k = d", "d (k = 10)")
@@ -101,6 +102,11 @@ def figure(data, threads, path):
             ax.set_title(f"{job}: {sweep} ({fixed})", fontsize=10)
             ax.set_xlabel({"batch": "batch size", "k = d": "k = d", "d (k = 10)": "d"}[sweep])
             ax.set_ylabel("µs per gradient" if job == "field" else "µs per gd step per trajectory")
+            ax.set_xticks(x)
+            plain = FuncFormatter(lambda v, _: f"{v:g}")
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.set_major_formatter(plain)
+                axis.set_minor_formatter(NullFormatter())
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8)
     fig.suptitle("dynsys scaling: time per state (W* = I, N(0, 1/d) states)")

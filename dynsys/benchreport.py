@@ -217,6 +217,7 @@ def run(bench_dir=None, quick=False, only=None, out=None, timeout=None, gpu=None
         argv = script_argv(name, quick, bench_dir.parent)
         log(f"{name} {' '.join(argv)}".rstrip() + " ...")
         r = run_script(bench_dir, name, argv, timeout)
+        r.argv = ["." if a == str(bench_dir.parent) else a for a in argv]  # no local paths in the report
         runs.append(r)
         state = "ok" if r.returncode == 0 else "stopped" if r.returncode is None else f"exit {r.returncode}"
         log(f"  {state} in {r.wall:.0f} s, {len(r.rows)} rows")
