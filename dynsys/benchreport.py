@@ -36,8 +36,9 @@ ARGS = {
     "bench_census": (["--baseline", "50"], []),
     "bench_critical": (["--no-census"], ["--no-census"]),
     "bench_flow_cuda": (["--k", "10", "50", "100"], ["--k", "10", "50", "100"]),
-    "bench_trees": (["{root}", "{root}", "--repeats", "3"], ["{root}", "{root}", "--repeats", "1"]),
-    "bench_basins": ([], ["--sizes", "60", "--xavier", "2000", "--baseline", "5", "--no-entry"]),
+    "bench_trees": (["{root}", "{root}", "--repeats", "3"],
+                    ["{root}", "{root}", "--repeats", "1", "--only", "grad k=d=10 n=1e4", "flow gd k=d=10 n=400"]),
+    "bench_basins": ([], ["--smoke"]),
 }
 QUICK_FLAG = {"bench_peak", "bench_field", "bench_flow", "bench_critical", "bench_census", "bench_continuation",
               "bench_scaling", "bench_field_cuda", "bench_flow_cuda"}
