@@ -231,7 +231,7 @@ def run(bench_dir=None, quick=False, only=None, out=None, timeout=None, gpu=None
 
 
 # ---------------------------------------------------------------- the report
-def _num(x, units=""):
+def _num(x):
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     a = abs(x)
