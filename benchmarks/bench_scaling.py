@@ -86,7 +86,7 @@ def measure(quick):
 
 def figure(data, threads, path):
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     jobs = ("field", "gd flow")
     cols = ("batch", "k = d", "d (k = 10)")
@@ -104,6 +104,7 @@ def figure(data, threads, path):
             ax.set_ylabel("µs per gradient" if job == "field" else "µs per gd step per trajectory")
             ax.set_xticks(x)
             plain = FuncFormatter(lambda v, _: f"{v:g}")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # labels within a decade
             for axis in (ax.xaxis, ax.yaxis):
                 axis.set_major_formatter(plain)
                 axis.set_minor_formatter(NullFormatter())
