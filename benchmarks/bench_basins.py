@@ -41,7 +41,7 @@ import numba
 import numpy as np
 
 import dynsys as ds
-from _common import machine
+from _common import machine, row
 
 
 def _grad_numpy(W, Ws):
@@ -204,6 +204,12 @@ def main(argv=None):
             print(f"    plain per-point loop (NumPy gd + dynsys.classify) on {len(pick)} cells: {1e3 * per_cell:.0f} "
                   f"ms/cell, {ratio:,.0f}x the map's {1e3 * map_cell:.3f} ms/cell (wall); {agree}")
         rows.append((name, scale * r.n, w_job, q_job, speed, ratio, target))
+        # the per-point loop's time for the whole job, by its per-cell cost (it is run on a sample)
+        peers = {} if math.isnan(ratio) else {"numpy gd + classify per point": ratio * w_job}
+        row(f"basins {name}, {scale * r.n:,.0f} cells", w_job, "s", peers, higher_is_better=False,
+            target=None if target is None else (None, "<=", target),
+            note=(f"{scale * r.n / w_job:,.0f} cells/s; quiet estimate (cpu/threads) {q_job:.0f} s; "
+                  f"label-on-entry speed-up {speed:.2f}x" + (" (extrapolated from a strided sub-grid)" if sub else "")))
     print("\nsummary (wall as measured, extrapolated by cell count for a sampled job; quiet = cpu / threads):")
     print(f"{'job':8s} {'cells':>10s} {'wall s':>8s} {'quiet s':>8s} {'cells/s':>9s} {'entry x':>8s} {'peer x':>8s}  target")
     for name, n, w, q, sp, ra, tg in rows:

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.linalg as sla
 
 import dynsys as ds
-from _common import machine
+from _common import machine, row
 from dynsys import families
 
 
@@ -132,6 +132,11 @@ def bench_branch(quick):
         extra = f", {r / peer1:.1f}x the one-thread peer" if peer1 else ""
         print(f"ratio {path}: {r / peer:.1f}x the peer{extra} (target >= 10x)")
     print(f"compiled / general: {rates['compiled'] / rates['general']:.1f}x")
+    peers = {"numpy/scipy pseudo-arclength": peer, "dynsys general path": rates["general"]}
+    if peer1 is not None:
+        peers["numpy/scipy, BLAS on one thread"] = peer1
+    row(f"continuation k={k}, fixed steps", rates["compiled"], "points/s", peers,
+        target=("numpy/scipy pseudo-arclength", ">=", 10.0), note=f"peers on {n_base} points")
     # what a user waits for: the whole branch at the default (adaptive) steps, events located
     t0 = time.perf_counter()
     b = ds.continuation(F, W0, 0.0, 0.9, progress=False)
@@ -163,6 +168,8 @@ def bench_spurious(quick):
             print(f"   loss {b.loss[0]:.6g} -> {b.loss[-1]:.6g} at alpha {b.p[-1]:.3g}, {len(b)} points, index "
                   f"{sorted(set(b.morse_index.tolist()))}, {b.status.name}; events: {ev or 'none'}")
     print(f"all spurious classes followed in {total:.1f} s (target < 60 s, census excluded)")
+    row(f"continuation of every spurious class, k=6..10 ({n_runs}-run censuses)", total, "s",
+        higher_is_better=False, target=(None, "<=", 60.0))
 
 
 if __name__ == "__main__":

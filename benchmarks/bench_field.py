@@ -8,8 +8,10 @@ for this command only, never in tests or CI, so the NumPy baseline is a fair one
 Prints the machine, compile (or cache-load) time apart from run time, gradients/s for (k, d) =
 (2, 2) and (10, 10) at batch 10^4, (50, 50) and (100, 100) at batch 10^3 (W* = I, entries of W
 N(0, 1/d)), the ratios, the Hessian at (20, 20) against ``jax.jacfwd(jax.grad)``, and the fraction
-of a roofline measured here: per pair one arccos, one sqrt, one division and 3 d fused multiply-adds,
-times k(k-1)/2 + k k* pairs, each cost timed in a tight Numba loop, divided over the cores.
+of the machine's peak measured here (bench_peak.py: FMA throughput, sqrt and acos_poly in tight Numba
+loops): the flops of one gradient (``field_cost``, counted from the kernel's loops) times the rate
+over the FMA peak, and the roofline time (FMAs at the measured rate plus the square roots and
+arccos polynomials at their measured cost, over the threads) over the measured time.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 import dynsys as ds
-from _common import best_time, machine
+from _common import best_time, machine, row
 
 
 
@@ -98,52 +100,49 @@ def jax_fns():
     return grad, hess
 
 
-# ---------------------------------------------------------------- roofline
-@njit(cache=True)
-def _acos_loop(x, reps):
-    acc = 0.0
-    for _ in range(reps):
-        for i in range(x.size):
-            acc += math.acos(x[i])
-    return acc
+# ---------------------------------------------------------------- peak
+def field_cost(k, ks, d):
+    """Operations of one gradient evaluation of ``loss_grad`` (dynsys/systems/teacher_student.py), ReLU.
+
+    Counted from its loops, with ``M = k(k-1)/2 + k ks`` pairs: row norms ``k d`` FMAs and ``k``
+    square roots; cosines ``M d`` FMAs; per pair one ``acos_poly`` (a 13-term polynomial and a
+    square root) and one square root for the sine; the coefficient loop about 20 flops per pair;
+    the gradient ``2 d`` FMAs per student pair and ``d`` per teacher pair, then ``k d`` FMAs for the
+    ``v_j`` term. The atan2 branch (``|cos| > ACOS_SWITCH``) almost never runs from random states
+    and is not counted. Returns ``(fmas_outside_angles, flops, sqrts, acos_polys)``: ``flops``
+    counts an FMA as 2 and includes the polynomial's FMAs.
+    """
+    M = k * (k - 1) // 2 + k * ks
+    fmas = k * d + M * d + k * (k - 1) * d + k * ks * d + k * d
+    flops = 2 * fmas + 2 * 13 * M + (4 + 8 + 20) * M + 3 * k * (k - 1) + 3 * k * ks + k * d + k
+    return fmas, flops, k + 2 * M, M
 
 
-@njit(cache=True)
-def _sqrt_div_loop(x, reps):
-    acc = 0.0
-    for _ in range(reps):
-        for i in range(x.size):
-            acc += math.sqrt(x[i]) / (x[i] + 1.5)
-    return acc
+def peak_figures(quick):
+    """Measured peak (bench_peak.py): FMAs/s on all threads and ns per sqrt and acos_poly (one core)."""
+    from bench_peak import fma_rate, transcendental_ns
+
+    threads = numba.get_num_threads()
+    seconds = 0.1 if quick else 0.3
+    rate1, _ = fma_rate(1, seconds)
+    rate, _ = fma_rate(threads, seconds) if threads > 1 else (rate1, None)
+    ns = transcendental_ns(reps=30 if quick else 100)
+    return {"fma_rate": max(rate, rate1), "fma_rate_1": rate1, "sqrt_ns": ns["sqrt"],
+            "acos_poly_ns": ns["acos_poly"], "threads": threads}
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def _fma_loop(x, y, reps):
-    for r in range(reps):
-        a = 1e-9 * r
-        for i in range(x.size):
-            y[i] = y[i] + a * x[i]
-    return y[0]
+def peak_fractions(k, ks, d, grads_per_s, peak):
+    """Fraction of peak of a measured rate: flops against the FMA peak, and time against a roofline.
 
-
-def roofline_seconds_per_pair(d):
-    """Measured single-core cost of one pair: arccos + sqrt + division + 3 d FMAs (seconds)."""
-    x = np.random.default_rng(0).uniform(-0.9, 0.9, 4096)
-    reps = 200
-    costs = {}
-    for name, fn, args in [("acos", _acos_loop, (x, reps)), ("sqrt+div", _sqrt_div_loop, (np.abs(x), reps))]:
-        fn(*args)
-        t0 = time.perf_counter()
-        fn(*args)
-        costs[name] = (time.perf_counter() - t0) / (x.size * reps)
-    y = np.zeros(64)
-    xs = np.ones(64)
-    _fma_loop(xs, y, 10)
-    reps_f = 200000
-    t0 = time.perf_counter()
-    _fma_loop(xs, y, reps_f)
-    costs["fma"] = (time.perf_counter() - t0) / (xs.size * reps_f)
-    return costs["acos"] + costs["sqrt+div"] + 3 * d * costs["fma"], costs
+    The roofline time of one gradient on one core is its FMAs (outside the angles) at the measured
+    FMA rate plus its square roots and ``acos_poly`` calls at their measured cost; divided over the
+    threads it is the fastest the kernel could run on this machine.
+    """
+    fmas, flops, sqrts, acos = field_cost(k, ks, d)
+    flop_frac = flops * grads_per_s / (2 * peak["fma_rate"])
+    t_one = fmas / peak["fma_rate_1"] + (sqrts - acos) * peak["sqrt_ns"] * 1e-9 + acos * peak["acos_poly_ns"] * 1e-9
+    roof_frac = grads_per_s * t_one / peak["threads"]
+    return flops, flop_frac, roof_frac
 
 
 # ---------------------------------------------------------------- main
@@ -157,9 +156,9 @@ def main(argv=None):
     if args.quick:
         cases = [(2, 10**3), (10, 10**3), (50, 10**2)]
     jx = jax_fns()
-    cores = numba.get_num_threads()
+    peak = peak_figures(args.quick)
     print(f"\n{'k=d':>5} {'batch':>6} | {'dynsys/s':>10} {'numpy/s':>10} {'plain/s':>10} {'jax/s':>10} | "
-          f"{'x numpy':>8} {'x plain':>8} {'x jax':>8} | {'roofline':>8}")
+          f"{'x numpy':>8} {'x plain':>8} {'x jax':>8} | {'roofline':>8} {'flops':>6}")
     for k, n in cases:
         m = ds.TeacherStudent(np.eye(k))
         W = rng.normal(scale=1 / np.sqrt(k), size=(n, k, k))
@@ -167,6 +166,8 @@ def main(argv=None):
         m.grad(W[:1])
         compile_dynsys = time.perf_counter() - t0
         t_dyn = best_time(lambda: m.grad(W))
+        # one thread too: on a shared machine a parallel region waits for a descheduled thread
+        t_dyn1 = best_time(lambda: m.grad(W, backend="cpu"))
         t_np = best_time(lambda: numpy_grad(W, m.W_star), repeat=3)
         out = np.empty_like(W)
         t0 = time.perf_counter()
@@ -183,16 +184,22 @@ def main(argv=None):
             compile_jax = time.perf_counter() - t0
             t_jax = best_time(lambda: jx[0](Wj, m.W_star).block_until_ready(), repeat=3)
             err = max(err, np.abs(np.asarray(jx[0](Wj, m.W_star)) - m.grad(W)).max())
-        pairs = k * (k - 1) / 2 + k * k
-        per_pair, _ = roofline_seconds_per_pair(k)
-        roof = n * pairs * per_pair / cores
+        flops, flop_frac, roof = peak_fractions(k, k, k, n / t_dyn, peak)
         print(f"{k:>5} {n:>6} | {n / t_dyn:>10.3g} {n / t_np:>10.3g} {n / t_plain:>10.3g} {n / t_jax:>10.3g} | "
-              f"{t_np / t_dyn:>8.1f} {t_plain / t_dyn:>8.1f} {t_jax / t_dyn:>8.1f} | {roof / t_dyn:>8.0%}"
-              f"   (first call: dynsys {compile_dynsys:.2f} s, plain {compile_plain:.2f} s, "
+              f"{t_np / t_dyn:>8.1f} {t_plain / t_dyn:>8.1f} {t_jax / t_dyn:>8.1f} | {roof:>8.0%} {flop_frac:>6.0%}"
+              f"   (dynsys on one thread {n / t_dyn1:.3g}/s; first call: dynsys {compile_dynsys:.2f} s, "
+              f"plain {compile_plain:.2f} s, "
               f"jax {compile_jax:.2f} s; max |diff| {err:.1e})")
-    per_pair, costs = roofline_seconds_per_pair(10)
-    print("\nroofline primitives (one core): " + ", ".join(f"{k} {v * 1e9:.2f} ns" for k, v in costs.items())
-          + f"; one pair at d = 10: {per_pair * 1e9:.1f} ns")
+        row(f"field grad k=d={k}, batch {n}", n / t_dyn, "grads/s",
+            {"numpy batched": n / t_np, "numba per-pair loop": n / t_plain, "jax jit+vmap": n / t_jax},
+            target=[("numpy batched", ">=", 4.0), ("jax jit+vmap", ">=", 4.0),
+                    ("numba per-pair loop", ">=", 4.0), ("peak_fraction", ">=", 0.3)] if k == 10 else None,
+            note=f"one thread {n / t_dyn1:.3g} grads/s ({t_np / t_dyn1:.2f}x numpy); first call "
+                 f"{compile_dynsys:.2f} s (jax {compile_jax:.2f} s); max |diff| {err:.1e}",
+            peak_fraction=flop_frac, roofline_fraction=roof, flops_per_grad=flops, k=k, d=k)
+    print(f"\npeak (bench_peak.py): {2 * peak['fma_rate'] / 1e9:.1f} GFLOP/s on {peak['threads']} threads, "
+          f"sqrt {peak['sqrt_ns']:.2f} ns, acos_poly {peak['acos_poly_ns']:.2f} ns (one core); 'roofline' = "
+          f"roofline time / measured time, 'flops' = flop rate / FMA peak")
     k = 20
     n = 10**3 if not args.quick else 100
     m = ds.TeacherStudent(np.eye(k))
@@ -211,6 +218,8 @@ def main(argv=None):
         diff = np.abs(np.asarray(jx[1](Wj, m.W_star)).reshape(nj, k * k, k * k) - m.hessian(Wj)).max()
         line += (f", jax jacfwd(grad) {nj / t_jh:.3g}/s (batch {nj}), ratio {t_jh / nj * n / t_h:.1f}x "
                  f"(max |diff| {diff:.1e})")
+        row(f"Hessian k=d={k}, batch {n}", n / t_h, "hessians/s", {"jax jacfwd(grad)": nj / t_jh},
+            note=f"jax on a batch of {nj}; max |diff| {diff:.1e}")
     print(line)
 
 

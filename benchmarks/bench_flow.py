@@ -43,7 +43,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 import dynsys as ds
-from _common import machine
+from _common import machine, row
 from dynsys.flow import flow
 from dynsys.systems import teacher_student as ts
 
@@ -156,6 +156,42 @@ def make_diffrax(W_star_np):
     return jax.jit(jax.vmap(solve)), jnp
 
 
+def make_jax_gd(W_star_np, max_steps):
+    """Gradient descent in JAX, ``jax.jit(jax.vmap(...))`` over a ``lax.while_loop`` per trajectory
+    with dynsys's stop (row-max gradient norm <= gtol or ``max_steps``), float64. vmap runs a batch
+    until its slowest trajectory stops (the finished ones are masked)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    W_star = jnp.asarray(W_star_np)
+    eye = jnp.eye(K, dtype=bool)
+
+    def grad(W):
+        nw = jnp.linalg.norm(W, axis=1)
+        ns = jnp.linalg.norm(W_star, axis=1)
+        U = W / nw[:, None]
+        th = jnp.where(eye, 0.0, jnp.arccos(jnp.clip(U @ U.T, -1.0, 1.0)))
+        ths = jnp.arccos(jnp.clip(U @ (W_star / ns[:, None]).T, -1.0, 1.0))
+        s = (jnp.sin(th) * nw).sum(1) - (jnp.sin(ths) * ns).sum(1)
+        return ((jnp.pi - th) @ W - (jnp.pi - ths) @ W_star + (s / nw)[:, None] * W) / (2.0 * jnp.pi)
+
+    def run(W0):
+        def cond(c):
+            W, G, n = c
+            return (n < max_steps) & (jnp.sqrt((G * G).sum(axis=1)).max() > GTOL_GD)
+
+        def body(c):
+            W, G, n = c
+            W = W - GD_STEP * G
+            return W, grad(W), n + 1
+
+        W, G, n = jax.lax.while_loop(cond, body, (W0, grad(W0), 0))
+        return W, n
+
+    return jax.jit(jax.vmap(run))
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -164,7 +200,13 @@ def main(argv=None):
     p.add_argument("--n-diffrax", type=int, default=1000, help="diffrax vmap sub-batch (default 1000)")
     p.add_argument("--n-gd-runs", type=int, default=1000, help="the timed gd runs (default 1000)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the ODE comparison")
+    p.add_argument("--n-jax-gd", type=int, default=1000, help="JAX jit+vmap gd sub-batch (default 1000)")
+    p.add_argument("--quick", action="store_true",
+                   help="batch 400, 4 solve_ivp runs, 50 diffrax and JAX gd runs, 2 rounds")
     args = p.parse_args(argv)
+    if args.quick:
+        args.n, args.n_scipy, args.n_diffrax, args.n_jax_gd, args.n_gd_runs, args.rounds = \
+            400, 4, 50, 50, 400, 2
 
     print("machine:", machine())
     rng = np.random.default_rng(0)
@@ -194,7 +236,7 @@ def main(argv=None):
         m.grad(Wb, backend=backend)
         t_grad = min(timed(lambda: m.grad(Wb, backend=backend))[1] for _ in range(5)) / n_over
         t_step = min(timed(lambda: flow(m, Wb, method="gd", step=GD_STEP, gtol=1e-300,
-                                        max_steps=steps, backend=backend))[1]
+                                        max_steps=steps, backend=backend, progress=False))[1]
                      for _ in range(3)) / (n_over * (steps + 1))
         print(f"\n[gd overhead, backend={backend!r}] m.grad(batch of {n_over}) {t_grad * 1e6:.3f} us/state; "
               f"gd {t_step * 1e6:.3f} us/step (gradient at steps + 1 states); gd step / gradient = "
@@ -204,16 +246,37 @@ def main(argv=None):
     over_par = t_step / t_grad
 
     # 2. gd
-    r_gd, t_gd = timed(lambda: flow(m, W0, method="gd", step=GD_STEP, gtol=GTOL_GD))
+    c0 = time.process_time()
+    r_gd, t_gd = timed(lambda: flow(m, W0, method="gd", step=GD_STEP, gtol=GTOL_GD, progress=False))
+    c_gd1 = time.process_time() - c0
     print(f"\n[gd] {args.n} runs: {t_gd:.2f} s = {args.n / t_gd:.1f} traj/s; {r_gd.status_counts()}; "
           f"steps mean {r_gd.steps.mean():.0f}, median {np.median(r_gd.steps):.0f}; "
           f"{r_gd.steps.sum() / t_gd / 1e6:.2f} M steps/s")
     ng = min(args.n_gd_runs, args.n)
     c0 = time.process_time()
-    r_g1, t_g1 = timed(lambda: flow(m, W0[:ng], method="gd", step=GD_STEP, gtol=GTOL_GD))
-    c_g1 = time.process_time() - c0
+    if ng == args.n:  # the same runs: time them once
+        r_g1, t_g1, c_g1 = r_gd, t_gd, c_gd1
+    else:
+        r_g1, t_g1 = timed(lambda: flow(m, W0[:ng], method="gd", step=GD_STEP, gtol=GTOL_GD, progress=False))
+        c_g1 = time.process_time() - c0
     print(f"[gd] {ng} runs: {t_g1:.2f} s on {numba.get_num_threads()} threads, CPU {c_g1:.2f} s "
           f"(target <= 20 s on 2 cores); {r_g1.status_counts()}")
+
+    # JAX jit+vmap gd on a sub-batch, the same steps and stop
+    nj = min(args.n_jax_gd, args.n)
+    rate_jgd = math.nan
+    try:
+        jgd = make_jax_gd(W_star, int(r_gd.steps.max()) + 10)
+    except ImportError as exc:
+        print(f"\n[jax gd] skipped ({exc}); pip install jax")
+    else:
+        xj = W0[:nj].copy()
+        jgd, c_jgd = timed(lambda: jgd.lower(xj).compile())
+        (Wj, nst), t_jgd = timed(lambda: [np.asarray(o) for o in jgd(xj)])
+        rate_jgd = nj / t_jgd
+        print(f"[jax jit+vmap gd] {nj} runs: {t_jgd:.2f} s = {rate_jgd:.1f} traj/s (compile {c_jgd:.2f} s); "
+              f"steps equal to dynsys's for {int((nst == r_gd.steps[:nj]).sum())}/{nj}; "
+              f"max |W - W_dynsys| = {np.abs(Wj - r_gd.W[:nj]).max():.1e}")
 
     # 3-5. dopri5, solve_ivp and diffrax, interleaved in rounds: the machine is shared, and a load
     # change between two long measurements would otherwise bias their ratio
@@ -249,7 +312,7 @@ def main(argv=None):
     for rd in range(rounds):
         sl = split(args.n, rd)
         r = clock("dp", lambda: flow(m, W0[sl], method="dopri5", step=DT0, rtol=RTOL, atol=ATOL,
-                                     gtol=GTOL_ODE, polish=False))  # the same work as solve_ivp
+                                     gtol=GTOL_ODE, polish=False, progress=False))  # the same work as solve_ivp
         W_dp[sl] = r.W
         st_dp.append(r.status)
         steps_dp.append(r.steps)
@@ -303,6 +366,22 @@ def main(argv=None):
     print(f"  gd step / batched gradient   = {over_cpu:8.3f}    (one thread; target <= 1.10)")
     print(f"  gd step / batched gradient   = {over_par:8.3f}    ({cores} threads)")
     print(f"  {ng} gd runs                 = {t_g1:8.2f} s  (CPU {c_g1:.2f} s; target <= 20 s on 2 cores)")
+    if math.isfinite(rate_jgd):
+        print(f"  gd / jax jit+vmap gd         = {args.n / t_gd / rate_jgd:8.1f}x")
+    row(f"flow dopri5 k=d={K}, batch {args.n}", rate_dp, "traj/s",
+        {"solve_ivp RK45 numpy rhs": rate_sp, "solve_ivp RK45 numba rhs": rate_nb,
+         "diffrax vmap Dopri5": rate_dx if rate_dx is not None else math.nan},
+        target=[("solve_ivp RK45 numpy rhs", ">=", 20.0), ("diffrax vmap Dopri5", ">=", 5.0)],
+        note=f"rtol {RTOL}, atol {ATOL}, gtol {GTOL_ODE}; solve_ivp on {ns} runs, diffrax on {nd}")
+    row(f"flow gd k=d={K}, batch {args.n}", args.n / t_gd, "traj/s", {"jax jit+vmap gd": rate_jgd},
+        note=f"step {GD_STEP}, gtol {GTOL_GD}; jax on {nj} runs (vmap runs them all to the slowest's steps)")
+    row(f"gd step / batched gradient, 1 thread, batch {n_over}", over_cpu, "ratio", higher_is_better=False,
+        target=(None, "<=", 1.10))
+    row(f"gd step / batched gradient, {cores} threads, batch {n_over}", over_par, "ratio",
+        higher_is_better=False)
+    row(f"{ng} gd runs k=d={K}", t_g1, "s", higher_is_better=False,
+        target=(None, "<=", 20.0) if ng == 1000 else None,
+        note=f"CPU {c_g1:.2f} s on {cores} threads")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 Run on a machine with an NVIDIA GPU (without one it stops at once with a message, exit status 2)::
 
-    python benchmarks/bench_flow_cuda.py [--quick] [--n N] [--k K] [--cpu-sample S]
+    python benchmarks/bench_flow_cuda.py [--quick] [--n N] [--k K [K ...]] [--cpu-sample S]
 
-For k = d = 10 (``--k``), a batch of 10^5 trajectories (``--n``; ``--quick``: 10^4), W* and W0 with
+For k = d = 10 (``--k``, one or several; at 100 the batch is a tenth), a batch of 10^5 trajectories (``--n``; ``--quick``: 10^4), W* and W0 with
 N(0, 1/d) entries and alpha = 0: gd (step 0.1) and dopri5 (rtol 1e-6, atol 1e-8), both to gtol 1e-5
 or 2000 steps, in float64 through ``dynsys.flow`` and in float32 through
 ``dynsys.kernels.cuda.integrators.run`` (``flow`` takes float64 states). Compile time (the first call,
@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from _common import machine
+from _common import machine, row
 
 
 def _fail(msg: str):
@@ -37,7 +37,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="batch 10^4 instead of 10^5")
     ap.add_argument("--n", type=int, default=None, help="trajectories (default 10^5)")
-    ap.add_argument("--k", type=int, default=10, help="k = k* = d (default 10)")
+    ap.add_argument("--k", type=int, nargs="+", default=[10], help="k = k* = d, one or several (default 10)")
     ap.add_argument("--cpu-sample", type=int, default=2000, help="trajectories rerun on the CPU")
     args = ap.parse_args()
     try:
@@ -46,6 +46,13 @@ def main():
         _fail(f"numba-cuda is not usable here ({exc}); install dynsys[cuda] on a GPU machine")
     if not cuda.is_available():
         _fail("no CUDA GPU found: this benchmark needs one (the CPU flows: benchmarks/bench_flow.py)")
+    print(machine())
+    for k in args.k:
+        run_k(args, k, n_default=args.n or (10**4 if args.quick else 10**5))
+
+
+def run_k(args, k, n_default):
+    from numba import cuda
 
     from dynsys import TeacherStudent
     from dynsys._codes import NORM_CODES
@@ -53,13 +60,13 @@ def main():
     from dynsys import config
     from dynsys.kernels.cuda import integrators as integrators_cuda
 
-    n = args.n or (10**4 if args.quick else 10**5)
-    k = d = args.k
+    d = k
+    n = n_default if k < 100 else max(1, n_default // 10)
     rng = np.random.default_rng(2024)
     model = TeacherStudent(rng.standard_normal((k, d)) / math.sqrt(d))
     W0 = rng.standard_normal((n, k, d)) / math.sqrt(d)
-    name = getattr(cuda.get_current_device(), "name", "(simulator)")
-    print(machine())
+    dev = getattr(cuda, "get_current_device", None)  # the CUDA simulator has none
+    name = getattr(dev(), "name", "(simulator)") if dev else "(simulator)"
     print(f"GPU: {name.decode() if isinstance(name, bytes) else name}; k = k* = d = {k}, n = {n}, alpha = 0")
     runs = {"gd": dict(step=0.1, gtol=1e-5, max_steps=2000),
             "dopri5": dict(step=0.1, gtol=1e-5, max_steps=2000, rtol=1e-6, atol=1e-8, polish=False)}
@@ -90,6 +97,7 @@ def main():
             print(f"{method:7s} {dtype}: compile+first call {t_compile:6.1f} s; run {t_run:8.3f} s = "
                   f"{n / t_run:12.0f} trajectories/s, {evals / t_run:.3g} gradients/s; mean steps "
                   f"{steps.mean():.1f}; statuses {counts}")
+            peers = {}
             if dtype == "float64" and args.cpu_sample > 0:
                 s = min(args.cpu_sample, n)
                 t0 = time.perf_counter()
@@ -101,6 +109,9 @@ def main():
                 print(f"        CPU (parallel, {s} trajectories): {s / t_cpu:12.0f} trajectories/s "
                       f"(GPU/CPU {(n / t_run) / (s / t_cpu):.1f}x); equal statuses {same_st:.4f}, "
                       f"equal steps {same_n:.4f}, max |W_gpu - W_cpu| {werr:.2e}")
+                peers["cpu parallel"] = s / t_cpu
+            row(f"cuda flow {method} k=d={k} {dtype}, batch {n}", n / t_run, "traj/s", peers,
+                note=f"{evals / t_run:.3g} gradients/s; compile {t_compile:.1f} s", section="gpu")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Commands:
   flow        integrate or descend a batch of random starts (saves a FlowResult)
   basins      a basin map from a TOML config (store, result, figure; resumes a stopped run)
   warmup      compile and cache every kernel now, so that first calls are fast
+  bench       run the benchmarks of a source checkout against their peers; write benchmarks/RESULTS.md
   info        versions and threads
 
 Run 'dynsys COMMAND --help' for the options of one command.
@@ -198,6 +199,33 @@ def _basins(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from . import benchreport as br
+
+    try:
+        bench_dir = br.find_bench_dir(args.dir)
+        gpu = br.cuda_present()
+        names = br.select(bench_dir, args.only, gpu)
+    except br.BenchError as exc:
+        print(f"dynsys bench: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else bench_dir / "RESULTS.md"
+    print(f"dynsys bench{' --quick' if args.quick else ''}: {len(names)} scripts from {bench_dir} "
+          f"({'with' if gpu else 'no'} CUDA GPU); report {out}", flush=True)
+    if not args.quick:
+        print("full sizes take an hour or more on 2 cores; --quick takes minutes once the kernels are "
+              "cached (dynsys warmup)", flush=True)
+    res = br.run(bench_dir, quick=args.quick, only=args.only, out=out, timeout=args.timeout, gpu=gpu,
+                 log=lambda line: print(line, flush=True))
+    print(f"wrote {res['path']}" + (f"; targets missed: {'; '.join(res['missed'])}" if res["missed"] else
+                                     "; no target missed"))
+    failed = [r.name for r in res["runs"] if r.returncode != 0]
+    if failed:
+        print(f"FAILED or stopped: {', '.join(failed)} (their output is in the report)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _info(args) -> int:
     import numba
     import numpy as np
@@ -281,6 +309,20 @@ def parser() -> argparse.ArgumentParser:
                        description="Compile and cache every kernel the public API uses (both CPU backends), so "
                                    "that first calls in later processes load from the cache in milliseconds.")
     q.set_defaults(func=_warmup)
+
+    q = sub.add_parser("bench", help="benchmarks against peers; writes benchmarks/RESULTS.md", formatter_class=fmt,
+                       description="Run every benchmark script of a source checkout (benchmarks/; the CUDA ones "
+                                   "only where a CUDA GPU is present), each in its own process with the "
+                                   "OpenBLAS overrides removed, and write one Markdown report: machine, "
+                                   "versions, per job dynsys's figure and each peer's, the ratios, the "
+                                   "targets, the fraction of the machine's peak, the scaling figure "
+                                   "(docs/benchmarks.md). Run it from the repository's root.")
+    q.add_argument("--quick", action="store_true", help="each script's small size (minutes in all)")
+    q.add_argument("--only", nargs="+", metavar="NAME", help="script names, e.g. field flow (default: all)")
+    q.add_argument("--out", default=None, help="the report (default benchmarks/RESULTS.md)")
+    q.add_argument("--dir", default=None, help="the benchmarks folder (default ./benchmarks)")
+    q.add_argument("--timeout", type=float, default=None, help="seconds per script (default: none)")
+    q.set_defaults(func=_bench)
 
     q = sub.add_parser("info", help="versions and threads")
     q.set_defaults(func=_info)
