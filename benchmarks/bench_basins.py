@@ -166,10 +166,10 @@ def main(argv=None):
     jobs = []
     if args.side:
         jobs.append(("slice", m4, ds.teacher_slice(m4, [1, 0, 2, 3], shape=(args.side, args.side)), args.side,
-                     False, 60.0))
+                     False, 60.0 if args.side == 250 else None))  # the targets are for these sizes
     if args.big:
         jobs.append(("big", m4, ds.teacher_slice(m4, [1, 0, 2, 3], shape=(args.big, args.big)), args.big,
-                     not args.full_big, 900.0))
+                     not args.full_big, 900.0 if args.big == 1000 else None))
     if args.xavier:
         jobs.append(("xavier", m8, ds.Xavier(args.xavier, seed=0), None, False, None))
     for name, m, S, side, sub, target in jobs:

@@ -38,7 +38,8 @@ ARGS = {
     "bench_flow_cuda": (["--k", "10", "50", "100"], ["--k", "10", "50", "100"]),
     "bench_trees": (["{root}", "{root}", "--repeats", "3"],
                     ["{root}", "{root}", "--repeats", "1", "--only", "grad k=d=10 n=1e4", "flow gd k=d=10 n=400"]),
-    "bench_basins": ([], ["--smoke"]),
+    # quick: the 250 x 250 map (its target) without the big map, a smaller Xavier job
+    "bench_basins": ([], ["--big", "0", "--xavier", "2000", "--compare", "2000", "--baseline", "3"]),
 }
 QUICK_FLAG = {"bench_peak", "bench_field", "bench_flow", "bench_critical", "bench_census", "bench_continuation",
               "bench_scaling", "bench_field_cuda", "bench_flow_cuda"}
