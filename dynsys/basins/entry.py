@@ -12,7 +12,8 @@ flow has ``d/dt |W - c|^2 = -2 <grad L(W), W - c> <= -2 mu |W - c|^2``, so the b
 invariant and the flow converges to ``c``. The numerical trajectory is tested against the ball
 shrunk by ``ENTRY_FLOW_MARGIN``, at accepted steps (:mod:`dynsys.kernels.ode_entry`).
 
-The balls reach the kernel (:func:`dynsys.kernels.integrators._gd_entry_batch`) as one
+The balls reach the kernel (:func:`dynsys.kernels.gd_entry._gd_entry_batch`, or for the flow
+methods :mod:`dynsys.kernels.ode_entry`) as one
 :class:`EntryArrays`. With ``k!`` teacher permutations the kernel never loops over balls: it
 matches each student row to its nearest teacher row (``O(k k* d)``), and only the ball that this
 matching names is tested:

@@ -129,9 +129,9 @@ def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_m
     """Validate the arguments of :func:`basins` (same names and meaning) into a :class:`BasinPlan`.
 
     With label on entry (``entry=True``, or ``None`` where it applies) the plan carries the certified
-    balls (:func:`dynsys.basins.entry.certify` at the plan's step, centred on the teacher
-    permutations and the minima of ``attractors``); a plan whose balls are all uncertified runs
-    without.
+    balls (:func:`dynsys.basins.entry.certify` at the plan's step, or flow balls for rk4/dopri5,
+    centred on the teacher permutations and the minima of ``attractors``); a plan whose balls are
+    all uncertified runs without.
     """
     check_system(model)
     if isinstance(sampler, Sampler):
@@ -167,19 +167,18 @@ def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_m
         raise NotImplementedError(f"entry must be True, False or None (automatic; other forms of label on "
                                   f"entry are not implemented); got {entry!r}")
     balls = None
+    flow = method in ("rk4", "dopri5")
+    # the flow methods test at every accepted step (a test costs a few percent of one of their steps)
+    every = 1 if flow else ENTRY_EVERY
     if entry is None:
-        if (method in ("gd", "euler") and isinstance(model, TeacherStudent)
-                and (attractors is not None or row_symmetric(model))):
+        if isinstance(model, TeacherStudent) and (attractors is not None or row_symmetric(model)):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                balls = certify(model, float(step), attractors)
+                balls = certify(model, float(step), attractors, every=every, flow=flow)
             if balls.n_balls == 0:
                 balls = None
     elif entry:
-        flow = method in ("rk4", "dopri5")
-        # the flow methods test at every accepted step (a test costs a few percent of one of their steps)
-        balls = certify(model, float(step), attractors, every=1 if flow else ENTRY_EVERY, stacklevel=4,
-                        flow=flow)
+        balls = certify(model, float(step), attractors, every=every, stacklevel=4, flow=flow)
     return BasinPlan(model=model, sampler=sampler, method=method, step=float(step), gtol=float(gtol),
                      norm=norm, max_steps=int(max_steps), rtol=float(rtol), atol=float(atol),
                      backend=backend, tol=Tolerances(cg, eig_rtol, loss_rtol, parallel_atol, point_rtol,
@@ -273,9 +272,9 @@ def _flow_entry(plan, W0, stop, done):
     if fp.method == "dopri5":
         backends.flow_dopri5_entry(plan.backend, readonly(fp.W0), fa, eb, fp.step, t1f, fp.gtol,
                                    NORM_CODES[fp.norm], fp.max_steps, fp.div_limit, fp.plateau_gtol, fp.rtol,
-                                   fp.atol, fp.adaptive, fp.polish, FLOW_POLISH_FLOOR_FACTOR, fp.save_mode, fp.save_every,
-                                   readonly(fp.save_times), *outs, np.zeros((m, 2), dtype=np.int64), *nosave,
-                                   nwork, stop, done)
+                                   fp.atol, fp.adaptive, fp.polish, FLOW_POLISH_FLOOR_FACTOR, fp.save_mode,
+                                   fp.save_every, readonly(fp.save_times), *outs, np.zeros((m, 2), dtype=np.int64),
+                                   *nosave, nwork, stop, done)
     else:
         backends.flow_fixed_entry(plan.backend, METHOD_CODES[fp.method], readonly(fp.W0), fa, eb, fp.step, fp.n1,
                                   t1f, fp.gtol, NORM_CODES[fp.norm], fp.max_steps, fp.div_limit, fp.plateau_gtol,
@@ -472,14 +471,17 @@ def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_s
     progress : None, bool or reporter
         Progress bar over the cells (:mod:`dynsys.progress`).
     entry : bool or None, default None
-        Label on entry (method ``"gd"`` or ``"euler"`` only): a run stops as soon as it is inside a
-        certified ball of a minimum (a ball where gradient descent at ``step`` provably contracts
-        to it), tested inside the gd kernel every ``ENTRY_EVERY`` steps, and takes that minimum's
-        label. Balls are centred on the teacher permutations (``k = k*``) and on the minima of
-        ``attractors`` when given. Labels are those of full runs; an entered run has status
-        ``ENTERED``, its steps up to entry, and the loss and ``lambda_min`` of the minimum
-        (docs/basins.md). A minimum whose ball cannot be certified gets none (a warning says so).
-        ``None`` (the default): on for gd/euler on a TeacherStudent whose teacher permutations
+        Label on entry: a run stops as soon as it is inside a certified ball of a minimum and
+        takes that minimum's label. For ``"gd"``/``"euler"`` a ball where gradient descent at
+        ``step`` provably contracts to the minimum, tested inside the gd kernel every
+        ``ENTRY_EVERY`` steps; for ``"rk4"``/``"dopri5"`` a ball where the Hessian stays positive
+        definite (the exact flow cannot leave it), shrunk by ``ENTRY_FLOW_MARGIN`` for the
+        integration error and tested at every accepted step. Balls are centred on the teacher
+        permutations (``k = k*``) and on the minima of ``attractors`` when given. Labels are those
+        of full runs; an entered run has status ``ENTERED``, its steps up to entry, and the loss
+        and ``lambda_min`` of the minimum (docs/basins.md). A minimum whose ball cannot be
+        certified gets none (a warning says so).
+        ``None`` (the default): on (every method) for a TeacherStudent whose teacher permutations
         share one certified ball (``k = k*``, equal top weights) or when ``attractors`` are given,
         off otherwise, without warnings.
     **tolerances_ :

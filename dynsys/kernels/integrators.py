@@ -35,6 +35,12 @@ sets ``stop[0] = 1`` each running or not yet started trajectory ends at its curr
 caller can continue from ``W``). A trajectory that met a stopping test first keeps that status. The
 flag is one load per step beside a field evaluation, and never changes an uninterrupted result.
 
+Label on entry: the per-trajectory functions ``_fixed_one`` and ``_dopri5_one`` take the certified
+balls ``eb`` last; the batch kernels here pass ``None``, a branch Numba removes at compile time, so
+they are the plain integrators. :mod:`dynsys.kernels.ode_entry` passes the balls: after the
+stopping tests of an accepted state (never a stage or a rejected step) the state is tested against
+them, and one inside stops with status 8 (entered) and the ball's centre as its state.
+
 Stopping, per trajectory, checked at every visited state in this order: a bad evaluation (3 singular,
 4 non-finite), gradient norm below ``gtol`` (0 converged), state norm above ``div_limit`` (2
 diverged), ``t1`` reached (5), ``max_steps`` reached (1). The norm (``norm_code`` 0: largest row norm,
