@@ -297,11 +297,12 @@ def test_flow_entry_kernels_one_signature_and_cache_hit_in_new_process():
 
 
 @pytest.mark.slow
-def test_labels_identical_10k():
+@pytest.mark.parametrize("method", ["gd", "rk4", "dopri5"])
+def test_labels_identical_10k(method):
     m = ds.TeacherStudent(np.eye(4))
     S = _slice(m, 100)
-    r0 = ds.basins(m, S, entry=False)
-    r1 = ds.basins(m, S, entry=True)
+    r0 = ds.basins(m, S, method=method, entry=False)
+    r1 = ds.basins(m, S, method=method, entry=True)
     assert np.array_equal(r0.labels, r1.labels)
     ent = r1.entered
     assert np.array_equal(r1.steps[~ent], r0.steps[~ent]) and not np.any(ent & (r0.labels < 0))
