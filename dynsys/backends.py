@@ -3,7 +3,8 @@
 ``parallel`` runs the batched Numba kernels on all cores; ``cpu`` runs the same compiled kernels on
 one thread (bitwise-equal results); ``cuda`` runs the ``numba.cuda`` twins (loss and gradient, flow
 integrators), imported only when asked for, so that importing dynsys never touches CUDA. The field,
-the flow integrators (:func:`flow_fixed`, :func:`flow_dopri5`, :func:`flow_gd_entry`, :func:`flow_cuda`) and the Newton batch
+the flow integrators (:func:`flow_fixed`, :func:`flow_dopri5`, :func:`flow_gd_entry`, :func:`flow_fixed_entry`,
+:func:`flow_dopri5_entry`, :func:`flow_cuda`) and the Newton batch
 (:func:`newton`) are dispatched here.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from .config import PARALLEL_MIN_BATCH
 from .progress import compile_notice
-from .kernels import field, gd_entry, integrators
+from .kernels import field, gd_entry, integrators, ode_entry
 from .kernels import newton as kn
 from .kernels.newton import NewtonParams  # noqa: F401  (the Newton kernel's settings, built by critical/)
 from .systems.teacher_student import work_size
@@ -163,6 +164,24 @@ def flow_gd_entry(backend, *args):
 
     with threads("cpu" if args[0].shape[0] == 1 else backend), numba.parallel_chunksize(1):
         gd_entry._gd_entry_batch(*args)
+
+
+def flow_fixed_entry(backend, *args):
+    """rk4 with label on entry: :func:`dynsys.kernels.ode_entry._fixed_entry_batch` ``(*args)``."""
+    _cpu_only(backend, "flow_fixed_entry")
+    compile_notice(ode_entry._fixed_entry_batch, "flow")
+
+    with threads("cpu" if args[1].shape[0] == 1 else backend), numba.parallel_chunksize(1):
+        ode_entry._fixed_entry_batch(*args)
+
+
+def flow_dopri5_entry(backend, *args):
+    """dopri5 with label on entry: :func:`dynsys.kernels.ode_entry._dopri5_entry_batch` ``(*args)``."""
+    _cpu_only(backend, "flow_dopri5_entry")
+    compile_notice(ode_entry._dopri5_entry_batch, "flow")
+
+    with threads("cpu" if args[0].shape[0] == 1 else backend), numba.parallel_chunksize(1):
+        ode_entry._dopri5_entry_batch(*args)
 
 
 def flow_cuda(method, W0, fa, *args):

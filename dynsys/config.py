@@ -335,5 +335,10 @@ TWO_PHASE_DIST_FLOOR = 1e-9
 #: row, O(k k* d), about a tenth of a gradient at k = d = 4). A run stops at most this many steps
 #: after it entered.
 ENTRY_EVERY = 4
+#: Label on entry for rk4 and dopri5: the flow balls (every Hessian positive definite) are tested
+#: at this relative margin inside their certified radius, room for the integration error of the
+#: numerical trajectory (inside the ball it stays within about (local error) / (mu h) of the exact
+#: flow, orders of magnitude below this margin at the default tolerances; docs/basins.md).
+ENTRY_FLOW_MARGIN = 0.1
 #: Largest teacher width whose k! teacher permutations get entry balls without ``attractors=``.
 ENTRY_MAX_PERMUTATIONS_K = 7

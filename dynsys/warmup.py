@@ -47,6 +47,8 @@ def _flow(ds):
             ds.flow(m, W0, method=method, max_steps=5, backend=b, progress=False)
             ds.flow(m, W0[0], method=method, max_steps=5, backend=b, progress=False, save=2)
     ds.basins(m, W0, max_steps=5, progress=False, entry=True)  # gd with label on entry (its own kernel)
+    ds.basins(m, W0, method="rk4", max_steps=5, progress=False, entry=True)  # rk4 with label on entry
+    ds.basins(m, W0, method="dopri5", max_steps=5, progress=False, entry=True)  # dopri5 with label on entry
 
 
 def _critical(ds):

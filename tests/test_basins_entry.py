@@ -188,8 +188,9 @@ def test_store_identity_includes_entry(tmp_path):
 def test_bad_input():
     m = ds.TeacherStudent(np.eye(3))
     S = ds.Xavier(4, seed=0)
-    with pytest.raises(ValueError, match="method='gd'"):
-        ds.basins(m, S, method="rk4", entry=True)
+    from dynsys.systems import toys
+    with pytest.raises(ValueError, match="entry=False"):
+        ds.basins(toys.DoubleWell(), np.array([[0.9, 0.1]]), entry=True)
     with pytest.raises(NotImplementedError, match="entry"):
         ds.basins(m, S, entry="yes")
     over = ds.TeacherStudent(np.eye(3), k=4)
@@ -202,12 +203,106 @@ def test_bad_input():
     assert p.entry.n_balls == 0
 
 
+@pytest.mark.parametrize("method", ["rk4", "dopri5"])
+def test_flow_entry_labels_identical_and_saddles_not_cut(method):
+    """rk4/dopri5 with the entry test at accepted steps: same labels as full runs; entered runs stop
+    earlier; every other run (those ending at a saddle among them) is the full run, bitwise."""
+    m = ds.TeacherStudent(np.eye(4))
+    S = _slice(m, 10)
+    r0 = ds.basins(m, S, method=method, backend="cpu", entry=False)
+    r1 = ds.basins(m, S, method=method, backend="cpu", entry=True)
+    assert np.array_equal(r0.labels, r1.labels)
+    ent = r1.status == ENTERED
+    assert ent.sum() > 0.5 * ent.size and not r0.entered.any()
+    assert np.all(r1.steps[ent] < r0.steps[ent]) and r1.steps[ent].sum() < 0.5 * r0.steps[ent].sum()
+    assert np.array_equal(r1.steps[~ent], r0.steps[~ent])
+    assert np.array_equal(r1.status[~ent], r0.status[~ent])
+    assert np.array_equal(r1.loss[~ent], r0.loss[~ent], equal_nan=True)
+    sad = r0.labels == -4
+    assert sad.any() and not np.any(ent & (r0.labels < 0))
+    assert np.array_equal(r1.steps[sad], r0.steps[sad])
+
+
+def test_flow_entry_xavier_k3_and_attractors():
+    """A Xavier sample at k = d = 3 with rk4 and dopri5, also with explicit (numerical) attractor
+    balls of a model without row symmetry: labels equal the full runs'."""
+    m = ds.TeacherStudent(np.eye(3))
+    S = ds.Xavier(150, seed=5)
+    for method in ("rk4", "dopri5"):
+        r0 = ds.basins(m, S, method=method, entry=False)
+        r1 = ds.basins(m, S, method=method, entry=True)
+        assert np.array_equal(r0.labels, r1.labels) and r1.entered.mean() > 0.9
+    u = ds.TeacherStudent(np.eye(3), a=[1.0, 1.0, 1.5], a_star=[1.0, 1.0, 1.5])
+    S = ds.Xavier(40, seed=3)
+    r0 = ds.basins(u, S, method="dopri5", entry=False)
+    b = certify(u, 0.1, r0, flow=True)
+    assert b.flow and b.n_perm == 0 and b.radii.size >= 1 and np.all(np.isnan(b.q))
+    r1 = ds.basins(u, S, method="dopri5", entry=True, attractors=r0)
+    assert np.array_equal(r0.labels, r1.labels) and r1.entered.any()
+
+
+def test_flow_ball_by_sampling():
+    """Independent check of the flow argument: on the flow ball of each teacher permutation the exact
+    flow points inwards, <grad L(x), x - c> > 0 (the model's gradient, no bound code), and the flow
+    ball is at least the gd ball's size shrunk by the margin."""
+    from dynsys.config import ENTRY_FLOW_MARGIN
+    m = ds.TeacherStudent(np.eye(4))
+    bf, bg = certify(m, 0.1, flow=True), certify(m, 0.1)
+    assert bf.n_perm == 24 and bf.flow and not bg.flow
+    assert bf.perm_radius >= (1 - ENTRY_FLOW_MARGIN) * bg.perm_radius * (1 - 1e-12)
+    assert np.isinf(bf.kernel.g2max) and bf.identity()["flow"] and "flow" not in bg.identity()
+    C = teacher_minima(m)
+    rng = np.random.default_rng(2)
+    for i in (0, 11, 23):
+        c, r = C[i], bf.perm_radius / (1 - ENTRY_FLOW_MARGIN)
+        for _ in range(20):
+            x = rng.standard_normal(c.shape)
+            x = c + x / np.linalg.norm(x) * r * rng.uniform(0.2, 1.0)
+            assert np.sum(m.grad(x, backend="cpu") * (x - c)) > 0
+
+
+def test_flow_entry_kernels_one_signature_and_cache_hit_in_new_process():
+    """rk4 and dopri5 entry kernels: teacher permutations, explicit balls, a residual and a pickled
+    plan give one compiled signature each, loaded from the cache by a second process."""
+    for method in ("rk4", "dopri5"):  # fills the cache
+        ds.basins(ds.TeacherStudent(np.eye(2)), ds.Xavier(2, seed=0), method=method, max_steps=3, entry=True)
+    code = textwrap.dedent("""
+        import json, pickle
+        import numpy as np
+        import dynsys as ds
+        from dynsys.basins import plan_basins, run_basin_chunk
+        from dynsys.kernels import ode_entry as oe
+        a = ds.TeacherStudent(np.eye(2))
+        b = ds.TeacherStudent(np.eye(2), residual=0.1 * np.ones((2, 2)))
+        for meth in ("rk4", "dopri5"):
+            ds.basins(a, ds.Xavier(3, seed=0), method=meth, max_steps=3, entry=True)
+            ds.basins(b, ds.Xavier(3, seed=0), method=meth, max_steps=3, entry=True, backend="cpu")
+            att = ds.basins(a, np.eye(2)[None], method=meth).attractors[0]
+            ds.basins(a, ds.Xavier(3, seed=1), method=meth, max_steps=3, entry=True, attractors=[att])
+            p = pickle.loads(pickle.dumps(plan_basins(a, ds.Xavier(3, seed=0), method=meth, max_steps=3,
+                                                      entry=True)))
+            run_basin_chunk(p, 0, 3)
+        out = {}
+        for f in (oe._fixed_entry_batch, oe._dopri5_entry_batch):
+            st = f.stats
+            out[f.__name__] = [len(f.signatures), sum(st.cache_hits.values()), sum(st.cache_misses.values())]
+        print(json.dumps(out))
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
+                         check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"_fixed_entry_batch": [1, 1, 0], "_dopri5_entry_batch": [1, 1, 0]}
+
+
 @pytest.mark.slow
-def test_labels_identical_10k():
+@pytest.mark.parametrize("method", ["gd", "rk4", "dopri5"])
+def test_labels_identical_10k(method):
     m = ds.TeacherStudent(np.eye(4))
     S = _slice(m, 100)
-    r0 = ds.basins(m, S, entry=False)
-    r1 = ds.basins(m, S, entry=True)
+    r0 = ds.basins(m, S, method=method, entry=False)
+    r1 = ds.basins(m, S, method=method, entry=True)
     assert np.array_equal(r0.labels, r1.labels)
     ent = r1.entered
     assert np.array_equal(r1.steps[~ent], r0.steps[~ent]) and not np.any(ent & (r0.labels < 0))

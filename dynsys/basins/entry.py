@@ -6,7 +6,14 @@ gradient-descent map ``g(W) = W - s grad L(W)`` is a contraction there with fixe
 that enters the ball stays in it and converges to ``c``. Its label is ``c``'s, so the run can stop at
 entry. docs/basins.md states the argument and its limits.
 
-The balls reach the kernel (:func:`dynsys.kernels.integrators._gd_entry_batch`) as one
+For the flow methods (rk4, dopri5; ``certify(..., flow=True)``) a ball needs no step condition: on a
+ball where every Hessian is at least ``mu I`` (``mu > 0``) around a minimum ``c``, the exact gradient
+flow has ``d/dt |W - c|^2 = -2 <grad L(W), W - c> <= -2 mu |W - c|^2``, so the ball is forward
+invariant and the flow converges to ``c``. The numerical trajectory is tested against the ball
+shrunk by ``ENTRY_FLOW_MARGIN``, at accepted steps (:mod:`dynsys.kernels.ode_entry`).
+
+The balls reach the kernel (:func:`dynsys.kernels.gd_entry._gd_entry_batch`, or for the flow
+methods :mod:`dynsys.kernels.ode_entry`) as one
 :class:`EntryArrays`. With ``k!`` teacher permutations the kernel never loops over balls: it
 matches each student row to its nearest teacher row (``O(k k* d)``), and only the ball that this
 matching names is tested:
@@ -38,8 +45,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..bounds import definite_radius, network_rows
-from ..config import ENTRY_EVERY, ENTRY_MAX_PERMUTATIONS_K
+from ..bounds import (definite_radius, eigvalsh_bounded, hessian_error_bound, hessian_lipschitz,
+                      network_rows)
+from ..config import ENTRY_EVERY, ENTRY_FLOW_MARGIN, ENTRY_MAX_PERMUTATIONS_K
 from ..model import TeacherStudent
 
 #: Balls are tested with this relative margin below their radius (the distance is computed in
@@ -87,15 +95,19 @@ class EntryBalls:
         Their radii in the Frobenius norm of the state, already shrunk for a centre that is only a
         numerical minimum.
     q : ndarray, shape (n_balls,)
-        Contraction factor of gradient descent on each ball.
+        Contraction factor of gradient descent on each ball (NaN for flow balls).
     perm_radius, perm_q : float
-        Radius and factor of the ball of every teacher permutation (0 and NaN: none).
+        Radius and factor of the ball of every teacher permutation (0 and NaN: none; q NaN for flow
+        balls).
     n_perm : int
         How many teacher permutations that ball stands for (``k!`` or 0).
     kernel : EntryArrays
         What the kernel reads.
     source : str
         ``"teacher permutations"`` or ``"attractors"``.
+    flow : bool
+        Balls for the gradient flow (rk4, dopri5: positive definite Hessian, radius shrunk by
+        ``ENTRY_FLOW_MARGIN``) rather than for the gradient-descent map.
     """
 
     centres: np.ndarray
@@ -106,6 +118,7 @@ class EntryBalls:
     n_perm: int
     kernel: EntryArrays
     source: str
+    flow: bool = False
 
     @property
     def n_balls(self) -> int:
@@ -117,8 +130,11 @@ class EntryBalls:
         h = hashlib.sha256(np.ascontiguousarray(self.centres, dtype=float).tobytes())
         h.update(np.ascontiguousarray(self.radii, dtype=float).tobytes())
         h.update(np.float64(self.perm_radius).tobytes())
-        return {"every": int(self.kernel.every), "source": self.source, "n_balls": self.n_balls,
-                "balls_sha256": h.hexdigest()}
+        ident = {"every": int(self.kernel.every), "source": self.source, "n_balls": self.n_balls,
+                 "balls_sha256": h.hexdigest()}
+        if self.flow:  # only then: identities of gd stores stay as they were
+            ident["flow"] = True
+        return ident
 
 
 def teacher_minima(model) -> np.ndarray:
@@ -155,8 +171,18 @@ def _radius(model, c, step):
     return r, q
 
 
-def certify(model, step, attractors=None, every=ENTRY_EVERY, stacklevel=3) -> EntryBalls:
-    """Certified balls for label on entry at gradient-descent step ``step``.
+def _flow_mu(model, c, r):
+    """Lower bound on every Hessian eigenvalue on ``B(c, r)``: the bound :func:`definite_radius` tests
+    (``lambda_min(H(c)) - L(r) r - e``), evaluated at the radius it returned."""
+    H = model.hessian(np.asarray(c, dtype=float))
+    lam, err = eigvalsh_bounded(H)
+    e = hessian_error_bound(model, c) + float(np.max(err))
+    return float(lam[0]) - hessian_lipschitz(model, c, r) * r - e
+
+
+def certify(model, step, attractors=None, every=ENTRY_EVERY, stacklevel=3, flow=False) -> EntryBalls:
+    """Certified balls for label on entry at gradient-descent step ``step`` (or, with ``flow=True``,
+    for the gradient flow integrated by rk4 or dopri5).
 
     Centres: the minima among ``attractors`` (their representatives ``W``, kinds
     ``global_minimum``, ``spurious_minimum`` or ``minimum``), and, for a model with ``k = k*``, the
@@ -166,6 +192,12 @@ def certify(model, step, attractors=None, every=ENTRY_EVERY, stacklevel=3) -> En
     numerical minimum: the true minimum ``c*`` lies within ``delta = s |grad L(W)| / (1 - q)`` of it
     (the contraction moves ``W`` by ``s |grad L(W)|``), so its ball is shrunk to ``r - 2 delta``. A
     minimum whose ball cannot be certified gets none, and a warning says its runs go to full length.
+
+    With ``flow=True`` the radius is :func:`definite_radius`'s without a step (every Hessian on the
+    ball at least ``mu I``, ``mu > 0``), times ``1 - ENTRY_FLOW_MARGIN`` (room for the integration
+    error); a representative's true minimum lies within ``|grad L(W)| / mu`` of it (strong
+    convexity on the ball), and its ball is shrunk by twice that. ``q`` is NaN and the kernel tests
+    at every ``every``-th accepted step with no gradient bound (``g2max`` infinite).
     """
     if not isinstance(model, TeacherStudent):
         raise ValueError(f"entry=True needs a TeacherStudent model (the ball radii come from its Hessian "
@@ -178,9 +210,9 @@ def certify(model, step, attractors=None, every=ENTRY_EVERY, stacklevel=3) -> En
     perm_r, perm_q, n_perm = 0.0, math.nan, 0
     if sym:
         total += 1
-        r, q = _radius(model, T - U, step)
-        if r > 0 and q < 1:
-            perm_r, perm_q, n_perm = r, q, math.factorial(model.k)
+        r, q = _radius(model, T - U, None if flow else step)
+        if r > 0 and (flow or q < 1):
+            perm_r, perm_q, n_perm = r * (1.0 - ENTRY_FLOW_MARGIN) if flow else r, q, math.factorial(model.k)
         else:
             failed += 1
     if attractors is None:
@@ -209,27 +241,38 @@ def certify(model, step, attractors=None, every=ENTRY_EVERY, stacklevel=3) -> En
     keep, radii, qs = [], [], []
     for i, c in enumerate(centres):
         total += 1
-        r, q = definite_radius(model, c, step=step)
-        if r > 0 and not exact:
+        r, q = definite_radius(model, c, step=None if flow else step)
+        if flow and r > 0:
+            r0 = r
+            r *= 1.0 - ENTRY_FLOW_MARGIN
+            if not exact:
+                g = float(np.linalg.norm(model.grad(c, backend="cpu")))
+                mu = _flow_mu(model, c, r0)
+                r = r - 2.0 * g / mu if mu > 0 else 0.0
+        elif r > 0 and not exact:
             g = float(np.linalg.norm(model.grad(c, backend="cpu")))
             r -= 2.0 * step * g / (1.0 - q)
-        if r > 0 and q < 1:
+        if r > 0 and (flow or q < 1):
             keep.append(i)
             radii.append(r)
             qs.append(q)
         else:
             failed += 1
     if failed:
+        why = ("for the gradient flow (Hessian not definite near it)" if flow else
+               f"at step {step:g} (Hessian not definite, or step * lambda_max >= 2 near it)")
         warnings.warn(f"label on entry: the ball of {failed} of {total} minima could not be certified "
-                      f"at step {step:g} (Hessian not definite, or step * lambda_max >= 2 near it); runs "
-                      f"towards them go to full length.", RuntimeWarning, stacklevel=stacklevel)
+                      f"{why}; runs towards them go to full length.", RuntimeWarning, stacklevel=stacklevel)
     C = np.array(centres[keep], dtype=float).reshape((len(keep),) + shape)
     R, Q = np.array(radii, dtype=float), np.array(qs, dtype=float)
     kern = _kernel_arrays(model, step, T, U, C, R, perm_r, every)
+    if flow:
+        kern = kern._replace(g2max=math.inf)
+        Q = np.full(R.size, math.nan)
     for a in (C, R, Q):
         a.setflags(write=False)
     return EntryBalls(centres=C, radii=R, q=Q, perm_radius=float(perm_r), perm_q=float(perm_q), n_perm=n_perm,
-                      kernel=kern, source=source)
+                      kernel=kern, source=source, flow=bool(flow))
 
 
 def _kernel_arrays(model, step, T, U, C, R, perm_r, every) -> EntryArrays:

@@ -26,10 +26,10 @@ from .. import _validate as v
 from .. import backends
 from .. import progress as _progress
 from .._codes import (CONVERGED, DIVERGED, ENTERED, INTERRUPTED, LABEL_NOT_COMPUTED, LABEL_SADDLE,
-                      MAX_STEPS, NONFINITE, NORM_CODES, SINGULAR)
+                      MAX_STEPS, METHOD_CODES, NONFINITE, NORM_CODES, SINGULAR)
 from .._version import __version__
-from ..config import (CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, FLOW_DIVERGENCE_FACTOR,
-                      LOSS_RTOL, PARALLEL_ATOL)
+from ..config import (CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, ENTRY_EVERY,
+                      FLOW_DIVERGENCE_FACTOR, FLOW_POLISH_FLOOR_FACTOR, LOSS_RTOL, PARALLEL_ATOL)
 from ..chunkstore import model_identity
 from ..clustering import leader_clusters
 from ..critical import wilson_interval
@@ -129,9 +129,9 @@ def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_m
     """Validate the arguments of :func:`basins` (same names and meaning) into a :class:`BasinPlan`.
 
     With label on entry (``entry=True``, or ``None`` where it applies) the plan carries the certified
-    balls (:func:`dynsys.basins.entry.certify` at the plan's step, centred on the teacher
-    permutations and the minima of ``attractors``); a plan whose balls are all uncertified runs
-    without.
+    balls (:func:`dynsys.basins.entry.certify` at the plan's step, or flow balls for rk4/dopri5,
+    centred on the teacher permutations and the minima of ``attractors``); a plan whose balls are
+    all uncertified runs without.
     """
     check_system(model)
     if isinstance(sampler, Sampler):
@@ -167,20 +167,18 @@ def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_m
         raise NotImplementedError(f"entry must be True, False or None (automatic; other forms of label on "
                                   f"entry are not implemented); got {entry!r}")
     balls = None
+    flow = method in ("rk4", "dopri5")
+    # the flow methods test at every accepted step (a test costs a few percent of one of their steps)
+    every = 1 if flow else ENTRY_EVERY
     if entry is None:
-        if (method in ("gd", "euler") and isinstance(model, TeacherStudent)
-                and (attractors is not None or row_symmetric(model))):
+        if isinstance(model, TeacherStudent) and (attractors is not None or row_symmetric(model)):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                balls = certify(model, float(step), attractors)
+                balls = certify(model, float(step), attractors, every=every, flow=flow)
             if balls.n_balls == 0:
                 balls = None
     elif entry:
-        if method not in ("gd", "euler"):
-            raise ValueError(f"entry=True needs method='gd' (the balls are certified for the gradient-descent "
-                             f"map, and a restarted {method} run is not the same run); got method={method!r}. "
-                             f"Pass entry=False.")
-        balls = certify(model, float(step), attractors, stacklevel=4)
+        balls = certify(model, float(step), attractors, every=every, stacklevel=4, flow=flow)
     return BasinPlan(model=model, sampler=sampler, method=method, step=float(step), gtol=float(gtol),
                      norm=norm, max_steps=int(max_steps), rtol=float(rtol), atol=float(atol),
                      backend=backend, tol=Tolerances(cg, eig_rtol, loss_rtol, parallel_atol, point_rtol,
@@ -248,8 +246,10 @@ def _classify_entered(plan, W, status):
 
 
 def _flow_entry(plan, W0, stop, done):
-    """gd of ``plan`` with the entry test inside the kernel (:mod:`dynsys.kernels.gd_entry`):
-    ``W`` (the endpoint, or the centre of the ball a run entered), ``status`` and ``steps``."""
+    """The flow of ``plan`` with the entry test inside the kernel (gd/euler:
+    :mod:`dynsys.kernels.gd_entry`; rk4, dopri5: :mod:`dynsys.kernels.ode_entry`, the plain
+    integrators' arguments plus the balls): ``W`` (the endpoint, or the centre of the ball a run
+    entered), ``status`` and ``steps``."""
     fp = plan_flow(plan.model, W0, method=plan.method, step=plan.step, gtol=plan.gtol, norm=plan.norm,
                    max_steps=plan.max_steps, rtol=plan.rtol, atol=plan.atol, backend=plan.backend)
     m, k, d = fp.W0.shape
@@ -259,9 +259,27 @@ def _flow_entry(plan, W0, stop, done):
     steps = np.zeros(m, dtype=np.int64)
     status = np.empty(m, dtype=np.int8)
     fa = frozen_arrays(fp.arrays)
-    backends.flow_gd_entry(plan.backend, readonly(fp.W0), fa, frozen_entry(plan.entry.kernel), fp.step, fp.gtol,
-                           NORM_CODES[fp.norm], fp.max_steps, fp.div_limit, W, steps, status,
-                           work_size(k, fa.T.shape[0], d), stop, done)
+    eb = frozen_entry(plan.entry.kernel)
+    nwork = work_size(k, fa.T.shape[0], d)
+    if fp.method in ("gd", "euler"):
+        backends.flow_gd_entry(plan.backend, readonly(fp.W0), fa, eb, fp.step, fp.gtol, NORM_CODES[fp.norm],
+                               fp.max_steps, fp.div_limit, W, steps, status, nwork, stop, done)
+        return W, status, steps
+    # the outputs a plain flow chunk has (no saves; basins keeps W, status and steps)
+    outs = (W, np.empty(m), np.empty(m), steps, np.zeros(m), status, np.zeros(m))
+    nosave = (np.full((m, 0), np.nan), np.full((m, 0, k, d), np.nan))
+    t1f = math.inf if fp.t1 is None else fp.t1
+    if fp.method == "dopri5":
+        backends.flow_dopri5_entry(plan.backend, readonly(fp.W0), fa, eb, fp.step, t1f, fp.gtol,
+                                   NORM_CODES[fp.norm], fp.max_steps, fp.div_limit, fp.plateau_gtol, fp.rtol,
+                                   fp.atol, fp.adaptive, fp.polish, FLOW_POLISH_FLOOR_FACTOR, fp.save_mode,
+                                   fp.save_every, readonly(fp.save_times), *outs, np.zeros((m, 2), dtype=np.int64),
+                                   *nosave, nwork, stop, done)
+    else:
+        backends.flow_fixed_entry(plan.backend, METHOD_CODES[fp.method], readonly(fp.W0), fa, eb, fp.step, fp.n1,
+                                  t1f, fp.gtol, NORM_CODES[fp.norm], fp.max_steps, fp.div_limit, fp.plateau_gtol,
+                                  fp.save_mode, fp.save_every, readonly(fp.save_idx), *outs, *nosave, nwork,
+                                  stop, done)
     return W, status, steps
 
 
@@ -453,14 +471,17 @@ def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_s
     progress : None, bool or reporter
         Progress bar over the cells (:mod:`dynsys.progress`).
     entry : bool or None, default None
-        Label on entry (method ``"gd"`` or ``"euler"`` only): a run stops as soon as it is inside a
-        certified ball of a minimum (a ball where gradient descent at ``step`` provably contracts
-        to it), tested inside the gd kernel every ``ENTRY_EVERY`` steps, and takes that minimum's
-        label. Balls are centred on the teacher permutations (``k = k*``) and on the minima of
-        ``attractors`` when given. Labels are those of full runs; an entered run has status
-        ``ENTERED``, its steps up to entry, and the loss and ``lambda_min`` of the minimum
-        (docs/basins.md). A minimum whose ball cannot be certified gets none (a warning says so).
-        ``None`` (the default): on for gd/euler on a TeacherStudent whose teacher permutations
+        Label on entry: a run stops as soon as it is inside a certified ball of a minimum and
+        takes that minimum's label. For ``"gd"``/``"euler"`` a ball where gradient descent at
+        ``step`` provably contracts to the minimum, tested inside the gd kernel every
+        ``ENTRY_EVERY`` steps; for ``"rk4"``/``"dopri5"`` a ball where the Hessian stays positive
+        definite (the exact flow cannot leave it), shrunk by ``ENTRY_FLOW_MARGIN`` for the
+        integration error and tested at every accepted step. Balls are centred on the teacher
+        permutations (``k = k*``) and on the minima of ``attractors`` when given. Labels are those
+        of full runs; an entered run has status ``ENTERED``, its steps up to entry, and the loss
+        and ``lambda_min`` of the minimum (docs/basins.md). A minimum whose ball cannot be
+        certified gets none (a warning says so).
+        ``None`` (the default): on (every method) for a TeacherStudent whose teacher permutations
         share one certified ball (``k = k*``, equal top weights) or when ``attractors`` are given,
         off otherwise, without warnings.
     **tolerances_ :

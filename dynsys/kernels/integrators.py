@@ -35,6 +35,12 @@ sets ``stop[0] = 1`` each running or not yet started trajectory ends at its curr
 caller can continue from ``W``). A trajectory that met a stopping test first keeps that status. The
 flag is one load per step beside a field evaluation, and never changes an uninterrupted result.
 
+Label on entry: the per-trajectory functions ``_fixed_one`` and ``_dopri5_one`` take the certified
+balls ``eb`` last; the batch kernels here pass ``None``, a branch Numba removes at compile time, so
+they are the plain integrators. :mod:`dynsys.kernels.ode_entry` passes the balls: after the
+stopping tests of an accepted state (never a stage or a rejected step) the state is tested against
+them, and one inside stops with status 8 (entered) and the ball's centre as its state.
+
 Stopping, per trajectory, checked at every visited state in this order: a bad evaluation (3 singular,
 4 non-finite), gradient norm below ``gtol`` (0 converged), state norm above ``div_limit`` (2
 diverged), ``t1`` reached (5), ``max_steps`` reached (1). The norm (``norm_code`` 0: largest row norm,
@@ -56,12 +62,14 @@ from numba import njit, prange
 import numpy as np
 
 from ..systems import teacher_student as ts
+from .entry_balls import _entered, _to_centre
 from .network import rows
 
 _JIT = dict(cache=True)
 
 from .._codes import CONVERGED as _CONVERGED
 from .._codes import DIVERGED as _DIVERGED
+from .._codes import ENTERED as _ENTERED
 from .._codes import GD, RK4
 from .._codes import INTERRUPTED as _INTERRUPTED
 from .._codes import MAX_STEPS as _MAX_STEPS
@@ -235,7 +243,7 @@ def _record(Ws, ts_out, b, slot, X, t):
 @njit(**_JIT)
 def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_limit, pl_gtol,
                save_mode, save_every, save_idx, W, loss, gnorm, steps, t, status, plateau, ts_out, Ws,
-               nwork, stop):
+               nwork, stop, eb):
     U, T, tn, a, a_star, alpha, const, tol = fa
     k, d = W0.shape[1], W0.shape[2]
     X = W[b]
@@ -263,6 +271,10 @@ def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_
     div2 = div_limit * div_limit
     xn2 = _norm2(X, U, norm_code)  # squared norm of the network rows X + U
     g2 = math.nan
+    if eb is not None:  # label on entry (compiled only for the entry kernels: eb None is pruned)
+        near = np.empty(k, dtype=np.int64)
+        used = np.empty(T.shape[0], dtype=np.bool_)
+        next_test = 0
     while True:
         # the only call of the field in this kernel: each call site costs seconds of compile time
         Ls, st_s = _eval(X if s_ == 0 else Y, U, V, T, tn, a, a_star, alpha, const, tol, K[s_], work)
@@ -324,6 +336,15 @@ def _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_
             break
         if n & _PROGRESS_MASK == 0:
             steps[b] = n  # progress for a watching thread; the final count is written at the end
+        if eb is not None:
+            if n >= next_test and g2 <= eb.g2max:
+                next_test = n + eb.every
+                hit = _entered(X, rows(X, U, V), T, eb, near, used)
+                if hit != -1:
+                    # the state becomes the minimum the run provably converges to
+                    _to_centre(X, hit, near, T, U, eb.C)
+                    st = _ENTERED
+                    break
         h = step
         if method != GD and n + 1 == n1:
             h = t1 - n * step  # euler/rk4 land on t1 exactly
@@ -363,7 +384,7 @@ def _fixed_batch(method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_l
     for b in prange(W0.shape[0]):
         _fixed_one(b, method, W0, fa, step, n1, t1, gtol, norm_code, max_steps, div_limit, pl_gtol,
                    save_mode, save_every, save_idx, W, loss, gnorm, steps, t, status, plateau, ts_out,
-                   Ws, nwork, stop)
+                   Ws, nwork, stop, None)
         done[b] = 1
 
 
@@ -422,7 +443,7 @@ def _error_norm(X, Y, h, K, E, rtol, atol):
 @njit(**_JIT)
 def _dopri5_one(b, W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_gtol, rtol, atol,
                 adaptive, polish, floor_factor, save_mode, save_every, save_times, W, loss, gnorm,
-                steps, t, status, plateau, extra, ts_out, Ws, nwork, stop):
+                steps, t, status, plateau, extra, ts_out, Ws, nwork, stop, eb):
     U, T, tn, a, a_star, alpha, const, tol = fa
     k, d = W0.shape[1], W0.shape[2]
     X = W[b]
@@ -451,6 +472,10 @@ def _dopri5_one(b, W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_g
     g = math.nan
     st = _CONVERGED
     s_ = 0  # 0: evaluate at X (the start, or after a polish step); 1..6: dopri5 stage s_ at Y
+    if eb is not None:  # label on entry (compiled only for the entry kernel: eb None is pruned)
+        near = np.empty(k, dtype=np.int64)
+        used = np.empty(T.shape[0], dtype=np.bool_)
+        next_test = 0
     while True:
         # the only call of the field in this kernel: each call site costs seconds of compile time
         Ls, st_s = _eval(X if s_ == 0 else Y, U, V, T, tn, a, a_star, alpha, const, tol, K[s_], work)
@@ -539,6 +564,15 @@ def _dopri5_one(b, W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_g
             break
         if n & _PROGRESS_MASK == 0:
             steps[b] = n  # progress for a watching thread; the final count is written at the end
+        if eb is not None:
+            # at accepted states only (a rejected step never gets here)
+            if n >= next_test and g * g <= eb.g2max:
+                next_test = n + eb.every
+                hit = _entered(X, rows(X, U, V), T, eb, near, used)
+                if hit != -1:
+                    _to_centre(X, hit, near, T, U, eb.C)
+                    st = _ENTERED
+                    break
         if polish and not polishing:
             B = hessian_bound(rows(X, U, V), T, tn, a, a_star, alpha, nrm)
             scale = 0.0
@@ -592,6 +626,6 @@ def _dopri5_batch(W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_gt
     for b in prange(W0.shape[0]):
         _dopri5_one(b, W0, fa, step, t1, gtol, norm_code, max_steps, div_limit, pl_gtol, rtol, atol,
                     adaptive, polish, floor_factor, save_mode, save_every, save_times, W, loss, gnorm,
-                    steps, t, status, plateau, extra, ts_out, Ws, nwork, stop)
+                    steps, t, status, plateau, extra, ts_out, Ws, nwork, stop, None)
         done[b] = 1
 
