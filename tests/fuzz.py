@@ -44,6 +44,10 @@ R3 = np.random.default_rng(1).normal(size=(3, 3))
 _X = np.random.default_rng(4).normal(size=(18, 4))
 _Y = np.arange(18) % 10
 
+# functions whose NaN/Inf result is itself the documented flag (no status field): NaN at a state that
+# is not finite or where the gradient is undefined, +inf at W = W*
+NONFINITE_DOCUMENTED = {"aux_function", "convexity_margin"}
+
 # the base calls whose unmutated call raises its documented error
 EXPECTED_ERROR = {"load": "FileNotFoundError", "warmup": "ValueError", "PointSystem": "TypeError"}
 
@@ -194,7 +198,7 @@ def base_calls():
         "gd_trace": ("gd_trace", (m, Wb), {"step": 0.1, "n_steps": 20, "delta": 0.01}, {
             "W0": 1, "step": "step", "n_steps": "max_steps", "delta": "gtol", "every": "k", "chunk": "k"}),
         "sgd_trace": ("sgd_trace", (m, R3), {"step": 0.05, "epochs": 2, "delta": 0.01, "n_samples": 16}, {
-            "W0": 1, "step": "step", "epochs": "max_steps", "delta": "gtol", "n_samples": "k"}),
+            "W0": 1, "step": "step", "epochs": "max_steps", "delta": "gtol", "n_samples": "step"}),
         "train_classifier": ("train_classifier", (_X[:12], _Y[:12], _X[12:], _Y[12:]), {
             "epochs": 2, "repeats": 1, "batch_size": 4}, {
             "X_train": 0, "y_train": 1, "X_test": 2, "y_test": 3, "activation": "opt", "identity": "opt",
@@ -220,7 +224,7 @@ def _value(kind, draw_index, state_shape):
         pool = [(TMP, "x.zarr"), (TMPFILE,), "", "/proc/no_such_dir/x.zarr", 3, b"x", (TMP, "a/b/c")] + pool
     elif kind == "rows":
         pool = [[0, 0], [0, 5], [-1, 0], [2, 2], (1,), (0, 1, 2, 3), [0.5, 1], np.array([[0, 1]]),
-                (0, 0), (-2, 3), (10**9, 2)] + pool
+                (0, 0), (-2, 3), (0, 2)] + pool
     elif kind == "groups":
         pool = [("no_such_group",), "bogus", ["field", "bogus"], [1], [None], ("",), b"field", 3, 1.5, None,
                 ["FIELD"], {"x": 1}, [["field"]]]
@@ -349,6 +353,8 @@ def _floats_and_status(obj, depth=0):
             except (TypeError, ValueError):
                 pass
             continue
+        if key == "reserved_intervals":
+            val = np.asarray(val)[:-1]        # the row of label -5 (not computed) is NaN by design
         f, s = _floats_and_status(val, depth + 1)
         floats += f
         flagged |= s
@@ -399,12 +405,13 @@ def run_call(fname, args, kwargs):
     try:
         fn, a, kw = _resolve(fname, args, kwargs)
         out = fn(*a, **kw)
-    except (ValueError, TypeError, FileNotFoundError) as exc:  # load: FileNotFoundError, documented
-        return "error", f"{type(exc).__name__}: {exc}"[:300]
     except Exception as exc:  # noqa: BLE001 - the point is to see every other type
+        # documented: ValueError, TypeError; load's FileNotFoundError; a store that cannot be written
+        if isinstance(exc, (ValueError, TypeError, FileNotFoundError)) or type(exc).__name__ == "StoreWriteError":
+            return "error", f"{type(exc).__name__}: {exc}"[:300]
         return "bad_exception", "".join(traceback.format_exception_only(type(exc), exc)).strip()[:300]
     floats, flagged = _floats_and_status(out)
-    if any(not np.all(np.isfinite(f)) for f in floats) and not flagged:
+    if any(not np.all(np.isfinite(f)) for f in floats) and not flagged and fname not in NONFINITE_DOCUMENTED:
         return "silent_nonfinite", type(out).__name__
     why = _inconsistent(out)
     if why:
@@ -417,7 +424,11 @@ def _worker():
     os.environ.setdefault("MPLBACKEND", "Agg")
     import warnings
     warnings.simplefilter("ignore")
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    # The replies go to a private copy of stdout; whatever a call prints (progress lines) goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    inp = sys.stdin.buffer
     while True:
         head = inp.read(8)
         if len(head) < 8:

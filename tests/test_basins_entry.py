@@ -190,7 +190,7 @@ def test_bad_input():
     S = ds.Xavier(4, seed=0)
     with pytest.raises(ValueError, match="method='gd'"):
         ds.basins(m, S, method="rk4", entry=True)
-    with pytest.raises(NotImplementedError, match="entry"):
+    with pytest.raises(TypeError, match="entry"):
         ds.basins(m, S, entry="yes")
     over = ds.TeacherStudent(np.eye(3), k=4)
     with pytest.warns(RuntimeWarning, match="full length"):
