@@ -235,3 +235,64 @@ def test_found_by_fuzz_reduced_grid_and_save_every(m):
         ds.ReducedDynamics(3).fixed_points(n_radial=10**9)
     with pytest.raises(ValueError, match="save must be at most"):
         ds.flow(m, R, save=2**63)
+
+
+# ----------------------------------------------------------------- found by the fuzz of the rest of the API
+def test_two_phase_trace_refuses_bad_starts_before_indexing(m):
+    for W0 in (None, np.ones(4), np.ones((0, 3, 3))):
+        with pytest.raises((TypeError, ValueError), match="W0"):
+            ds.gd_trace(m, W0, step=0.1, n_steps=5, delta=0.01)
+        with pytest.raises((TypeError, ValueError), match="W0"):
+            ds.sgd_trace(m, W0, step=0.1, epochs=2, delta=0.01, n_samples=8)
+
+
+def test_two_phase_trace_validates_chunk_and_delta(m):
+    with pytest.raises(ValueError, match="chunk must be"):
+        ds.gd_trace(m, R, step=0.1, n_steps=5, delta=0.01, chunk=-5)
+    with pytest.raises(ValueError, match="delta must be"):
+        ds.gd_trace(m, R, step=0.1, n_steps=5, delta=[0.1, 0.2])
+    with pytest.raises(ValueError, match="delta must be finite"):
+        ds.gd_trace(m, R, step=0.1, n_steps=5, delta=np.nan)
+    t = ds.gd_trace(m, np.stack([R, R]), step=0.1, n_steps=5, delta=[0.0, 0.1])
+    assert list(t.delta) == [0.0, 0.1]
+
+
+def test_two_phase_trace_record_memory_guard(m):
+    with pytest.raises(ValueError, match="n_steps / every .*FLOW_SAVE_MAX_BYTES"):
+        ds.gd_trace(m, R, step=0.1, n_steps=10**9, delta=0.01)
+    with pytest.raises(ValueError, match="epochs = .*FLOW_SAVE_MAX_BYTES"):
+        ds.sgd_trace(m, R, step=0.1, epochs=10**9, delta=0.01, n_samples=8)
+
+
+def test_basins_entry_of_another_type_is_type_error(m):
+    for entry in (0, 0.0, "fro"):
+        with pytest.raises(TypeError, match="entry must be True, False or None"):
+            ds.basins(m, ds.Xavier(2), entry=entry)
+
+
+def test_basin_slices_refuse_a_non_model_and_name_their_ranges(m):
+    for model in (I, [1.0], 0.5):
+        with pytest.raises(TypeError, match="model must be a dynsys.TeacherStudent"):
+            ds.teacher_slice(model, [1, 0, 2])
+        with pytest.raises(TypeError, match="model must be a dynsys.TeacherStudent"):
+            ds.reduced_plane(model)
+    with pytest.raises(TypeError, match="x must be a pair"):
+        ds.reduced_plane(m, x=0.5)
+    with pytest.raises(TypeError, match="shape must be a pair"):
+        ds.teacher_slice(m, [1, 0, 2], shape=3)
+    with pytest.raises(ValueError, match="perm must be a permutation"):
+        ds.teacher_slice(m, [1.0, 0.0, 2.0])
+
+
+def test_basin_map_cell_count_capped(m):
+    for sampler in (ds.Xavier(2**62), ds.TeacherNoise(2**63)):
+        with pytest.raises(ValueError, match="BASINS_MAX_CELLS"):
+            ds.basins(m, sampler)
+
+
+def test_train_classifier_sizes_refused():
+    X, y = np.random.default_rng(4).normal(size=(12, 4)), np.arange(12) % 10
+    with pytest.raises(ValueError, match="CLASSIFIER_MAX_BYTES"):
+        ds.train_classifier(X, y, X, y, repeats=10**9, epochs=1)
+    with pytest.raises(ValueError, match="batch_size must be at most"):
+        ds.train_classifier(X, y, X, y, batch_size=2**64, epochs=1, repeats=1)
