@@ -359,6 +359,12 @@ def sgd_trace(model, W0, *, step, epochs, delta, **kwargs):
     """:class:`TwoPhaseTrace` of SGD runs, one record per epoch (see :func:`sgd_states`)."""
     _check_model(model)
     W0, _ = _states(model, W0)
+    # SGD moves off a singular start, whose loss and margin are undefined: a record 0 that is NaN in a
+    # run reported OK. Refused, as the quantities of the first record are the point of the trace.
+    _, st = model.loss(W0, return_status=True)
+    if np.any(st != OK):
+        b = int(np.flatnonzero(st != OK)[0])
+        raise ValueError(model._describe(W0[b], int(st[b]), f"W0[{b}]"))
     deltas = _deltas(delta, W0.shape[0])
     epochs = v.positive_int(epochs, "epochs")
     need = 8 * W0.shape[0] * (epochs + 1) * (model.k * model.d + 6)

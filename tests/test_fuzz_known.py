@@ -296,3 +296,9 @@ def test_train_classifier_sizes_refused():
         ds.train_classifier(X, y, X, y, repeats=10**9, epochs=1)
     with pytest.raises(ValueError, match="batch_size must be at most"):
         ds.train_classifier(X, y, X, y, batch_size=2**64, epochs=1, repeats=1)
+
+
+def test_sgd_trace_refuses_a_singular_start(m):
+    W0 = 1e-12 * R           # every row below singular_tol: SGD would move on, record 0 would be NaN
+    with pytest.raises(ValueError, match=r"W0\[0\] is singular"):
+        ds.sgd_trace(m, W0, step=0.05, epochs=2, delta=0.01, n_samples=16)
