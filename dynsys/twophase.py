@@ -140,15 +140,24 @@ def two_phase_verdict(f_A, margin, dist, delta, failed=None, dist_floor=TWO_PHAS
         and ``dist`` did not increase from ``entry`` on; else FA_ROSE, DIST_ROSE, NOT_ENTERED or
         RUN_FAILED (checked in the reverse order).
     """
-    f_A, margin, dist = (np.atleast_2d(np.asarray(a, dtype=float)) for a in (f_A, margin, dist))
+    f_A, margin, dist = (np.atleast_2d(v.real_array(a, name).reshape(np.shape(a)))
+                         for a, name in ((f_A, "f_A"), (margin, "margin"), (dist, "dist")))
     if not f_A.shape == margin.shape == dist.shape:
         raise ValueError(f"f_A, margin and dist must have one shape (runs, n_rec); got {f_A.shape}, "
                          f"{margin.shape}, {dist.shape}")
+    if f_A.ndim != 2 or f_A.shape[1] == 0:
+        raise ValueError(f"f_A, margin and dist must have shape (runs, n_rec) with n_rec >= 1; got {f_A.shape}")
     runs, n = f_A.shape
-    delta = np.broadcast_to(np.asarray(delta, dtype=float), (runs,))
-    if not np.all(delta >= 0):
-        raise ValueError(f"delta must be >= 0 (a margin threshold on dynsys's loss); got {delta.min()}")
-    failed = np.zeros(runs, bool) if failed is None else np.asarray(failed, bool)
+    delta = _deltas(delta, runs)
+    dist_floor = v.real_scalar(dist_floor, "dist_floor", lo=0.0)
+    if failed is None:
+        failed = np.zeros(runs, bool)
+    else:
+        failed = np.asarray(failed)
+        if failed.dtype.kind not in "biu" or failed.shape != (runs,):
+            raise ValueError(f"failed must be None or a bool array of one per run ({runs}); got "
+                             f"{failed.dtype} of shape {failed.shape}")
+        failed = failed.astype(bool)
     above = (margin > delta[:, None]) | (dist <= dist_floor)    # a NaN (failed) record is outside
     below_at = np.where(~above, np.arange(n)[None, :], -1).max(axis=1)
     entry = np.where(above[:, -1], below_at + 1, -1).astype(np.int64)

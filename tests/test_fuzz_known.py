@@ -302,3 +302,28 @@ def test_sgd_trace_refuses_a_singular_start(m):
     W0 = 1e-12 * R           # every row below singular_tol: SGD would move on, record 0 would be NaN
     with pytest.raises(ValueError, match=r"W0\[0\] is singular"):
         ds.sgd_trace(m, W0, step=0.05, epochs=2, delta=0.01, n_samples=16)
+
+
+def test_continuation_checks_p0_and_W0_before_evaluating_the_family(m):
+    fam = ds.families.leaky_slope(m)
+    for p0, exc in (("bogus", TypeError), (None, TypeError), (-0.001, ValueError), (np.inf, ValueError)):
+        with pytest.raises(exc, match="p0"):
+            ds.continuation(fam, I, p0, 0.3)
+    with pytest.raises(TypeError, match="W0"):
+        ds.continuation(fam, [[1, 2], [3]], 0.0, 0.3)
+
+
+def test_two_phase_verdict_names_its_arrays():
+    a = np.array([[3.0, 2.0, 1.0]])
+    for kw, name in (({"f_A": "bogus"}, "f_A"), ({"dist": np.full((1, 3), "x")}, "dist"),
+                     ({"delta": "bogus"}, "delta"), ({"failed": "bogus"}, "failed"),
+                     ({"dist_floor": -1.0}, "dist_floor")):
+        args = {"f_A": a, "margin": a, "dist": a, "delta": 0.1, **kw}
+        with pytest.raises((TypeError, ValueError), match=name):
+            ds.two_phase_verdict(**args)
+
+
+def test_reduced_plane_range_of_wrong_length_names_it(m):
+    for y in ((-1.0,), "bogus"):
+        with pytest.raises(ValueError, match="y must be a pair"):
+            ds.reduced_plane(m, y=y)

@@ -194,9 +194,12 @@ def _teacher_model(model, what):
 def _pair(r, name):
     """A range argument as a tuple (Grid checks its values); a non-sequence is refused by name."""
     try:
-        return tuple(r)
+        out = tuple(r)
     except TypeError:
         raise TypeError(f"{name} must be a pair (lo, hi); got {r!r}") from None
+    if len(out) != 2 or isinstance(r, str):
+        raise ValueError(f"{name} must be a pair (lo, hi); got {r!r}")
+    return out
 
 
 def _orthonormal_teacher(model):
