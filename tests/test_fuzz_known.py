@@ -327,3 +327,12 @@ def test_reduced_plane_range_of_wrong_length_names_it(m):
     for y in ((-1.0,), "bogus"):
         with pytest.raises(ValueError, match="y must be a pair"):
             ds.reduced_plane(m, y=y)
+
+
+def test_teacher_families_refuse_rows_that_are_not_integers(m):
+    for rows in (None, True, (1,), (0.0, 1.0)):
+        with pytest.raises(ValueError, match="rows must be two different teacher rows"):
+            ds.families.teacher_angle(m, rows=rows)
+    for row in (1.5, None, "bogus"):
+        with pytest.raises(TypeError, match="row must be a teacher row"):
+            ds.families.teacher_norm(m, row=row)
