@@ -336,3 +336,14 @@ def test_teacher_families_refuse_rows_that_are_not_integers(m):
     for row in (1.5, None, "bogus"):
         with pytest.raises(TypeError, match="row must be a teacher row"):
             ds.families.teacher_norm(m, row=row)
+
+
+def test_train_classifier_ragged_labels_named():
+    X = np.random.default_rng(4).normal(size=(2, 4))
+    with pytest.raises(ValueError, match="y_train must hold"):
+        ds.train_classifier(X, [[1, 2], [3]], X, [0, 1], epochs=1, repeats=1)
+
+
+def test_reduced_plane_reversed_range_names_it(m):
+    with pytest.raises(ValueError, match="y must be a range"):
+        ds.reduced_plane(m, y=(0.1, 0.0))

@@ -199,6 +199,10 @@ def _pair(r, name):
         raise TypeError(f"{name} must be a pair (lo, hi); got {r!r}") from None
     if len(out) != 2 or isinstance(r, str):
         raise ValueError(f"{name} must be a pair (lo, hi); got {r!r}")
+    if name != "shape":
+        lo, hi = (v.real_scalar(out[0], f"{name}[0]"), v.real_scalar(out[1], f"{name}[1]"))
+        if not lo < hi:
+            raise ValueError(f"{name} must be a range (lo, hi) with lo < hi; got {r!r}")
     return out
 
 

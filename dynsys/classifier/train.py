@@ -73,7 +73,10 @@ class ClassifierResult(Result):
 
 def _data(X, y, name):
     X = v.finite(v.real_array(X, f"X_{name}"), f"X_{name}")
-    y = np.asarray(y)
+    try:
+        y = np.asarray(y)
+    except ValueError:      # ragged
+        raise ValueError(f"y_{name} must hold integer labels 0..9, one per row of X_{name}; got {y!r}") from None
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X_{name} must have shape (n, D) with n >= 1; got {X.shape}")
     if y.shape != (X.shape[0],) or y.dtype.kind not in "iu" or y.min() < 0 or y.max() > 9:

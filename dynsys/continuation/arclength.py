@@ -381,7 +381,8 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     start, pt = run.start(x0, p0, N0, t0)
     if start is None:
         raise ValueError(f"W0 could not be polished to a critical point at p0 = {p0} (status "
-                         f"{Status(pt.status).name}, gradient norm {pt.grad_norm:.3g})")
+                         f"{Status(pt.status).name}, gradient norm {pt.grad_norm:.3g}, gtol = {gtol:.3g}: "
+                         f"a gtol below the rounding level of the gradient cannot be met)")
     nodes = [start]
     evts = []
     s_arc = [0.0]
