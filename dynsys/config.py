@@ -189,6 +189,9 @@ SGD_DIVERGENCE_FACTOR = 1e6
 #: SGD: the recorded losses and distances (4 float64 per run and record) of one call may take at most
 #: this many bytes.
 SGD_RECORD_MAX_BYTES = 2 * 1024**3
+#: SGD: the training sets held at once (one per thread: n_samples inputs and labels) may take at most
+#: this many bytes.
+SGD_DATA_MAX_BYTES = 2 * 1024**3
 
 # dynsys.kernels.cuda.field
 #: CUDA: threads per block of the one-state-per-block kernels (a power of two: tree reduction).

@@ -347,3 +347,9 @@ def test_train_classifier_ragged_labels_named():
 def test_reduced_plane_reversed_range_names_it(m):
     with pytest.raises(ValueError, match="y must be a range"):
         ds.reduced_plane(m, y=(0.1, 0.0))
+
+
+def test_sgd_training_set_memory_guard(m):
+    for n in (10**9, 2**31):     # 10**9 ran for minutes, 2**31 raised MemoryError inside the kernel
+        with pytest.raises(ValueError, match="n_samples = .*SGD_DATA_MAX_BYTES"):
+            ds.sgd(m, R, n_samples=n, epochs=1)
