@@ -26,6 +26,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections import Counter
 
@@ -450,7 +451,9 @@ class Runner:
     def _start(self):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+        # in a scratch folder: a store or path argument such as "bogus" is created relative to it
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker"], env=env,
+                                     cwd=tempfile.mkdtemp(prefix="dynsys_fuzz_cwd_"),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
     def close(self):
