@@ -274,6 +274,9 @@ def _marker(a):
     return None
 
 
+_SCRATCH = []    # temporary folders of the current call, removed after it
+
+
 def _build_arg(a):
     import tempfile
 
@@ -289,10 +292,12 @@ def _build_arg(a):
         model = _build_arg(a[2])
         return {"alpha_of": lambda p: model.replace(alpha=p)}[a[1]]
     if kind == TMP:
-        return os.path.join(tempfile.mkdtemp(prefix="dynsys_fuzz_"), a[1])
+        _SCRATCH.append(tempfile.mkdtemp(prefix="dynsys_fuzz_"))
+        return os.path.join(_SCRATCH[-1], a[1])
     if kind == TMPFILE:
-        fd, path = tempfile.mkstemp(prefix="dynsys_fuzz_")
-        os.close(fd)
+        _SCRATCH.append(tempfile.mkdtemp(prefix="dynsys_fuzz_"))
+        path = os.path.join(_SCRATCH[-1], "file")
+        open(path, "wb").close()
         return path
     return a
 
@@ -404,6 +409,7 @@ def _inconsistent(out):
 
 def run_call(fname, args, kwargs):
     """(verdict, detail) of one call, in this process."""
+    import shutil
     try:
         fn, a, kw = _resolve(fname, args, kwargs)
         out = fn(*a, **kw)
@@ -412,6 +418,9 @@ def run_call(fname, args, kwargs):
         if isinstance(exc, (ValueError, TypeError, FileNotFoundError)) or type(exc).__name__ == "StoreWriteError":
             return "error", f"{type(exc).__name__}: {exc}"[:300]
         return "bad_exception", "".join(traceback.format_exception_only(type(exc), exc)).strip()[:300]
+    finally:
+        while _SCRATCH:
+            shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
     floats, flagged = _floats_and_status(out)
     if any(not np.all(np.isfinite(f)) for f in floats) and not flagged and fname not in NONFINITE_DOCUMENTED:
         return "silent_nonfinite", type(out).__name__
@@ -452,15 +461,18 @@ class Runner:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
         # in a scratch folder: a store or path argument such as "bogus" is created relative to it
+        self.cwd = tempfile.mkdtemp(prefix="dynsys_fuzz_cwd_")
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker"], env=env,
-                                     cwd=tempfile.mkdtemp(prefix="dynsys_fuzz_cwd_"),
+                                     cwd=self.cwd,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
     def close(self):
+        import shutil
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+            shutil.rmtree(self.cwd, ignore_errors=True)
 
     def __call__(self, call, timeout=None):
         import select
