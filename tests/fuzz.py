@@ -525,7 +525,8 @@ def fuzz(n_calls, seed=0, runner=None, report=None, names=None):
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     @given(i=st.integers(0, len(muts) - 1), j=st.integers(0, 10**6))
     def one(i, j):
-        name, mut = muts[(i + seed * 7919) % len(muts)]
+        # i + j: hypothesis favours the ends of a range, which alone left some calls 30 times as often
+        name, mut = muts[(i + j + seed * 7919) % len(muts)]
         if mut is not None and mut[0] != "__unknown__":
             mut = (mut[0], mut[1], j + seed)
         call = build(name, mut)

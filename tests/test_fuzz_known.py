@@ -353,3 +353,10 @@ def test_sgd_training_set_memory_guard(m):
     for n in (10**9, 2**31):     # 10**9 ran for minutes, 2**31 raised MemoryError inside the kernel
         with pytest.raises(ValueError, match="n_samples = .*SGD_DATA_MAX_BYTES"):
             ds.sgd(m, R, n_samples=n, epochs=1)
+
+
+def test_default_gtol_that_underflows_is_refused(m):
+    # top weights scaled by 5e-324: grad_scale underflows, the default gtol was 0 (ZeroDivisionError)
+    fam = ds.families.top_weight_scale(m)
+    with pytest.raises(ValueError, match="default gtol .* pass gtol explicitly"):
+        ds.continuation(fam, I, 5e-324, 1.2, max_points=8, path="general")
