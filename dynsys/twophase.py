@@ -314,7 +314,7 @@ def gd_trace(model, W0, *, step, n_steps, delta, every=1, chunk=25):
     W0, _ = _states(model, W0)
     deltas = _deltas(delta, W0.shape[0])
     n_steps = v.positive_int(n_steps, "n_steps")
-    every = v.positive_int(every, "every")
+    every = v.positive_int(every, "every", maximum=2**62 - 1, why="the kernels' int64 step counter")
     chunk = v.positive_int(chunk, "chunk")
     need = 8 * min(chunk, W0.shape[0]) * (n_steps // every + 2) * (model.k * model.d + 6)
     if need > FLOW_SAVE_MAX_BYTES:

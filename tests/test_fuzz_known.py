@@ -360,3 +360,19 @@ def test_default_gtol_that_underflows_is_refused(m):
     fam = ds.families.top_weight_scale(m)
     with pytest.raises(ValueError, match="default gtol .* pass gtol explicitly"):
         ds.continuation(fam, I, 5e-324, 1.2, max_points=8, path="general")
+
+
+def test_store_without_a_folder_name_is_refused(m):
+    for store in ("", "."):
+        with pytest.raises(ValueError, match="store must name a folder"):
+            ds.basins(m, ds.Xavier(2), store=store, max_steps=10)
+
+
+def test_certify_empty_batch_named(m):
+    with pytest.raises(ValueError, match="point_or_set holds no points"):
+        ds.certify(m, np.ones((0, 3, 3)))
+
+
+def test_gd_trace_every_beyond_int64_named(m):
+    with pytest.raises(ValueError, match="every must be at most"):
+        ds.gd_trace(m, R, step=0.1, n_steps=5, delta=0.01, every=2**63)
