@@ -55,6 +55,8 @@ def _states(model, point_or_set):
         else:
             raise ValueError(f"point_or_set must be a state (k, d), a batch (n, k, d), a CriticalPoint, a "
                              f"CriticalSet or a Census; got an array of shape {X.shape}")
+    if not Ws:
+        raise ValueError("point_or_set holds no points (an empty set or batch); pass at least one")
     shape = (model.k, model.d)
     for i, W in enumerate(Ws):
         if W.shape != shape:

@@ -115,6 +115,8 @@ class ChunkStore:
         except TypeError:
             raise TypeError(f"store must be a path (str or os.PathLike) of a folder; got "
                             f"{type(path).__name__}") from None
+        if not path.name:        # "", ".", "/": no folder of its own (the store is renamed into place)
+            raise ValueError(f"store must name a folder of its own (e.g. 'map.zarr'); got {str(path)!r}")
         ident = _canon(plan.identity())
         what = f"{cls.WHAT} store"
         if (path / "zarr.json").exists():

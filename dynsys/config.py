@@ -176,6 +176,8 @@ CENSUS_Z = 1.959964
 CENSUS_POINT_RTOL = 1e-6
 #: Most runs of one census (its per-run arrays take about 40 bytes a run).
 CENSUS_MAX_RUNS = 10**8
+#: Most cells (starts) of one basin map (its per-cell arrays take about 20 bytes a cell).
+BASINS_MAX_CELLS = 10**8
 
 # --- dynsys.montecarlo and dynsys.sgd (sampled inputs) ---
 #: Monte Carlo: samples per block, the atom of the deterministic reduction (MC_CHUNK is rounded down
@@ -187,6 +189,9 @@ SGD_DIVERGENCE_FACTOR = 1e6
 #: SGD: the recorded losses and distances (4 float64 per run and record) of one call may take at most
 #: this many bytes.
 SGD_RECORD_MAX_BYTES = 2 * 1024**3
+#: SGD: the training sets held at once (one per thread: n_samples inputs and labels) may take at most
+#: this many bytes.
+SGD_DATA_MAX_BYTES = 2 * 1024**3
 
 # dynsys.kernels.cuda.field
 #: CUDA: threads per block of the one-state-per-block kernels (a power of two: tree reduction).
@@ -324,6 +329,8 @@ CERTIFY_ZERO_ROW_RTOL = 1e-4
 #: Classifier training (dynsys.classifier): a run whose parameters' largest magnitude exceeds this, or
 #: whose batch loss is not finite, stops with status DIVERGED.
 CLASSIFIER_DIVERGENCE_LIMIT = 1e6
+#: train_classifier: the weights and the curves of all repeats may take at most this many bytes.
+CLASSIFIER_MAX_BYTES = 2 * 1024**3
 
 #: Two-phase verdicts (dynsys.twophase): a record with ``|W - W*|_F`` at or below this counts as inside
 #: the one-point convex region. There the margin's numerator is the rounding error of the gradient

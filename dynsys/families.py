@@ -10,6 +10,7 @@ up to rounding and the family says so; the others use a central difference.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -58,7 +59,10 @@ def teacher_angle(model, rows=(0, 1)) -> Family:
     from ``rows[0]`` (its norm kept); theta in ``(0, pi]`` (the K = 2 families of docs/math.md
     section 4)."""
     model = _model(model)
-    i, j = (int(r) for r in rows)
+    idx = np.asarray(rows) if isinstance(rows, (tuple, list, np.ndarray)) else np.asarray(None)
+    if idx.shape != (2,) or idx.dtype.kind not in "iu":
+        raise ValueError(f"rows must be two different teacher rows in [0, {model.k_star}); got {rows!r}")
+    i, j = (int(r) for r in idx)
     Ws = np.array(model.W_star)
     if not (0 <= i < model.k_star and 0 <= j < model.k_star and i != j):
         raise ValueError(f"rows must be two different teacher rows in [0, {model.k_star}); got {rows!r}")
@@ -80,6 +84,8 @@ def teacher_angle(model, rows=(0, 1)) -> Family:
 def teacher_norm(model, row=1) -> Family:
     """``r -> model`` with teacher row ``row`` rescaled to norm r > 0 (direction kept)."""
     model = _model(model)
+    if isinstance(row, (bool, np.bool_)) or not isinstance(row, numbers.Integral):
+        raise TypeError(f"row must be a teacher row in [0, {model.k_star}) (an integer); got {row!r}")
     row = int(row)
     if not 0 <= row < model.k_star:
         raise ValueError(f"row must be a teacher row in [0, {model.k_star}); got {row}")

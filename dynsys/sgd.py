@@ -10,10 +10,11 @@ does not depend on the thread count or on which other runs share the call (``run
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import _validate as v
-from .config import SGD_DIVERGENCE_FACTOR, SGD_RECORD_MAX_BYTES
+from .config import SGD_DATA_MAX_BYTES, SGD_DIVERGENCE_FACTOR, SGD_RECORD_MAX_BYTES
 from .kernels import sgd as ksgd
 from .kernels.montecarlo import threaded
 from .kernels.rng import as_key
@@ -147,6 +148,12 @@ def sgd(model, W0, *, n_samples=5000, batch_size=1, step=0.1, epochs=10, seed=0,
     n_samples = v.positive_int(n_samples, "n_samples")
     if n_samples > MAX_SAMPLES:
         raise ValueError(f"n_samples must be at most {MAX_SAMPLES}; got {n_samples}")
+    # every run holds its training set (inputs, labels, a permutation) while it runs, one per thread
+    held = 8 * n_samples * (W.shape[-1] + 2) * min(numba.get_num_threads(), runs)
+    if held > SGD_DATA_MAX_BYTES:
+        raise ValueError(f"n_samples = {n_samples} needs {held / 2**30:.3g} GiB of training sets at once (one "
+                         f"per thread), above config.SGD_DATA_MAX_BYTES = {SGD_DATA_MAX_BYTES / 2**30:.3g} GiB: "
+                         f"lower n_samples")
     batch_size = v.positive_int(batch_size, "batch_size")
     if batch_size > n_samples:
         raise ValueError(f"batch_size must be at most n_samples = {n_samples}; got {batch_size}")

@@ -22,8 +22,9 @@ import numpy as np
 from . import _validate as v
 from ._codes import (OK, TWO_PHASE_DIST_ROSE, TWO_PHASE_FA_ROSE, TWO_PHASE_HELD, TWO_PHASE_NAMES,
                      TWO_PHASE_NOT_ENTERED, TWO_PHASE_RUN_FAILED)
-from .config import TWO_PHASE_DIST_FLOOR
+from .config import FLOW_SAVE_MAX_BYTES, TWO_PHASE_DIST_FLOOR
 from .flow import flow
+from .flow_plan import _states
 from .model import TeacherStudent
 from .results.io import Result
 from .sgd import sgd
@@ -54,6 +55,7 @@ def aux_function(model, W, *, reading="corrected"):
     Returns
     -------
     ndarray, shape (...)
+        NaN at a state that is not finite (:func:`gd_trace` records a failed run as NaN states).
     """
     _check_model(model)
     reading = v.choice(reading, "reading", ("corrected", "printed"))
@@ -138,15 +140,24 @@ def two_phase_verdict(f_A, margin, dist, delta, failed=None, dist_floor=TWO_PHAS
         and ``dist`` did not increase from ``entry`` on; else FA_ROSE, DIST_ROSE, NOT_ENTERED or
         RUN_FAILED (checked in the reverse order).
     """
-    f_A, margin, dist = (np.atleast_2d(np.asarray(a, dtype=float)) for a in (f_A, margin, dist))
+    f_A, margin, dist = (np.atleast_2d(v.real_array(a, name).reshape(np.shape(a)))
+                         for a, name in ((f_A, "f_A"), (margin, "margin"), (dist, "dist")))
     if not f_A.shape == margin.shape == dist.shape:
         raise ValueError(f"f_A, margin and dist must have one shape (runs, n_rec); got {f_A.shape}, "
                          f"{margin.shape}, {dist.shape}")
+    if f_A.ndim != 2 or f_A.shape[1] == 0:
+        raise ValueError(f"f_A, margin and dist must have shape (runs, n_rec) with n_rec >= 1; got {f_A.shape}")
     runs, n = f_A.shape
-    delta = np.broadcast_to(np.asarray(delta, dtype=float), (runs,))
-    if not np.all(delta >= 0):
-        raise ValueError(f"delta must be >= 0 (a margin threshold on dynsys's loss); got {delta.min()}")
-    failed = np.zeros(runs, bool) if failed is None else np.asarray(failed, bool)
+    delta = _deltas(delta, runs)
+    dist_floor = v.real_scalar(dist_floor, "dist_floor", lo=0.0)
+    if failed is None:
+        failed = np.zeros(runs, bool)
+    else:
+        failed = np.asarray(failed)
+        if failed.dtype.kind not in "biu" or failed.shape != (runs,):
+            raise ValueError(f"failed must be None or a bool array of one per run ({runs}); got "
+                             f"{failed.dtype} of shape {failed.shape}")
+        failed = failed.astype(bool)
     above = (margin > delta[:, None]) | (dist <= dist_floor)    # a NaN (failed) record is outside
     below_at = np.where(~above, np.arange(n)[None, :], -1).max(axis=1)
     entry = np.where(above[:, -1], below_at + 1, -1).astype(np.int64)
@@ -285,13 +296,32 @@ def gd_states(model, W0, *, step, n_steps, every=1, chunk=25):
     return rec, out, status
 
 
+def _deltas(delta, runs):
+    """``delta`` (a scalar or one per run, each finite and >= 0) as an array (runs,)."""
+    d = v.real_array(delta, "delta").reshape(np.shape(delta))    # real_array makes a scalar 1-d
+    if d.ndim > 1 or (d.ndim == 1 and d.shape[0] != runs):
+        raise ValueError(f"delta must be a number or an array of one per run ({runs}); got shape {d.shape}")
+    v.finite(d, "delta")
+    if np.any(d < 0.0):
+        raise ValueError(f"delta must be >= 0; got {d.min()}")
+    return np.broadcast_to(d, (runs,))
+
+
 def gd_trace(model, W0, *, step, n_steps, delta, every=1, chunk=25):
     """:class:`TwoPhaseTrace` of population gd from each start (see :func:`gd_states`), evaluated
     ``chunk`` runs at a time so that only their states are held (runs x n_rec x k x d doubles)."""
     _check_model(model)
-    W0 = np.asarray(W0, dtype=float)
-    W0 = W0[None] if W0.ndim == 2 else W0
-    deltas = np.broadcast_to(np.asarray(delta, float), (W0.shape[0],))
+    W0, _ = _states(model, W0)
+    deltas = _deltas(delta, W0.shape[0])
+    n_steps = v.positive_int(n_steps, "n_steps")
+    every = v.positive_int(every, "every", maximum=2**62 - 1, why="the kernels' int64 step counter")
+    chunk = v.positive_int(chunk, "chunk")
+    need = 8 * min(chunk, W0.shape[0]) * (n_steps // every + 2) * (model.k * model.d + 6)
+    if need > FLOW_SAVE_MAX_BYTES:
+        raise ValueError(f"n_steps / every = {n_steps // every} records of {min(chunk, W0.shape[0])} runs need "
+                         f"{need / 2**30:.3g} GiB, above config.FLOW_SAVE_MAX_BYTES = "
+                         f"{FLOW_SAVE_MAX_BYTES / 2**30:.3g} GiB: record less often (a larger every) or "
+                         f"lower chunk")
     parts = []
     for lo in range(0, W0.shape[0], chunk):
         rec, Ws, status = gd_states(model, W0[lo:lo + chunk], step=step, n_steps=n_steps, every=every,
@@ -337,8 +367,21 @@ def sgd_states(model, W0, *, step, epochs, **kwargs):
 def sgd_trace(model, W0, *, step, epochs, delta, **kwargs):
     """:class:`TwoPhaseTrace` of SGD runs, one record per epoch (see :func:`sgd_states`)."""
     _check_model(model)
+    W0, _ = _states(model, W0)
+    # SGD moves off a singular start, whose loss and margin are undefined: a record 0 that is NaN in a
+    # run reported OK. Refused, as the quantities of the first record are the point of the trace.
+    _, st = model.loss(W0, return_status=True)
+    if np.any(st != OK):
+        b = int(np.flatnonzero(st != OK)[0])
+        raise ValueError(model._describe(W0[b], int(st[b]), f"W0[{b}]"))
+    deltas = _deltas(delta, W0.shape[0])
+    epochs = v.positive_int(epochs, "epochs")
+    need = 8 * W0.shape[0] * (epochs + 1) * (model.k * model.d + 6)
+    if need > FLOW_SAVE_MAX_BYTES:
+        raise ValueError(f"epochs = {epochs} records of {W0.shape[0]} runs need {need / 2**30:.3g} GiB, above "
+                         f"config.FLOW_SAVE_MAX_BYTES = {FLOW_SAVE_MAX_BYTES / 2**30:.3g} GiB: lower epochs")
     res, Ws = sgd_states(model, W0, step=step, epochs=epochs, **kwargs)
-    return _trace(model, np.asarray(res.record_steps), Ws, np.asarray(res.status, np.int8), delta, "sgd", step)
+    return _trace(model, np.asarray(res.record_steps), Ws, np.asarray(res.status, np.int8), deltas, "sgd", step)
 
 
 def draw_teacher(d, *, gamma=None, fro=None, seed=0, repeat=0):

@@ -242,7 +242,7 @@ def test_result_save_load_and_text(tmp_path, map4):
 def test_bad_arguments(m4):
     with pytest.raises(TypeError, match="sampler"):
         plan_basins(m4, np.zeros((3, 4, 4)))
-    with pytest.raises(NotImplementedError, match="entry"):
+    with pytest.raises(TypeError, match="entry"):
         basins(m4, Xavier(3), entry=object())
     with pytest.raises(ValueError, match="method='gd'"):
         basins(DoubleWell(), _plane((0, 1), (0, 1), (2, 2)), method="rk4")

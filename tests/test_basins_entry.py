@@ -191,7 +191,7 @@ def test_bad_input():
     from dynsys.systems import toys
     with pytest.raises(ValueError, match="entry=False"):
         ds.basins(toys.DoubleWell(), np.array([[0.9, 0.1]]), entry=True)
-    with pytest.raises(NotImplementedError, match="entry"):
+    with pytest.raises(TypeError, match="entry"):
         ds.basins(m, S, entry="yes")
     over = ds.TeacherStudent(np.eye(3), k=4)
     with pytest.warns(RuntimeWarning, match="full length"):

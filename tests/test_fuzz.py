@@ -22,8 +22,11 @@ def test_every_base_call_is_valid(runner):
     """Unmutated, every call returns a result: the mutations below start from valid calls."""
     for name in fuzz.base_calls():
         verdict, detail = runner(fuzz.build(name, None), timeout=fuzz.CALL_TIMEOUT_S + 120)
-        # load's base call names a missing file (FileNotFoundError, its documented error)
-        assert verdict == ("error" if name == "load" else "ok"), (name, verdict, detail)
+        # load's names a missing file, warmup's an unknown group, PointSystem is abstract: their errors
+        if name in fuzz.EXPECTED_ERROR:
+            assert verdict == "error" and detail.startswith(fuzz.EXPECTED_ERROR[name]), (name, detail)
+        else:
+            assert verdict == "ok", (name, verdict, detail)
 
 
 def test_unknown_keyword_is_type_error(runner):
@@ -35,8 +38,10 @@ def test_unknown_keyword_is_type_error(runner):
 def test_watchdog_reports_hang_and_crash():
     r = fuzz.Runner(timeout=3.0)
     try:
-        assert r(("rd.integrate", (3, 0.5, 0.1, 1e300), {"max_steps": 10**9}), timeout=60)[0] == "hang"
-        assert r(("m.loss", (("__model__", fuzz.I3, {}), fuzz.R3), {}), timeout=60)[0] == "ok"
+        # a warm worker first (its import may take long), then the 3 s limit, then a fresh worker
+        assert r(("m.loss", (("__model__", fuzz.I3, {}), fuzz.R3), {}), timeout=120)[0] == "ok"
+        assert r(("rd.integrate", (3, 0.5, 0.1, 1e300), {"max_steps": 10**9}))[0] == "hang"
+        assert r(("m.loss", (("__model__", fuzz.I3, {}), fuzz.R3), {}), timeout=120)[0] == "ok"
     finally:
         r.close()
 

@@ -235,3 +235,144 @@ def test_found_by_fuzz_reduced_grid_and_save_every(m):
         ds.ReducedDynamics(3).fixed_points(n_radial=10**9)
     with pytest.raises(ValueError, match="save must be at most"):
         ds.flow(m, R, save=2**63)
+
+
+# ----------------------------------------------------------------- found by the fuzz of the rest of the API
+def test_two_phase_trace_refuses_bad_starts_before_indexing(m):
+    for W0 in (None, np.ones(4), np.ones((0, 3, 3))):
+        with pytest.raises((TypeError, ValueError), match="W0"):
+            ds.gd_trace(m, W0, step=0.1, n_steps=5, delta=0.01)
+        with pytest.raises((TypeError, ValueError), match="W0"):
+            ds.sgd_trace(m, W0, step=0.1, epochs=2, delta=0.01, n_samples=8)
+
+
+def test_two_phase_trace_validates_chunk_and_delta(m):
+    with pytest.raises(ValueError, match="chunk must be"):
+        ds.gd_trace(m, R, step=0.1, n_steps=5, delta=0.01, chunk=-5)
+    with pytest.raises(ValueError, match="delta must be"):
+        ds.gd_trace(m, R, step=0.1, n_steps=5, delta=[0.1, 0.2])
+    with pytest.raises(ValueError, match="delta must be finite"):
+        ds.gd_trace(m, R, step=0.1, n_steps=5, delta=np.nan)
+    t = ds.gd_trace(m, np.stack([R, R]), step=0.1, n_steps=5, delta=[0.0, 0.1])
+    assert list(t.delta) == [0.0, 0.1]
+
+
+def test_two_phase_trace_record_memory_guard(m):
+    with pytest.raises(ValueError, match="n_steps / every .*FLOW_SAVE_MAX_BYTES"):
+        ds.gd_trace(m, R, step=0.1, n_steps=10**9, delta=0.01)
+    with pytest.raises(ValueError, match="epochs = .*FLOW_SAVE_MAX_BYTES"):
+        ds.sgd_trace(m, R, step=0.1, epochs=10**9, delta=0.01, n_samples=8)
+
+
+def test_basins_entry_of_another_type_is_type_error(m):
+    for entry in (0, 0.0, "fro"):
+        with pytest.raises(TypeError, match="entry must be True, False or None"):
+            ds.basins(m, ds.Xavier(2), entry=entry)
+
+
+def test_basin_slices_refuse_a_non_model_and_name_their_ranges(m):
+    for model in (I, [1.0], 0.5):
+        with pytest.raises(TypeError, match="model must be a dynsys.TeacherStudent"):
+            ds.teacher_slice(model, [1, 0, 2])
+        with pytest.raises(TypeError, match="model must be a dynsys.TeacherStudent"):
+            ds.reduced_plane(model)
+    with pytest.raises(TypeError, match="x must be a pair"):
+        ds.reduced_plane(m, x=0.5)
+    with pytest.raises(TypeError, match="shape must be a pair"):
+        ds.teacher_slice(m, [1, 0, 2], shape=3)
+    with pytest.raises(ValueError, match="perm must be a permutation"):
+        ds.teacher_slice(m, [1.0, 0.0, 2.0])
+
+
+def test_basin_map_cell_count_capped(m):
+    for sampler in (ds.Xavier(2**62), ds.TeacherNoise(2**63)):
+        with pytest.raises(ValueError, match="BASINS_MAX_CELLS"):
+            ds.basins(m, sampler)
+
+
+def test_train_classifier_sizes_refused():
+    X, y = np.random.default_rng(4).normal(size=(12, 4)), np.arange(12) % 10
+    with pytest.raises(ValueError, match="CLASSIFIER_MAX_BYTES"):
+        ds.train_classifier(X, y, X, y, repeats=10**9, epochs=1)
+    with pytest.raises(ValueError, match="batch_size must be at most"):
+        ds.train_classifier(X, y, X, y, batch_size=2**64, epochs=1, repeats=1)
+
+
+def test_sgd_trace_refuses_a_singular_start(m):
+    W0 = 1e-12 * R           # every row below singular_tol: SGD would move on, record 0 would be NaN
+    with pytest.raises(ValueError, match=r"W0\[0\] is singular"):
+        ds.sgd_trace(m, W0, step=0.05, epochs=2, delta=0.01, n_samples=16)
+
+
+def test_continuation_checks_p0_and_W0_before_evaluating_the_family(m):
+    fam = ds.families.leaky_slope(m)
+    for p0, exc in (("bogus", TypeError), (None, TypeError), (-0.001, ValueError), (np.inf, ValueError)):
+        with pytest.raises(exc, match="p0"):
+            ds.continuation(fam, I, p0, 0.3)
+    with pytest.raises(TypeError, match="W0"):
+        ds.continuation(fam, [[1, 2], [3]], 0.0, 0.3)
+
+
+def test_two_phase_verdict_names_its_arrays():
+    a = np.array([[3.0, 2.0, 1.0]])
+    for kw, name in (({"f_A": "bogus"}, "f_A"), ({"dist": np.full((1, 3), "x")}, "dist"),
+                     ({"delta": "bogus"}, "delta"), ({"failed": "bogus"}, "failed"),
+                     ({"dist_floor": -1.0}, "dist_floor")):
+        args = {"f_A": a, "margin": a, "dist": a, "delta": 0.1, **kw}
+        with pytest.raises((TypeError, ValueError), match=name):
+            ds.two_phase_verdict(**args)
+
+
+def test_reduced_plane_range_of_wrong_length_names_it(m):
+    for y in ((-1.0,), "bogus"):
+        with pytest.raises(ValueError, match="y must be a pair"):
+            ds.reduced_plane(m, y=y)
+
+
+def test_teacher_families_refuse_rows_that_are_not_integers(m):
+    for rows in (None, True, (1,), (0.0, 1.0)):
+        with pytest.raises(ValueError, match="rows must be two different teacher rows"):
+            ds.families.teacher_angle(m, rows=rows)
+    for row in (1.5, None, "bogus"):
+        with pytest.raises(TypeError, match="row must be a teacher row"):
+            ds.families.teacher_norm(m, row=row)
+
+
+def test_train_classifier_ragged_labels_named():
+    X = np.random.default_rng(4).normal(size=(2, 4))
+    with pytest.raises(ValueError, match="y_train must hold"):
+        ds.train_classifier(X, [[1, 2], [3]], X, [0, 1], epochs=1, repeats=1)
+
+
+def test_reduced_plane_reversed_range_names_it(m):
+    with pytest.raises(ValueError, match="y must be a range"):
+        ds.reduced_plane(m, y=(0.1, 0.0))
+
+
+def test_sgd_training_set_memory_guard(m):
+    for n in (10**9, 2**31):     # 10**9 ran for minutes, 2**31 raised MemoryError inside the kernel
+        with pytest.raises(ValueError, match="n_samples = .*SGD_DATA_MAX_BYTES"):
+            ds.sgd(m, R, n_samples=n, epochs=1)
+
+
+def test_default_gtol_that_underflows_is_refused(m):
+    # top weights scaled by 5e-324: grad_scale underflows, the default gtol was 0 (ZeroDivisionError)
+    fam = ds.families.top_weight_scale(m)
+    with pytest.raises(ValueError, match="default gtol .* pass gtol explicitly"):
+        ds.continuation(fam, I, 5e-324, 1.2, max_points=8, path="general")
+
+
+def test_store_without_a_folder_name_is_refused(m):
+    for store in ("", "."):
+        with pytest.raises(ValueError, match="store must name a folder"):
+            ds.basins(m, ds.Xavier(2), store=store, max_steps=10)
+
+
+def test_certify_empty_batch_named(m):
+    with pytest.raises(ValueError, match="point_or_set holds no points"):
+        ds.certify(m, np.ones((0, 3, 3)))
+
+
+def test_gd_trace_every_beyond_int64_named(m):
+    with pytest.raises(ValueError, match="every must be at most"):
+        ds.gd_trace(m, R, step=0.1, n_steps=5, delta=0.01, every=2**63)

@@ -28,7 +28,7 @@ from .. import progress as _progress
 from .._codes import (CONVERGED, DIVERGED, ENTERED, INTERRUPTED, LABEL_NOT_COMPUTED, LABEL_SADDLE,
                       MAX_STEPS, METHOD_CODES, NONFINITE, NORM_CODES, SINGULAR)
 from .._version import __version__
-from ..config import (CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, ENTRY_EVERY,
+from ..config import (BASINS_MAX_CELLS, CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, ENTRY_EVERY,
                       FLOW_DIVERGENCE_FACTOR, FLOW_POLISH_FLOOR_FACTOR, LOSS_RTOL, PARALLEL_ATOL)
 from ..chunkstore import model_identity
 from ..clustering import leader_clusters
@@ -161,11 +161,14 @@ def plan_basins(model, sampler, *, method="gd", step=0.1, gtol=1e-9, norm="row_m
     point_rtol = v.real_scalar(point_rtol, "point_rtol", lo=0.0, lo_open=True)
     class_rtol = v.real_scalar(class_rtol, "class_rtol", lo=0.0, lo_open=True)
     n = sampler.n
+    if n > BASINS_MAX_CELLS:
+        raise ValueError(f"the sampler has n = {n} starts, above config.BASINS_MAX_CELLS = {BASINS_MAX_CELLS}: "
+                         f"map fewer cells (a smaller n or grid shape)")
     chunk_size = default_chunk_size(n) if chunk_size is None else min(n, v.positive_int(chunk_size, "chunk_size"))
     if entry is not None and not isinstance(entry, (bool, np.bool_)):
         # other forms (e.g. balls given by the caller) are not built: True, False or None only
-        raise NotImplementedError(f"entry must be True, False or None (automatic; other forms of label on "
-                                  f"entry are not implemented); got {entry!r}")
+        raise TypeError(f"entry must be True, False or None (automatic; other forms of label on entry are "
+                        f"not implemented); got {entry!r}")
     balls = None
     flow = method in ("rk4", "dopri5")
     # the flow methods test at every accepted step (a test costs a few percent of one of their steps)

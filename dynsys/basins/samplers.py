@@ -183,7 +183,31 @@ class Grid(Sampler):
                 + t.reshape((-1,) + (1,) * self.origin.ndim) * self.v[None])
 
 
+def _teacher_model(model, what):
+    from ..model import TeacherStudent
+    if not isinstance(model, TeacherStudent):
+        raise TypeError(f"model must be a dynsys.TeacherStudent ({what} is built from its teacher); "
+                        f"got {type(model).__name__}")
+    return model
+
+
+def _pair(r, name):
+    """A range argument as a tuple (Grid checks its values); a non-sequence is refused by name."""
+    try:
+        out = tuple(r)
+    except TypeError:
+        raise TypeError(f"{name} must be a pair (lo, hi); got {r!r}") from None
+    if len(out) != 2 or isinstance(r, str):
+        raise ValueError(f"{name} must be a pair (lo, hi); got {r!r}")
+    if name != "shape":
+        lo, hi = (v.real_scalar(out[0], f"{name}[0]"), v.real_scalar(out[1], f"{name}[1]"))
+        if not lo < hi:
+            raise ValueError(f"{name} must be a range (lo, hi) with lo < hi; got {r!r}")
+    return out
+
+
 def _orthonormal_teacher(model):
+    _teacher_model(model, "the reduced plane")
     Ws = np.asarray(model.W_star, dtype=float)
     if model.k != model.k_star or Ws.shape[0] > Ws.shape[1]:
         raise ValueError(f"the reduced plane needs k = k* <= d (got k = {model.k}, k* = {model.k_star}, "
@@ -203,19 +227,20 @@ def reduced_plane(model, x=(-0.5, 1.5), y=(-0.5, 1.5), shape=(100, 100)) -> Grid
     """
     Ws = _orthonormal_teacher(model)
     other = Ws.sum(axis=0, keepdims=True) - Ws
-    return Grid(np.zeros_like(Ws), Ws, other, tuple(x), tuple(y), tuple(shape), name="reduced_plane")
+    return Grid(np.zeros_like(Ws), Ws, other, _pair(x, "x"), _pair(y, "y"), _pair(shape, "shape"),
+                name="reduced_plane")
 
 
 def teacher_slice(model, perm, s=(-0.5, 1.5), t=(-0.5, 1.5), shape=(100, 100)) -> Grid:
     """The slice ``s W* + t P W*`` through the teacher ``(1, 0)`` and its row permutation ``perm``
     ``(0, 1)`` (student rows in the order ``perm``; needs k = k*)."""
-    Ws = np.asarray(model.W_star, dtype=float)
+    Ws = np.asarray(_teacher_model(model, "the teacher slice").W_star, dtype=float)
     if model.k != model.k_star:
         raise ValueError(f"teacher_slice needs k = k* (got k = {model.k}, k* = {model.k_star})")
     perm = np.asarray(perm)
-    if perm.shape != (model.k,) or sorted(perm.tolist()) != list(range(model.k)):
+    if perm.dtype.kind not in "iu" or perm.shape != (model.k,) or sorted(perm.tolist()) != list(range(model.k)):
         raise ValueError(f"perm must be a permutation of 0..{model.k - 1}; got {perm.tolist()}")
-    return Grid(np.zeros_like(Ws), Ws, Ws[perm], tuple(s), tuple(t), tuple(shape),
+    return Grid(np.zeros_like(Ws), Ws, Ws[perm], _pair(s, "s"), _pair(t, "t"), _pair(shape, "shape"),
                 name=f"teacher_slice{tuple(int(p) for p in perm)}")
 
 

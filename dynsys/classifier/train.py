@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import _validate as v
-from ..config import CLASSIFIER_DIVERGENCE_LIMIT
+from ..config import CLASSIFIER_DIVERGENCE_LIMIT, CLASSIFIER_MAX_BYTES
 from ..kernels.montecarlo import threaded
 from ..kernels.rng import as_key
 from ..results import display
@@ -73,7 +73,10 @@ class ClassifierResult(Result):
 
 def _data(X, y, name):
     X = v.finite(v.real_array(X, f"X_{name}"), f"X_{name}")
-    y = np.asarray(y)
+    try:
+        y = np.asarray(y)
+    except ValueError:      # ragged
+        raise ValueError(f"y_{name} must hold integer labels 0..9, one per row of X_{name}; got {y!r}") from None
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X_{name} must have shape (n, D) with n >= 1; got {X.shape}")
     if y.shape != (X.shape[0],) or y.dtype.kind not in "iu" or y.min() < 0 or y.max() > 9:
@@ -126,9 +129,15 @@ def train_classifier(X_train, y_train, X_test, y_test, *, activation="prelu", id
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False; got {flag!r}")
     step = v.real_scalar(step, "step", lo=0.0, lo_open=True)
-    batch_size = v.positive_int(batch_size, "batch_size")
+    batch_size = v.positive_int(batch_size, "batch_size", maximum=np.iinfo(np.int64).max, why="an int64")
     epochs = v.positive_int(epochs, "epochs")
     repeats = v.positive_int(repeats, "repeats")
+    D = X.shape[1]
+    need = 8 * repeats * (D * D + 10 * D + 2 * D + 10 + 3 * (epochs + 1))
+    if need > CLASSIFIER_MAX_BYTES:
+        raise ValueError(f"repeats = {repeats} and epochs = {epochs} need {need / 2**30:.3g} GiB of weights and "
+                         f"curves, above config.CLASSIFIER_MAX_BYTES = {CLASSIFIER_MAX_BYTES / 2**30:.3g} GiB: "
+                         f"lower repeats or epochs")
     key = as_key(seed, "seed")
     R, D, C = repeats, X.shape[1], 10
     H = D

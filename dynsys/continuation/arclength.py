@@ -309,8 +309,13 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
         Status CONVERGED when the last point is at ``p_end`` exactly; STALLED, MAX_STEPS, SINGULAR or
         INTERRUPTED (Ctrl-C: the branch so far) otherwise.
     """
-    if isinstance(W0, (Census, CriticalSet)) or (isinstance(W0, (list, tuple)) and W0 and isinstance(
-            W0[0], (CensusClass, CriticalPoint))) or np.ndim(W0) > len(state_shape(as_family(family)(p0))):
+    fam = as_family(family)
+    p0 = fam.check_p(p0, "p0")      # before the family is evaluated at it
+    many = isinstance(W0, (Census, CriticalSet)) or (isinstance(W0, (list, tuple)) and W0 and isinstance(
+        W0[0], (CensusClass, CriticalPoint)))
+    if not many:
+        many = v.real_array(W0, "W0").ndim > len(state_shape(fam(p0)))
+    if many:
         return follow_all(continuation, family, W0, p0, p_end, kinds=kinds, progress=progress, step=step,
                           step_min=step_min, step_max=step_max, max_points=max_points, gtol=gtol,
                           eig_rtol=eig_rtol, n_eig=n_eig, p_tol=p_tol, refine=refine,
@@ -319,8 +324,6 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
         raise ValueError("kinds applies to many starts (a CriticalSet, a Census); W0 is one state")
     if path not in (None, COMPILED, GENERAL):
         raise ValueError(f"path must be None (automatic), {COMPILED!r} or {GENERAL!r}; got {path!r}")
-    fam = as_family(family)
-    p0 = fam.check_p(p0, "p0")
     p_end = fam.check_p(p_end, "p_end")
     if p0 == p_end:
         raise ValueError(f"p0 and p_end are both {p0!r}; give an end different from the start")
@@ -378,7 +381,8 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     start, pt = run.start(x0, p0, N0, t0)
     if start is None:
         raise ValueError(f"W0 could not be polished to a critical point at p0 = {p0} (status "
-                         f"{Status(pt.status).name}, gradient norm {pt.grad_norm:.3g})")
+                         f"{Status(pt.status).name}, gradient norm {pt.grad_norm:.3g}, gtol = {gtol:.3g}: "
+                         f"a gtol below the rounding level of the gradient cannot be met)")
     nodes = [start]
     evts = []
     s_arc = [0.0]

@@ -91,7 +91,11 @@ def as_seeds(system, seeds, name="seeds"):
 def resolve_gtol(system, gtol, name="gtol", default=NEWTON_GTOL) -> float:
     """``gtol`` (absolute, row-max norm) or ``default * grad_scale(system)``; validated > 0."""
     if gtol is None:
-        return default * grad_scale(system)
+        gtol = default * grad_scale(system)
+        if not gtol > 0.0:       # a system at a scale where the default underflows (e.g. top weights ~ 1e-320)
+            raise ValueError(f"the default {name} = {default:g} * grad_scale is {gtol:g} for this system "
+                             f"(grad_scale {grad_scale(system):g}): pass {name} explicitly, or rescale")
+        return gtol
     return v.real_scalar(gtol, name, lo=0.0, lo_open=True)
 
 
