@@ -339,11 +339,12 @@ def compile_notice(kernel, what: str) -> None:
         return
     # the user's line, also when a worker thread compiles (warn's stacklevel walks this thread only)
     g = frame.f_globals
-    warnings.warn_explicit(text, CompileWarning, frame.f_code.co_filename, frame.f_lineno,
-                           module=g.get("__name__"), registry=g.setdefault("__warningregistry__", {}),
-                           # module_globals lets linecache show the line; `python -c` code has no file, and
-                           # its BuiltinImporter loader raises ImportError when asked for the source
-                           module_globals=g if "__file__" in g else None)
+    args = (text, CompileWarning, frame.f_code.co_filename, frame.f_lineno)
+    kw = dict(module=g.get("__name__"), registry=g.setdefault("__warningregistry__", {}))
+    try:  # module_globals lets linecache show the user's line
+        warnings.warn_explicit(*args, **kw, module_globals=g)
+    except ImportError:  # code without a source file (python -c, stdin): its loader refuses get_source
+        warnings.warn_explicit(*args, **kw)
 
 
 def compile_notice_done() -> None:
