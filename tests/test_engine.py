@@ -84,8 +84,10 @@ def _interrupt(tmp_path, what, n, k, after=1.0):
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
     out = tmp_path / "out.npz"
+    # a parent started in the background may ignore SIGINT, and a child inherits that: restore it
     p = subprocess.Popen([sys.executable, str(script), what, str(n), str(k), str(out)],
-                         stdout=subprocess.PIPE, text=True, env=_env())
+                         stdout=subprocess.PIPE, text=True, env=_env(),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert p.stdout.readline().strip() == "ready"
         time.sleep(after)

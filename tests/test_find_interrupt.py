@@ -33,7 +33,9 @@ def test_sigint_returns_a_partial_critical_set(tmp_path):
     script.write_text(SCRIPT)
     out = tmp_path / "cs.npz"
     n = 40000  # about a minute of Newton on this machine: the SIGINT lands in it
-    proc = subprocess.Popen([sys.executable, str(script), str(out), str(n)], stdout=subprocess.PIPE, text=True)
+    # a parent started in the background may ignore SIGINT, and a child inherits that: restore it
+    proc = subprocess.Popen([sys.executable, str(script), str(out), str(n)], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().startswith("ready")
         time.sleep(1.5)

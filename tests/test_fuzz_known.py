@@ -172,7 +172,9 @@ def _sigint_after_start(code, wait_s=1.5):
     import time
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     p = subprocess.Popen([sys.executable, "-u", "-c", "import numpy as np, dynsys as ds\n" + code],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                         # a parent started in the background may ignore SIGINT; a child inherits that
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stdout.readline().strip() == "go"
     time.sleep(wait_s)
     t = time.monotonic()
