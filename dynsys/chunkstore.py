@@ -21,6 +21,7 @@ kill can and cannot cost.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 import os
@@ -28,6 +29,8 @@ import secrets
 from pathlib import Path
 
 import numpy as np
+
+from . import progress as _progress
 
 _MARKERS = "done"
 
@@ -208,4 +211,31 @@ class ChunkStore:
         return {name: g[name][:] for name in self.spec(self.plan)}, self.markers()
 
 
-__all__ = ["ChunkStore", "StoreMismatch", "StoreWriteError", "model_identity"]
+def run_local(run_chunk, todo, store, progress, what, unit, complete):
+    """Run the chunks ``todo`` (``(lo, hi)`` pairs) here, with progress and Ctrl-C; write each complete
+    one to ``store``. ``run_chunk(lo, hi, stop=, done=)`` computes a chunk; ``complete(chunk)`` says
+    whether it finished (an interrupted chunk is kept in memory but never stored).
+    Returns ``(chunks, interrupted)``."""
+    bar = _progress.reporter(progress, sum(hi - lo for lo, hi in todo), what, unit)
+    stop = np.zeros(1, dtype=np.int8)
+    chunks = []
+    interrupted = False
+    try:
+        for lo, hi in todo:
+            done = np.zeros(hi - lo, dtype=np.int8)
+            chunk, interrupted = _progress.watch(functools.partial(run_chunk, lo, hi, stop=stop, done=done), stop,
+                                                 _progress.DoneCounter(bar, done))
+            if chunk is not None:
+                if store is not None and complete(chunk):
+                    store.write(chunk)
+                chunks.append(chunk)
+            if interrupted:
+                break
+    except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
+        interrupted = True
+    finally:
+        bar.close()
+    return chunks, interrupted
+
+
+__all__ = ["ChunkStore", "StoreMismatch", "StoreWriteError", "model_identity", "run_local"]

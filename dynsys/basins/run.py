@@ -30,7 +30,7 @@ from .._codes import (CONVERGED, DIVERGED, ENTERED, INTERRUPTED, LABEL_NOT_COMPU
 from .._version import __version__
 from ..config import (BASINS_MAX_CELLS, CENSUS_POINT_RTOL, CRITICAL_GTOL, DEDUP_RTOL, EIG_RTOL, ENTRY_EVERY,
                       FLOW_DIVERGENCE_FACTOR, FLOW_POLISH_FLOOR_FACTOR, LOSS_RTOL, PARALLEL_ATOL)
-from ..chunkstore import model_identity
+from ..chunkstore import model_identity, run_local
 from ..clustering import leader_clusters
 from ..critical import wilson_interval
 from ..critical.shared import check_system, kernel_shape, row_max, tolerances
@@ -532,27 +532,8 @@ def basins(model, W0, *, method="gd", step=0.1, gtol=1e-9, norm="row_max", max_s
 
 def _run_local(plan, todo, store, progress):
     """Run the chunks ``todo`` here with progress and Ctrl-C; write each complete one to ``store``."""
-    bar = _progress.reporter(progress, sum(hi - lo for lo, hi in todo), "basins", "cell")
-    stop = np.zeros(1, dtype=np.int8)
-    chunks = []
-    interrupted = False
-    try:
-        for lo, hi in todo:
-            done = np.zeros(hi - lo, dtype=np.int8)
-            chunk, interrupted = _progress.watch(
-                functools.partial(run_basin_chunk, plan, lo, hi, stop=stop, done=done), stop,
-                _progress.DoneCounter(bar, done))
-            if chunk is not None:
-                if store is not None and chunk.complete:
-                    store.write(chunk)
-                chunks.append(chunk)
-            if interrupted:
-                break
-    except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
-        interrupted = True
-    finally:
-        bar.close()
-    return chunks, interrupted
+    return run_local(functools.partial(run_basin_chunk, plan), todo, store, progress, "basins", "cell",
+                     lambda chunk: chunk.complete)
 
 
 __all__ = ["BasinChunk", "BasinPlan", "basins", "default_chunk_size",

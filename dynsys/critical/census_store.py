@@ -25,10 +25,9 @@ import numpy as np
 
 from .. import _validate as v
 from .. import dask_chunks
-from .. import progress as _progress
 from .._codes import LABEL_NOT_COMPUTED
 from .._version import __version__
-from ..chunkstore import ChunkStore, model_identity
+from ..chunkstore import ChunkStore, model_identity, run_local
 from .census import MINIMUM_KINDS, CensusChunk, CensusPlan, run_census_chunk
 from .census_counts import Member
 
@@ -170,27 +169,7 @@ def run_chunked(plan: CensusPlan, chunk_size, store, executor, progress):
 
 def _run_local(job, todo, store, progress):
     """Run the chunks ``todo`` here with progress and Ctrl-C; write each complete one to ``store``."""
-    bar = _progress.reporter(progress, sum(hi - lo for lo, hi in todo), "census", "run")
-    stop = np.zeros(1, dtype=np.int8)
-    chunks = []
-    interrupted = False
-    try:
-        for lo, hi in todo:
-            done = np.zeros(hi - lo, dtype=np.int8)
-            chunk, interrupted = _progress.watch(
-                functools.partial(run_census_chunk, job.plan, lo, hi, stop=stop, done=done), stop,
-                _progress.DoneCounter(bar, done))
-            if chunk is not None:
-                if store is not None and complete(chunk):
-                    store.write(chunk)
-                chunks.append(chunk)
-            if interrupted:
-                break
-    except KeyboardInterrupt:  # Ctrl-C between two chunks: the chunks so far
-        interrupted = True
-    finally:
-        bar.close()
-    return chunks, interrupted
+    return run_local(functools.partial(run_census_chunk, job.plan), todo, store, progress, "census", "run", complete)
 
 
 __all__ = ["CensusJob", "CensusStore", "default_chunk_size", "run_chunked"]
