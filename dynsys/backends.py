@@ -264,9 +264,9 @@ def _notice_once(kernel):
 
 
 def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
-    """``(index, nullity, tau, max|lambda|, eigvals (q,), vectors (n, q), power vector (n,))`` of the
-    symmetric ``H`` by :func:`dynsys.kernels.arclength.spectrum` (Bunch-Kaufman inertia, inverse
-    iteration from ``V0`` (n, q))."""
+    """``(index, nullity, tau, max|lambda|, eigvals (q,), vectors (n, q), power vector (n,), factor)`` of
+    the symmetric ``H`` by :func:`dynsys.kernels.arclength.spectrum` (Bunch-Kaufman inertia, inverse
+    iteration from ``V0`` (n, q)); ``factor`` is ``(F, perm, blk)`` of ``H + tau I``."""
     from .kernels import arclength as ka
 
     n, q = V0.shape
@@ -274,11 +274,53 @@ def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
     mu = np.empty(q)
     vecs = np.empty((n, q))
     top = np.empty(n)
+    F = np.empty((n, n))
+    perm = np.empty(n, dtype=np.int64)
+    blk = np.empty(n, dtype=np.int64)
     index, nullity, tol, lam = ka.spectrum(np.ascontiguousarray(H, dtype=np.float64), float(eig_rtol),
                                            np.ascontiguousarray(V0, dtype=np.float64),
                                            np.ascontiguousarray(v0, dtype=np.float64), int(lam_iters),
-                                           int(sweeps), mu, vecs, top)
-    return int(index), int(nullity), float(tol), float(lam), mu, vecs, top
+                                           int(sweeps), mu, vecs, top, F, perm, blk)
+    return int(index), int(nullity), float(tol), float(lam), mu, vecs, top, (F, perm, blk)
+
+
+def chord_prepare(factor, b, N):
+    """``X`` (m + 1, n): ``b`` and the columns of ``N`` solved with ``factor``
+    (:func:`dynsys.kernels.arclength.chord_prepare`)."""
+    from .kernels import arclength as ka
+
+    F, perm, blk = factor
+    n, m = N.shape
+    X = np.empty((m + 1, n))
+    ka.chord_prepare(F, perm, blk, np.ascontiguousarray(b, dtype=np.float64), np.ascontiguousarray(N), X,
+                     np.empty(n))
+    return X
+
+
+def chord_solve(chord, N, c, cp, r):
+    """The bordered system with the factored matrix of ``chord = (F, perm, blk, X)`` and last row
+    ``(c, cp)`` solved for ``r`` (:func:`dynsys.kernels.arclength.chord_solve`); None when it fails."""
+    from .kernels import arclength as ka
+
+    F, perm, blk, X = chord
+    out = np.empty(r.size)
+    ok = ka.chord_solve(F, perm, blk, X, np.ascontiguousarray(N), np.ascontiguousarray(c, dtype=np.float64),
+                        float(cp), np.ascontiguousarray(r, dtype=np.float64), out, np.empty(X.shape[1]))
+    return out if ok else None
+
+
+def chord_tangent(chord, H, b, N, trow, lam):
+    """``z`` with ``J z = e_last`` for ``J = [[H, b, N], [N^T, 0, 0], [trow^T, 0]]`` by the refined chord
+    solve (:func:`dynsys.kernels.arclength.chord_tangent`); None where it does not reach rounding level."""
+    from .kernels import arclength as ka
+
+    F, perm, blk, X = chord
+    n, m = N.shape
+    z = np.empty(n + m + 1)
+    ok = ka.chord_tangent(F, perm, blk, X, np.ascontiguousarray(H, dtype=np.float64),
+                          np.ascontiguousarray(b, dtype=np.float64), np.ascontiguousarray(N),
+                          np.ascontiguousarray(trow, dtype=np.float64), float(lam), z, np.empty(n))
+    return z if ok else None
 
 
 def inertia(S, shift=0.0):

@@ -349,3 +349,9 @@ ENTRY_EVERY = 4
 ENTRY_FLOW_MARGIN = 0.1
 #: Largest teacher width whose k! teacher permutations get entry balls without ``attractors=``.
 ENTRY_MAX_PERMUTATIONS_K = 7
+#: Continuation: chord iterations (the previous point's factored bordered Jacobian, one gradient per
+#: iteration) before the corrector falls back to Newton on the exact Hessian; the chord also gives
+#: way as soon as an iteration reduces the residual by less than ``CONTINUATION_CHORD_RATE``
+#: (slower than that, the Hessian and factorisation it saves cost less than its iterations).
+CONTINUATION_CHORD_ITER = 8
+CONTINUATION_CHORD_RATE = 0.1

@@ -74,12 +74,110 @@ def test_spectrum_nearest_zero_against_eigh():
     Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
     H = Q @ np.diag(lam) @ Q.T
     H = 0.5 * (H + H.T)
-    index, nullity, tol, lam_max, mu, vecs, _ = backends.spectrum_near_zero(
+    index, nullity, tol, lam_max, mu, vecs, _, _ = backends.spectrum_near_zero(
         H, 1e-8, rng.standard_normal((n, 4)), np.ones(n) / np.sqrt(n), 12, 6)
     w = np.linalg.eigvalsh(H)
     assert index == int(np.sum(w < -tol)) and nullity == 2
     assert np.allclose(np.sort(mu), np.sort(w[np.argsort(np.abs(w))[:4]]), atol=1e-10)
     assert np.allclose(H @ vecs, vecs * mu, atol=1e-8)
+
+
+# ------------------------------------------------------------------ the bordered system on the factor
+def _bordered(A, b, N, c, cp):
+    """The bordered matrix ``[[A, b, N], [N^T, 0, 0], [c^T, cp, 0]]`` written out (the oracle)."""
+    n, m = N.shape
+    J = np.zeros((n + m + 1, n + m + 1))
+    J[:n, :n] = A
+    J[:n, n] = b
+    J[:n, n + 1:] = N
+    J[n:n + m, :n] = N.T
+    J[n + m, :n] = c
+    J[n + m, n] = cp
+    return J
+
+
+@pytest.mark.parametrize("m", [0, 1, 3])
+def test_chord_solve_is_the_bordered_solve(m):
+    rng = np.random.default_rng(10 + m)
+    n = 12
+    for trial in range(20):
+        H = _symmetric(rng, n, 0)
+        tau = 1e-3
+        N = np.linalg.qr(rng.standard_normal((n, m)))[0] if m else np.zeros((n, 0))
+        b, c, cp = rng.standard_normal(n), rng.standard_normal(n), float(rng.standard_normal())
+        r = rng.standard_normal(n + m + 1)
+        *_, factor = backends.spectrum_near_zero(H - tau * np.eye(n), 1e-3 / max(1.0, np.abs(H).max()),
+                                                 rng.standard_normal((n, 2)), np.ones(n), 30, 2)
+        F, perm, blk = factor
+        X = backends.chord_prepare(factor, b, N)
+        out = backends.chord_solve(factor + (X,), N, c, cp, r)
+        # the matrix the factor holds, recovered column by column from its solves
+        cols = []
+        for e in np.eye(n):
+            z = e.copy()
+            ka.bk_solve(F, perm, blk, z, np.empty(n), n)
+            cols.append(z)
+        A = np.linalg.inv(np.array(cols).T)
+        ref = np.linalg.solve(_bordered(A, b, N, c, cp), r)
+        assert out is not None and np.allclose(out, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+
+
+def test_chord_tangent_refines_to_the_exact_null_vector():
+    rng = np.random.default_rng(21)
+    n, m = 15, 1
+    lam = np.concatenate([[0.0], rng.uniform(0.5, 2.0, n - 1) * rng.choice([-1.0, 1.0], n - 1)])
+    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    H = Q @ np.diag(lam) @ Q.T
+    H = 0.5 * (H + H.T)
+    N = Q[:, :1]  # the own null direction
+    b = rng.standard_normal(n)
+    trow = rng.standard_normal(n + 1)
+    trow /= np.linalg.norm(trow)
+    index, nullity, tol, lam_max, mu, vecs, top, factor = backends.spectrum_near_zero(
+        H, 1e-7, rng.standard_normal((n, 3)), np.ones(n), 30, 4)
+    X = backends.chord_prepare(factor, b, N)
+    z = backends.chord_tangent(factor + (X,), H, b, N, trow, lam_max)
+    ref = np.linalg.solve(_bordered(H, b, N, trow[:n], trow[n]), np.eye(n + m + 1)[-1])
+    assert z is not None and np.allclose(z, ref, rtol=1e-11, atol=1e-11 * np.abs(ref).max())
+    # an eigenvalue of H at -tau makes the shifted factor useless: refused, not wrong
+    Hs = Q @ np.diag(np.r_[0.0, -tol, lam[2:]]) @ Q.T
+    Hs = 0.5 * (Hs + Hs.T)
+    F, perm, blk = factor
+    Fs = np.triu(Hs + tol * np.eye(n))
+    ka.bk_factor(Fs, perm, blk, n)
+    Xs = backends.chord_prepare((Fs, perm, blk), b, N)
+    z = backends.chord_tangent((Fs, perm, blk, Xs), Hs, b, N, trow, lam_max)
+    ref = np.linalg.solve(_bordered(Hs, b, N, trow[:n], trow[n]), np.eye(n + m + 1)[-1])
+    assert z is None or np.allclose(z, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+
+
+def test_chord_branch_equals_newton_branch(monkeypatch):
+    """The chord corrector converges to the points Newton finds (fixed steps: the same arclength
+    equations), and carries a dense branch: one gradient per iteration, no Hessian."""
+    import sys
+
+    arc = sys.modules["dynsys.continuation.arclength"]
+    model = dynsys.TeacherStudent(np.eye(4))
+    W0 = dynsys.critical.newton.refine(model, np.eye(4)[[1, 0, 2, 3]] * 0.9 + 0.05).W
+    fam = families.leaky_slope(model)
+    kw = dict(step=0.02, step_min=0.02, step_max=0.02)
+    chord = {}
+    orig = arc._FastRun._step
+
+    def spy(self, *a, **k):
+        out = orig(self, *a, **k)
+        chord[len(chord)] = int(self.info[11])
+        return out
+
+    monkeypatch.setattr(arc._FastRun, "_step", spy)
+    b1 = continuation(fam, W0, 0.0, 0.5, **kw)
+    used = sum(chord.values()) / len(chord)
+    monkeypatch.setattr(arc, "CONTINUATION_CHORD_ITER", 0)
+    b0 = continuation(fam, W0, 0.0, 0.5, **kw)
+    assert used > 0.9 and len(b1) == len(b0) and b1.status == b0.status
+    assert np.max(np.abs(b1.W - b0.W)) <= 1e-9 and np.max(np.abs(b1.p - b0.p)) <= 1e-10
+    assert np.array_equal(b1.morse_index, b0.morse_index)
+    assert np.max(np.abs(b1.loss - b0.loss)) <= 1e-12
 
 
 # ------------------------------------------------------------------ compiled path = general path

@@ -1,7 +1,9 @@
 """Pseudo-arclength continuation of critical points in one parameter: :func:`continuation`.
 
-Predictor: a step ``ds`` along the unit tangent in (state, p). Corrector: the bordered Newton of
-:mod:`.corrector` (exact Hessian, phase conditions for the branch's own null directions). The step
+Predictor: a step ``ds`` along the unit tangent in (state, p). Corrector (:mod:`.corrector`): the
+bordered system with phase conditions for the branch's own null directions, solved first by chord
+iterations on the previous point's factored Jacobian (the factor its spectrum already made: one
+gradient per iteration), by Newton on the exact Hessian where those do not converge. The step
 grows by 1.5 after a corrector that converged in few iterations, shrinks by half after a failure;
 below ``step_min`` the branch ends STALLED. At every point the Morse index and nullity come from the
 inertia of the Hessian (:mod:`.spectrum`); a change between two points is an event, located by
@@ -19,7 +21,7 @@ import numpy as np
 from .. import _validate as v
 from .. import progress as _progress
 from .._codes import CONVERGED, INTERRUPTED, MAX_STEPS, SINGULAR, STALLED
-from ..config import EIG_RTOL, PARALLEL_ATOL
+from ..config import CONTINUATION_CHORD_ITER, EIG_RTOL, PARALLEL_ATOL
 from ..critical.newton import refine as _refine
 from ..critical.shared import grad_hess, resolve_gtol, row_max, state_shape
 from ..results.branch import Branch
@@ -29,15 +31,17 @@ from ..results.status import Status
 from . import events as _ev
 from .. import backends
 from . import compiled as _compiled
-from .corrector import MAX_ITER, Evaluator, Point, correct, initial_tangent, tangent
+from .corrector import (MAX_ITER, Evaluator, Point, bordered, chord_correct, correct, initial_tangent, orient,
+                        tangent)
 from .family import as_family
 from .many import follow_all
 from .spectrum import null_space, spectrum, start_vectors
 
 #: A start whose gradient norm exceeds this times the gradient scale is refused (refine it first).
 START_RTOL = 1e-6
-#: Corrector iterations at or below which the step grows.
+#: Corrector iterations at or below which the step grows, and above which it shrinks.
 FAST_ITERS = 3
+SLOW_ITERS = 6
 #: The two ways a branch is computed (``Branch.path``): one compiled kernel call per point, or the
 #: general Python loop around the compiled field.
 COMPILED = "compiled"
@@ -62,7 +66,8 @@ class Node(NamedTuple):
     V: np.ndarray          #: all Ritz vectors (start of the next inverse iteration)
     top: np.ndarray        #: power-iteration vector
     groups: tuple          #: pairs of parallel rows
-    J: np.ndarray
+    chord: tuple           #: ``(F, perm, blk, b, X)``: the factor of ``H + tau I``, ``d grad / d p``
+                           #: and the bordering columns solved with the factor (the next corrector's)
 
 
 def _dips(system, A, B, shape):
@@ -117,12 +122,40 @@ class _Run:
         self.n_eig = n_eig
         self.parallel_atol = parallel_atol
 
-    def node(self, pt, t, N_prev, prev):
-        """A Node from a converged corrector point (spectrum, own basis carried along)."""
+    def xtol(self, x):
+        return 1e-11 * max(1.0, float(np.max(np.abs(x))))
+
+    def _correct(self, A, x0, p0, N, xa, c, cp, rhs, gtol, newton=False):
+        """The chord corrector on A's factor, Newton where it fails (or from the start, without A):
+        the corrector's Point. ``newton``: Newton only (the bisection of an event: near a branch
+        point the chord leaves the soft direction resolved only to ``gtol`` over the crossing
+        eigenvalue, and that error moves the eigenvalue the bisection follows; Newton, accepting the
+        interpolated predictor where it already converged, keeps the trials as exact as the
+        bracket's ends)."""
+        kw = dict(gtol=gtol, xtol=self.xtol(x0), domain=self.fam.domain)
+        if A is not None and not newton:
+            pt = chord_correct(self.ev, x0, p0, N, xa, c, cp, rhs, A.chord, **kw)
+            if pt.status == CONVERGED:
+                return pt
+        return correct(self.ev, x0, p0, N, xa, c, cp, rhs, **kw)
+
+    def node(self, pt, N_prev, prev, t_prev):
+        """A Node at a converged corrector point: the Hessian and ``d grad / d p`` there, the spectrum,
+        its factor with the bordering columns (the next corrector's chord), the tangent (the refined
+        chord solve, or the factored bordered Jacobian where that falls short), the own basis
+        carried along. None when the root is singular."""
+        _, H, b, st = self.ev(pt.x, pt.p)
+        if st:
+            return None
+        n = pt.x.size
         m = N_prev.shape[1]
-        sp = spectrum(pt.H, eig_rtol=self.eig_rtol, q=m + self.n_eig,
+        sp = spectrum(H, eig_rtol=self.eig_rtol, q=m + self.n_eig,
                       V0=None if prev is None else prev.V, top0=None if prev is None else prev.top,
                       sweeps=1)
+        X = backends.chord_prepare(sp.factor, b, N_prev)
+        chord = sp.factor + (b, X)
+        z = backends.chord_tangent(sp.factor + (X,), H, b, N_prev, t_prev, sp.lam_max)
+        t = orient(z, n, t_prev) if z is not None else tangent(bordered(H, b, N_prev, t_prev), n, t_prev)
         w = np.sum((sp.vectors.T @ N_prev) ** 2, axis=1) if m else np.zeros(sp.eigvals.size)
         order = np.argsort(-w, kind="stable")
         own, rest = np.sort(order[:m]), np.sort(order[m:])
@@ -133,24 +166,22 @@ class _Run:
         # the index counts eigenvalues below -tol; the crossing itself is where one changes sign
         index0 = sp.index + int(np.sum((sp.eigvals[rest] < 0.0) & (sp.eigvals[rest] >= -sp.tol)))
         return Node(pt.x.copy(), float(pt.p), t, N, W.copy(), loss, pt.grad_norm, sp.index, index0,
-                    sp.nullity,
-                    sp.eigvals[rest], sp.vectors[:, rest], sp.vectors, sp.top,
-                    _groups(system, W, self.parallel_atol), pt.J)
+                    sp.nullity, sp.eigvals[rest], sp.vectors[:, rest], sp.vectors, sp.top,
+                    _groups(system, W, self.parallel_atol), chord)
 
-    def xtol(self, x):
-        return 1e-11 * max(1.0, float(np.max(np.abs(x))))
+    def _finish(self, pt, N_prev, prev, t_prev):
+        if pt.status != CONVERGED:
+            return None, pt
+        node = self.node(pt, N_prev, prev, t_prev)
+        return node, (pt if node is not None else pt._replace(status=SINGULAR))
 
     def start(self, x0, p0, N0, t0):
         """The start node: ``x0`` polished onto the branch at ``p0`` exactly (None if that fails, with
         the corrector's point)."""
         n = x0.size
-        pt = correct(self.ev, x0, p0, N0, x0, np.zeros(n), 1.0, p0, gtol=self.gtol, xtol=self.xtol(x0),
-                     domain=self.fam.domain)
-        if pt.status != CONVERGED:
-            return None, pt
-        J = pt.J.copy()
-        J[-1, :n], J[-1, n] = t0[:n], t0[n]
-        return self.node(pt, tangent(J, n, t0), N0, None)._replace(p=float(p0)), pt
+        pt = self._correct(None, x0, p0, N0, x0, np.zeros(n), 1.0, p0, self.gtol)
+        node, pt = self._finish(pt, N0, None, t0)
+        return (None if node is None else node._replace(p=float(p0))), pt
 
     def dips(self, A, B):
         return _dips(self.ev.system(B.p), A, B, self.shape)
@@ -163,29 +194,18 @@ class _Run:
         n = A.x.size
         tx, tp = A.t[:n], float(A.t[n])
         x0, p0 = (A.x + ds * tx, A.p + ds * tp) if pred is None else pred
-        pt = correct(self.ev, x0, p0, A.N, A.x, tx, tp, float(tx @ A.x + tp * A.p + ds),
-                     gtol=self.gtol * loose, xtol=self.xtol(x0), domain=self.fam.domain)
-        if pt.status != CONVERGED:
-            return None, pt
-        t = tangent(pt.J, n, A.t)
-        return self.node(pt, t, A.N, A), pt
+        pt = self._correct(A, x0, p0, A.N, A.x, tx, tp, float(tx @ A.x + tp * A.p + ds), self.gtol * loose,
+                           newton=pred is not None)
+        return self._finish(pt, A.N, A, A.t)
 
     def at_p(self, A, B, p_target):
         """The point with ``p = p_target`` between nodes A and B (natural-parameter corrector)."""
         n = A.x.size
         f = (p_target - A.p) / (B.p - A.p) if B.p != A.p else 1.0
         x0 = A.x + f * (B.x - A.x)
-        c = np.zeros(n)
-        pt = correct(self.ev, x0, p_target, A.N, A.x, c, 1.0, p_target, gtol=self.gtol,
-                     xtol=self.xtol(x0), domain=self.fam.domain)
-        if pt.status != CONVERGED:
-            return None
-        J = pt.J.copy()
-        J[-1, :n] = A.t[:n]
-        J[-1, n] = A.t[n]
-        t = tangent(J, n, A.t)
-        node = self.node(pt, t, A.N, A)
-        return node._replace(p=float(p_target))
+        pt = self._correct(A, x0, p_target, A.N, A.x, np.zeros(n), 1.0, p_target, self.gtol)
+        node, _ = self._finish(pt, A.N, A, A.t)
+        return None if node is None else node._replace(p=float(p_target))
 
 
 class _FastRun(_Run):
@@ -200,24 +220,31 @@ class _FastRun(_Run):
         self.kfam = plan.fam
         k = shape[0]
         self.pairs = np.empty((max(1, k * (k - 1) // 2), 2), dtype=np.int64)
-        self.info = np.empty(11)
+        self.info = np.empty(12)
         self._dips = {}
+        self._none = (np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
+                      np.empty(0), np.empty((0, 0)))
 
-    def _step(self, x0, p0, N, xa, c, cp, rhs, trow, t_prev, gtol, prev):
+    def _step(self, x0, p0, N, xa, c, cp, rhs, t_prev, gtol, prev, newton=False):
         """A node (or None) and the corrector's Point (its status, p, iterations)."""
         n = x0.size
+        N = np.ascontiguousarray(N)
         m = N.shape[1]
         q = min(m + self.n_eig, n)
         V0, v0, lam_iters, sweeps = start_vectors(n, q, None if prev is None else prev.V,
                                                   None if prev is None else prev.top, 1)
         x, t, mu, vecs, top = np.empty(n), np.empty(n + 1), np.empty(q), np.empty((n, q)), np.empty(n)
+        chord = (np.empty((n, n)), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n),
+                 np.empty((m + 1, n)))
         info = self.info
-        backends.arclength_step(np.ascontiguousarray(x0), float(p0), np.ascontiguousarray(N), xa,
-                                np.ascontiguousarray(c), float(cp), float(rhs),
-                                t_prev if trow is None else trow, trow is not None, t_prev, float(gtol),
-                                self.xtol(x0), MAX_ITER, self.kfam, self.eig_rtol, np.ascontiguousarray(V0),
+        chord_on = prev is not None and not newton
+        backends.arclength_step(np.ascontiguousarray(x0), float(p0), N, xa, np.ascontiguousarray(c),
+                                float(cp), float(rhs), t_prev, float(gtol), self.xtol(x0), MAX_ITER,
+                                CONTINUATION_CHORD_ITER, self.kfam, self.eig_rtol, np.ascontiguousarray(V0),
                                 np.ascontiguousarray(v0), lam_iters, sweeps, self.parallel_atol,
-                                xa if prev is None else prev.x, x, t, mu, vecs, top, self.pairs, info)
+                                xa if prev is None else prev.x, chord_on,
+                                *(prev.chord if chord_on else self._none), x, t, mu, vecs, top,
+                                self.pairs, *chord, info)
         st, p, it, gn = int(info[0]), float(info[1]), int(info[2]), float(info[3])
         pt = Point(x, p, None, None, None, None, st, it, gn)
         if st != CONVERGED:
@@ -228,27 +255,27 @@ class _FastRun(_Run):
         own, rest = np.sort(order[:m]), np.sort(order[m:])
         index0 = index + int(np.sum((mu[rest] < 0.0) & (mu[rest] >= -tol)))
         groups = tuple(tuple(r) for r in self.pairs[:int(info[9])].tolist())
-        node = Node(x, p, t, vecs[:, own], x.reshape(self.shape), loss, gn, index, index0, nullity, mu[rest],
-                    vecs[:, rest], vecs, top, groups, None)
+        node = Node(x, p, t, np.ascontiguousarray(vecs[:, own]), x.reshape(self.shape), loss, gn, index,
+                    index0, nullity, mu[rest], vecs[:, rest], vecs, top, groups, chord)
         self._dips = {id(node): bool(info[10])}
         return node, pt
 
     def start(self, x0, p0, N0, t0):
-        node, pt = self._step(x0, p0, N0, x0, np.zeros(x0.size), 1.0, p0, t0, t0, self.gtol, None)
+        node, pt = self._step(x0, p0, N0, x0, np.zeros(x0.size), 1.0, p0, t0, self.gtol, None)
         return (None if node is None else node._replace(p=float(p0))), pt
 
     def step_from(self, A, ds, loose=1.0, pred=None):
         n = A.x.size
         tx, tp = A.t[:n], float(A.t[n])
         x0, p0 = (A.x + ds * tx, A.p + ds * tp) if pred is None else pred
-        return self._step(x0, p0, A.N, A.x, tx, tp, float(tx @ A.x + tp * A.p + ds), None, A.t,
-                          self.gtol * loose, A)
+        return self._step(x0, p0, A.N, A.x, tx, tp, float(tx @ A.x + tp * A.p + ds), A.t, self.gtol * loose, A,
+                          newton=pred is not None)
 
     def at_p(self, A, B, p_target):
         n = A.x.size
         f = (p_target - A.p) / (B.p - A.p) if B.p != A.p else 1.0
         x0 = A.x + f * (B.x - A.x)
-        node, _ = self._step(x0, p_target, A.N, A.x, np.zeros(n), 1.0, p_target, A.t, A.t, self.gtol, A)
+        node, _ = self._step(x0, p_target, A.N, A.x, np.zeros(n), 1.0, p_target, A.t, self.gtol, A)
         return None if node is None else node._replace(p=float(p_target))
 
     def dips(self, A, B):
@@ -437,7 +464,7 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
                 status, message = CONVERGED, f"reached p_end = {p_end:g}"
                 break
             _add(run, nodes, evts, s_arc, B, p_tol, ds)
-            ds = min(step_max, ds * 1.5) if pt.iters <= FAST_ITERS else (ds * 0.7 if pt.iters > 6 else ds)
+            ds = min(step_max, ds * 1.5) if pt.iters <= FAST_ITERS else (ds * 0.7 if pt.iters > SLOW_ITERS else ds)
             ds = max(ds, step_min)
             now = int(1000 * min(1.0, max(0.0, (B.p - p0) / (p_end - p0)))) if span else 0
             if now > done:

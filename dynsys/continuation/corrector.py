@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backends
+from ..config import CONTINUATION_CHORD_ITER, CONTINUATION_CHORD_RATE
 from ..critical.shared import grad_hess, kernel_shape, kernel_view, row_max
 from .._codes import CONVERGED, MAX_STEPS, SINGULAR, STALLED
 
@@ -154,6 +155,48 @@ def correct(ev, x0, p0, N, x_anchor, c, cp, rhs, *, gtol, xtol, domain, max_iter
     return Point(x, p, None, None, None, J, MAX_STEPS, max_iter, np.inf)
 
 
+def chord_correct(ev, x0, p0, N, x_anchor, c, cp, rhs, chord, *, gtol, xtol, domain,
+                  max_iter=CONTINUATION_CHORD_ITER) -> Point:
+    """:func:`correct` with the bordered Jacobian of the previous point in place of the current one.
+
+    ``chord = (F, perm, blk, b, X)``: the Bunch-Kaufman factor of that point's ``H + tau I`` (its
+    spectrum's), its ``d grad / d p`` and ``X``, the bordering columns solved with the factor (reused
+    without phase conditions, made again for ``N`` with them; :func:`dynsys.backends.chord_solve`
+    does the block elimination). One gradient per
+    iteration, no Hessian, no factorisation; the iteration of
+    :func:`dynsys.kernels.arclength.chord_correct`. A residual that does not fall by ``CONTINUATION_CHORD_RATE`` at
+    every iteration ends it STALLED: the caller then runs :func:`correct` from the same predictor.
+    """
+    n = x0.size
+    x, p = x0.copy(), float(p0)
+    lo, hi = domain
+    factor = chord[:3]
+    solver = factor + ((chord[4] if N.shape[1] == 0 else backends.chord_prepare(factor, chord[3], N)),)
+    res_prev = np.inf
+    for it in range(max_iter + 1):
+        if not lo <= p <= hi:
+            return Point(x, p, None, None, None, None, STALLED, it, np.inf)
+        g, _, st = ev.grad_hess(x, p, want_H=False)
+        if st:
+            return Point(x, p, None, None, None, None, st, it, np.inf)
+        gn = row_max(g.reshape(ev.shape))
+        r_phase = N.T @ (x - x_anchor)
+        r_arc = c @ x + cp * p - rhs
+        rx = max(float(np.max(np.abs(r_phase), initial=0.0)), abs(float(r_arc)))
+        if gn <= gtol and rx <= xtol:
+            return Point(x, p, g, None, None, None, CONVERGED, it, gn)
+        res = max(gn / gtol, rx / xtol)
+        if it >= 1 and res > CONTINUATION_CHORD_RATE * res_prev or it == max_iter:
+            return Point(x, p, None, None, None, None, STALLED, it, gn)
+        res_prev = res
+        dz = backends.chord_solve(solver, N, c, cp, -np.concatenate([g, r_phase, [r_arc]]))
+        if dz is None:
+            return Point(x, p, None, None, None, None, STALLED, it, gn)
+        x = x + dz[:n]
+        p = p + float(dz[n])
+    return Point(x, p, None, None, None, None, STALLED, max_iter, np.inf)
+
+
 def _solve(J, r):
     """``J^-1 r`` by the compiled LU; least squares where ``J`` is singular."""
     z = backends.lu_solve_many(J, r)
@@ -165,7 +208,11 @@ def tangent(J, n, t_prev):
     (or any row not orthogonal to the tangent): ``J z = e_last``, oriented along ``t_prev``."""
     e = np.zeros(J.shape[0])
     e[-1] = 1.0
-    z = _solve(J, e)
+    return orient(_solve(J, e), n, t_prev)
+
+
+def orient(z, n, t_prev):
+    """The unit tangent: the (x, p) part of ``z`` normalised, pointing along ``t_prev`` (if given)."""
     t = z[:n + 1]
     t = t / np.linalg.norm(t)
     if t_prev is not None and t @ t_prev < 0:
@@ -173,10 +220,8 @@ def tangent(J, n, t_prev):
     return t
 
 
-def initial_tangent(H, b, N):
-    """Unit null vector ``(t_x, t_p)`` of ``[[H, b], [N^T, 0]]``: the bordered system with a last row
-    of fixed pseudo-random entries (not orthogonal to the null vector but by accident) solved for
-    ``e_last``, as in :func:`tangent`."""
+def bordered(H, b, N, row):
+    """``[[H, b, N], [N^T, 0, 0], [row^T, 0]]``: the bordered Jacobian with last row ``row`` (n + 1)."""
     n = H.shape[0]
     m = N.shape[1]
     J = np.zeros((n + m + 1, n + m + 1))
@@ -184,5 +229,13 @@ def initial_tangent(H, b, N):
     J[:n, n] = b
     J[:n, n + 1:] = N
     J[n:n + m, :n] = N.T
-    J[n + m, :n + 1] = np.random.default_rng(20261205).standard_normal(n + 1)
-    return tangent(J, n, None)
+    J[n + m, :n + 1] = row
+    return J
+
+
+def initial_tangent(H, b, N):
+    """Unit null vector ``(t_x, t_p)`` of ``[[H, b], [N^T, 0]]``: the bordered system with a last row
+    of fixed pseudo-random entries (not orthogonal to the null vector but by accident) solved for
+    ``e_last``, as in :func:`tangent`."""
+    row = np.random.default_rng(20261205).standard_normal(H.shape[0] + 1)
+    return tangent(bordered(H, b, N, row), H.shape[0], None)

@@ -29,6 +29,7 @@ class Spectrum(NamedTuple):
     tol: float              #: the zero tolerance used
     lam_max: float          #: estimate of ``max|lambda|``
     top: np.ndarray         #: the power-iteration vector (start of the next estimate)
+    factor: tuple           #: ``(F, perm, blk)``: the Bunch-Kaufman factor of ``H + tol I``
 
 
 def start_vectors(n, q, V0=None, top0=None, sweeps=2, lam_iters=12):
@@ -59,9 +60,9 @@ def spectrum(H, *, eig_rtol, q, V0=None, top0=None, sweeps=2, lam_iters=12):
     n = H.shape[0]
     q = min(q, n)
     V0, v0, lam_iters, sweeps = start_vectors(n, q, V0, top0, sweeps, lam_iters)
-    index, nullity, tol, lam, mu, vecs, top = backends.spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters,
-                                                                         sweeps)
-    return Spectrum(index, nullity, mu, vecs, tol, lam, top)
+    index, nullity, tol, lam, mu, vecs, top, factor = backends.spectrum_near_zero(H, eig_rtol, V0, v0,
+                                                                                 lam_iters, sweeps)
+    return Spectrum(index, nullity, mu, vecs, tol, lam, top, factor)
 
 
 def null_space(H, *, eig_rtol, q=8, sweeps=8):

@@ -60,15 +60,17 @@ class _Pq:
 
 
 def _crossing(H, N, v_prev):
-    """The unit eigenvector of H outside span(N) that overlaps ``v_prev`` most, and its eigenvalue."""
+    """The unit eigenvector of H outside span(N) that overlaps ``v_prev`` most, and its eigenvalue.
+
+    ``Q H Q`` (Q the projector off span(N)) has eigenvalue 0 on span(N): at the event the crossing
+    eigenvalue is 0 too, and an eigensolver returns any mix of the two. Lifting span(N) to an
+    eigenvalue beyond H's whole spectrum (``+ s N N^T``) keeps the crossing vector apart."""
     P = H
     if N.shape[1]:
         Q = np.eye(H.shape[0]) - N @ N.T
-        P = Q @ H @ Q
+        s = 2.0 * (1.0 + float(np.linalg.norm(H)))
+        P = Q @ H @ Q + s * (N @ N.T)
     lam, V = np.linalg.eigh(P)
-    if N.shape[1]:
-        keep = np.linalg.norm(N.T @ V, axis=0) < 0.5
-        lam, V = lam[keep], V[:, keep]
     i = int(np.argmax(np.abs(V.T @ v_prev)))
     vec = V[:, i] * (1.0 if V[:, i] @ v_prev >= 0 else -1.0)
     return float(lam[i]), vec

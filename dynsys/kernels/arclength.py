@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .._codes import CONVERGED, MAX_STEPS, SINGULAR, STALLED
+from ..config import CONTINUATION_CHORD_RATE
 from ..systems import teacher_student as ts
 from ..systems.base import FieldArrays
 from .linalg import lu, lu_solve
@@ -352,27 +353,26 @@ def _jacobi_eigh(A, q, w, Y):
 
 
 @njit(**_JIT)
-def spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top):
+def spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top, F, perm, blk):
     """Morse index, nullity and the ``q`` eigenpairs of symmetric ``H`` nearest zero.
 
     ``tau = eig_rtol * max|lambda|`` (power iteration from ``v0``, ``lam_iters`` steps); the index is
     the number of negative pivots of ``H + tau I``; ``sweeps`` of block inverse iteration from ``V0``
     (n, q) on the same factor, then Rayleigh-Ritz: eigenvalues into ``mu`` (q,) ascending, vectors
-    into ``vecs`` (n, q), the power vector into ``top``. Returns ``(index, nullity, tau, lam)``. No
-    BLAS or LAPACK call (their threads contend on a busy machine; at these sizes loops are as fast).
+    into ``vecs`` (n, q), the power vector into ``top``; the factor into ``F``, ``perm``, ``blk``
+    (:func:`bk_factor`: the chord corrector of the next point solves with it). Returns
+    ``(index, nullity, tau, lam)``. No BLAS or LAPACK call (their threads contend on a busy machine;
+    at these sizes loops are as fast).
     """
     n = H.shape[0]
     q = V0.shape[1]
     lam = _lam_max(H, v0, lam_iters, top)
     scale = lam if lam > 0.0 else 1.0
     tol = eig_rtol * scale
-    F = np.empty((n, n))
     for i in range(n):
         for j in range(i, n):
             F[i, j] = H[i, j]
         F[i, i] += tol
-    perm = np.empty(n, dtype=np.int64)
-    blk = np.empty(n, dtype=np.int64)
     index, nzero = bk_factor(F, perm, blk, n)
     if nzero != 0:
         # H + tau I exactly singular: -tau is an eigenvalue; a second shift keeps the solves finite
@@ -468,9 +468,11 @@ def _combine(C, p):
 
 
 @njit(**_JIT)
-def arrays_at(p, cU, cT, ca, cas, calpha, singular_rtol):
+def arrays_at(p, cU, cT, ca, cas, calpha, singular_rtol, with_const=True):
     """The :class:`~dynsys.systems.base.FieldArrays` of the family at ``p``: ``cU`` (B, k, d) or
-    (B, 0, 0) without a residual, ``cT`` (B, k*, d), ``ca`` (B, k), ``cas`` (B, k*), ``calpha`` (B,)."""
+    (B, 0, 0) without a residual, ``cT`` (B, k*, d), ``ca`` (B, k), ``cas`` (B, k*), ``calpha`` (B,).
+    ``with_const=False`` leaves the loss's constant term at 0: the gradient and Hessian do not see
+    it, and its k*^2 teacher angles would cost half as much as the gradient at k = k* = 10."""
     U = _combine(cU, p)
     T = _combine(cT, p)
     a = _combine(ca, p)
@@ -487,7 +489,7 @@ def arrays_at(p, cU, cT, ca, cas, calpha, singular_rtol):
             s += T[r, l] * T[r, l]
         tn[r] = math.sqrt(s)
         tmax = max(tmax, tn[r])
-    const = ts.teacher_energy(T, tn, a_star, alpha)
+    const = ts.teacher_energy(T, tn, a_star, alpha) if with_const else 0.0
     tol = singular_rtol * (tmax if tmax > 0.0 else 1.0)
     return FieldArrays(U, T, tn, a, a_star, alpha, const, tol)
 
@@ -529,7 +531,7 @@ def dgrad_dp(x, p, fam, b, V, G, work):
         ws = (-1.5 * s / h, 2.0 * s / h, -0.5 * s / h)
         m = 3
     for i in range(m):
-        fa = arrays_at(ps[i], cU, cT, ca, cas, cal, srt)
+        fa = arrays_at(ps[i], cU, cT, ca, cas, cal, srt, False)
         _, st = _grad(x, fa, k, d, V, G, work)
         if st:
             return SINGULAR
@@ -601,7 +603,7 @@ def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J,
     for it in range(max_iter + 1):
         if not lo <= p <= hi:
             return STALLED, p, it, np.inf, False
-        fa = arrays_at(p, cU, cT, ca, cas, cal, srt)
+        fa = arrays_at(p, cU, cT, ca, cas, cal, srt, False)
         _, st = _grad(x, fa, k, d, V, G, work)
         if st == 0:
             st = _hess(x, fa, k, d, V, H, S, nrm)
@@ -657,19 +659,8 @@ def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J,
 
 
 @njit(**_JIT)
-def tangent(J, n, t_prev, has_prev, t, LA, LU, piv, factored):
-    """Unit tangent into ``t`` (n + 1) from ``J z = e_last``, oriented along ``t_prev`` (by J's LU
-    factors ``LA``, ``LU``, ``piv`` when ``factored``)."""
-    N = J.shape[0]
-    z = np.zeros(N)
-    z[N - 1] = 1.0
-    if factored:
-        lu_solve(LA, LU, piv, z, N)
-        factored = np.all(np.isfinite(z))
-    if not factored:
-        e = np.zeros(N)
-        e[N - 1] = 1.0
-        _solve(J, e, z)
+def _orient(z, n, t_prev, has_prev, t):
+    """``t`` = the (x, p) part of ``z`` normalised, pointing along ``t_prev`` (when ``has_prev``)."""
     s = 0.0
     for i in range(n + 1):
         s += z[i] * z[i]
@@ -681,6 +672,203 @@ def tangent(J, n, t_prev, has_prev, t, LA, LU, piv, factored):
     if has_prev and dot < 0.0:
         for i in range(n + 1):
             t[i] = -t[i]
+
+
+# ------------------------------------------------------------------------------------------------
+# The bordered system on the factor of the spectrum (chord corrector, tangent)
+# ------------------------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _small_solve(S, y, q):
+    """``S^-1 y`` into ``y`` for the small (q, q) ``S`` (overwritten), by Gaussian elimination with
+    partial pivoting; False when a pivot is zero or the result is not finite."""
+    for k in range(q):
+        piv = k
+        for i in range(k + 1, q):
+            if abs(S[i, k]) > abs(S[piv, k]):
+                piv = i
+        if S[piv, k] == 0.0:
+            return False
+        if piv != k:
+            for j in range(q):
+                _tmp = S[k, j]
+                S[k, j] = S[piv, j]
+                S[piv, j] = _tmp
+            _swap_entries(y, k, piv)
+        for i in range(k + 1, q):
+            f = S[i, k] / S[k, k]
+            for j in range(k, q):
+                S[i, j] -= f * S[k, j]
+            y[i] -= f * y[k]
+    for k in range(q - 1, -1, -1):
+        acc = y[k]
+        for j in range(k + 1, q):
+            acc -= S[k, j] * y[j]
+        y[k] = acc / S[k, k]
+    return np.all(np.isfinite(y[:q]))
+
+
+@njit(**_JIT)
+def chord_prepare(F, perm, blk, b, N, X, y):
+    """The bordering columns solved with the factor ``A = H + tau I`` of :func:`spectrum`:
+    ``X[0] = A^-1 b`` and ``X[1 + j] = A^-1 N[:, j]`` (``X`` (m + 1, n); ``y`` (n,) scratch)."""
+    n = b.size
+    X[0] = b
+    bk_solve(F, perm, blk, X[0], y, n)
+    for j in range(N.shape[1]):
+        for i in range(n):
+            X[1 + j, i] = N[i, j]
+        bk_solve(F, perm, blk, X[1 + j], y, n)
+
+
+@njit(inline="always", **_JIT)
+def _border_dot(N, row, c, v, n):
+    """``N[:, row] . v`` for a phase row (``row < m``), ``c . v`` for the last row."""
+    acc = 0.0
+    if row < N.shape[1]:
+        for i in range(n):
+            acc += N[i, row] * v[i]
+    else:
+        for i in range(n):
+            acc += c[i] * v[i]
+    return acc
+
+
+@njit(**_JIT)
+def chord_solve(F, perm, blk, X, N, c, cp, r, out, y):
+    """Solve ``[[A, b, N], [N^T, 0, 0], [c^T, cp, 0]] out = r`` (unknowns ``x, p, mu``) by block
+    elimination on the factored ``A`` (``X`` from :func:`chord_prepare`): ``u = A^-1 r_x``; the
+    (m + 1) x (m + 1) Schur complement ``D - C^T X^T`` gives ``(p, mu)``; ``x = u - X^T (p, mu)``.
+    False when the Schur complement is singular or the result not finite (``y`` (n,) scratch)."""
+    n = X.shape[1]
+    m = N.shape[1]
+    q = m + 1
+    for i in range(n):
+        out[i] = r[i]
+    u = out[:n]
+    bk_solve(F, perm, blk, u, y, n)
+    S = np.empty((q, q))
+    z = np.empty(q)
+    for row in range(q):
+        z[row] = r[n + row] - _border_dot(N, row, c, u, n)
+        for col in range(q):
+            S[row, col] = (cp if row == m and col == 0 else 0.0) - _border_dot(N, row, c, X[col], n)
+    if not _small_solve(S, z, q):
+        return False
+    for col in range(q):
+        Xc = X[col]
+        zc = z[col]
+        for i in range(n):
+            u[i] -= Xc[i] * zc
+    for j in range(q):
+        out[n + j] = z[j]
+    return np.all(np.isfinite(out))
+
+
+@njit(**_JIT)
+def chord_tangent(F, perm, blk, X, H, b, N, trow, lam, z, y):
+    """``J z = e_last`` for the bordered Jacobian at the root, ``[[H, b, N], [N^T, 0, 0], [trow^T, 0]]``:
+    :func:`chord_solve` on the factor of ``H + tau I``, refined against ``H`` itself (each step
+    removes all but about ``tau / |lambda|`` of the error, lambda the smallest eigenvalue the
+    bordering leaves). Returns whether the residual reached 1e-12 of ``|J| |z|`` within three
+    refinements; the caller factors ``J`` itself when it did not (near a fold or branch point)."""
+    n = H.shape[0]
+    m = N.shape[1]
+    M = n + m + 1
+    r = np.zeros(M)
+    r[M - 1] = 1.0
+    if not chord_solve(F, perm, blk, X, N, trow, trow[n], r, z, y):
+        return False
+    bmax = 0.0
+    for i in range(n):
+        bmax = max(bmax, abs(b[i]))
+    dz = np.empty(M)
+    for it in range(4):
+        for i in range(n):
+            Hi = H[i]
+            acc = b[i] * z[n]
+            for j in range(n):
+                acc += Hi[j] * z[j]
+            for j in range(m):
+                acc += N[i, j] * z[n + 1 + j]
+            r[i] = acc
+        for j in range(m):
+            r[n + j] = _border_dot(N, j, trow, z, n)
+        r[M - 1] = _border_dot(N, m, trow, z, n) + trow[n] * z[n] - 1.0
+        rmax = 0.0
+        zmax = 0.0
+        for i in range(M):
+            rmax = max(rmax, abs(r[i]))
+            zmax = max(zmax, abs(z[i]))
+        if rmax <= 1e-12 * (lam + bmax + 1.0) * zmax:
+            return True
+        if it == 3 or not chord_solve(F, perm, blk, X, N, trow, trow[n], r, dz, y):
+            return False
+        for i in range(M):
+            z[i] -= dz[i]
+    return False
+
+
+@njit(**_JIT)
+def chord_correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, F, perm, blk, b, X, x, g):
+    """The corrector of :func:`correct` with the previous point's bordered Jacobian in place of the
+    current one (:func:`chord_solve` on that point's factor and ``d grad / d p`` ``b``; its ``X`` is
+    reused when there are no phase conditions, and made again for the basis ``N`` the corrector
+    borders with when there are): one gradient per iteration, no Hessian and no factorisation. A residual that does not halve at every iteration ends it (STALLED: the
+    caller runs :func:`correct`). Returns ``(status, p, iterations, grad norm, loss)``; the state
+    into ``x``, its gradient into ``g``."""
+    cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
+    n = x0.size
+    m = N.shape[1]
+    M = n + m + 1
+    x[:] = x0
+    p = p0
+    V = np.empty((k, d))
+    G = np.empty((k, d))
+    work = np.empty(nwork)
+    r = np.empty(M)
+    dz = np.empty(M)
+    y = np.empty(n)
+    if m > 0:
+        X = np.empty((m + 1, n))
+        chord_prepare(F, perm, blk, b, N, X, y)
+    res_prev = np.inf
+    for it in range(max_iter + 1):
+        if not lo <= p <= hi:
+            return STALLED, p, it, np.inf, 0.0
+        fa = arrays_at(p, cU, cT, ca, cas, cal, srt, False)
+        loss, st = _grad(x, fa, k, d, V, G, work)
+        if st:
+            return st, p, it, np.inf, 0.0
+        gn = _row_max(G)
+        rx = 0.0
+        for j in range(m):
+            s = 0.0
+            for i in range(n):
+                s += N[i, j] * (x[i] - xa[i])
+            r[n + j] = -s
+            rx = max(rx, abs(s))
+        r_arc = cp * p - rhs
+        for i in range(n):
+            r_arc += c[i] * x[i]
+        rx = max(rx, abs(r_arc))
+        if gn <= gtol and rx <= xtol:
+            g[:] = G.reshape(-1)
+            return CONVERGED, p, it, gn, loss + ts.teacher_energy(fa.T, fa.tn, fa.a_star, fa.alpha)
+        res = max(gn / gtol, rx / xtol)
+        if it >= 1 and res > CONTINUATION_CHORD_RATE * res_prev or it == max_iter:
+            return STALLED, p, it, gn, 0.0
+        res_prev = res
+        Gf = G.reshape(-1)
+        for i in range(n):
+            r[i] = -Gf[i]
+        r[n + m] = -r_arc
+        if not chord_solve(F, perm, blk, X, N, c, cp, r, dz, y):
+            return STALLED, p, it, gn, 0.0
+        for i in range(n):
+            x[i] += dz[i]
+        p += dz[n]
+    return STALLED, p, max_iter, np.inf, 0.0
 
 
 @njit(**_JIT)
@@ -752,48 +940,86 @@ def _dips(xa, xb, U, k, d):
 
 
 @njit(**_JIT)
-def step(x0, p0, N, xa, c, cp, rhs, trow, use_trow, t_prev, gtol, xtol, max_iter, fam, eig_rtol, V0, v0,
-         lam_iters, sweeps, par_atol, x_prev, x, t, mu, vecs, top, pairs, info):
-    """One point of the continuation in one call: :func:`correct` from the predictor ``(x0, p0)``,
-    then (once converged) the tangent (:func:`tangent` on the Jacobian of the last Newton solve, by
-    its LU factors; on a fresh factor when its last row is replaced by ``trow`` (n + 1), with
-    ``use_trow``), the spectrum (:func:`spectrum`), the loss, the pairs of
-    parallel rows (:func:`_pairs`) and whether the rows dip towards zero from ``x_prev``.
+def step(x0, p0, N, xa, c, cp, rhs, t_prev, gtol, xtol, max_iter, chord_iter, fam, eig_rtol, V0, v0,
+         lam_iters, sweeps, par_atol, x_prev, chord, Fa, perma, blka, ba, Xa, x, t, mu, vecs, top, pairs, F,
+         perm, blk, b, X, info):
+    """One point of the continuation in one call.
 
-    ``info`` (float64, 11) receives ``status, p, iterations, grad norm, index, nullity, tau,
-    max|lambda|, loss, pairs, dips``; the arrays are set only when the status is CONVERGED.
+    The corrector: :func:`chord_correct` on the previous point's factor (``Fa``, ``perma``, ``blka``,
+    ``ba``, ``Xa``) when ``chord``, at most ``chord_iter`` iterations; Newton on the exact Hessian
+    (:func:`correct`) from the same predictor when that fails or there is no previous factor. At the
+    root: the Hessian, ``d grad / d p``, the spectrum (:func:`spectrum`, its factor into ``F``,
+    ``perm``, ``blk``, ``d grad / d p`` into ``b`` and the bordering columns ``b``, ``N`` solved with
+    the factor into ``X``: the next point's chord), the tangent (:func:`chord_tangent` with the last row ``t_prev``, along which it is
+    oriented; a factored ``J`` where that does not reach rounding level), the loss, the pairs of parallel rows (:func:`_pairs`) and
+    whether the rows dip towards zero from ``x_prev``.
+
+    ``info`` (float64, 12) receives ``status, p, iterations, grad norm, index, nullity, tau,
+    max|lambda|, loss, pairs, dips, chord`` (``chord`` 1 when the chord corrector converged, and the
+    iterations then are its own, else Newton's); the arrays are set only when the status is
+    CONVERGED.
     """
     cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
     n = x0.size
-    M = n + N.shape[1] + 1
+    m = N.shape[1]
+    M = n + m + 1
     g = np.empty(n)
     H = np.empty((n, n))
-    b = np.empty(n)
-    J = np.empty((M, M))
-    LA = np.empty((M, M))
-    LU = np.empty((M, M))
-    piv = np.empty(M, dtype=np.int64)
-    st, p, it, gn, factored = correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J,
-                                      LA, LU, piv)
+    V = np.empty((k, d))
+    G = np.empty((k, d))
+    work = np.empty(nwork)
+    S = np.empty((ts.HESS_SCRATCH_ROWS, max(k, d)))
+    nrm = np.empty(max(k, d))
+    st = -1
+    loss = 0.0
+    if chord:
+        st, p, it, gn, loss = chord_correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, chord_iter, fam, Fa, perma,
+                                            blka, ba, Xa, x, g)
+    info[11] = 1.0 if st == CONVERGED else 0.0
+    newton = st != CONVERGED
+    if newton:
+        J = np.empty((M, M))
+        LA = np.empty((M, M))
+        LU = np.empty((M, M))
+        piv = np.empty(M, dtype=np.int64)
+        st, p, it, gn, _ = correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J, LA,
+                                   LU, piv)
+
     info[0] = st
     info[1] = p
     info[2] = it
     info[3] = gn
     if st != CONVERGED:
         return
-    if use_trow:
+    fa = arrays_at(p, cU, cT, ca, cas, cal, srt, newton)
+    if newton:
+        loss, _ = _grad(x, fa, k, d, V, G, work)
+    else:
+        st = _hess(x, fa, k, d, V, H, S, nrm)
+    if st == 0:
+        st = dgrad_dp(x, p, fam, b, V, G, work)
+    if st != 0:
+        info[0] = SINGULAR
+        return
+    index, nullity, tol, lam = spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top, F, perm, blk)
+    y = np.empty(n)
+    chord_prepare(F, perm, blk, b, N, X, y)
+    z = np.empty(M)
+    if not chord_tangent(F, perm, blk, X, H, b, N, t_prev, lam, z, y):
+        J = np.zeros((M, M))
+        for i in range(n):
+            for j in range(n):
+                J[i, j] = H[i, j]
+            J[i, n] = b[i]
+            for j in range(m):
+                J[i, n + 1 + j] = N[i, j]
+                J[n + j, i] = N[i, j]
         for i in range(n + 1):
-            J[M - 1, i] = trow[i]
-        factored = False
-    tangent(J, n, t_prev, True, t, LA, LU, piv, factored)
-    index, nullity, tol, lam = spectrum(H, eig_rtol, V0, v0, lam_iters, sweeps, mu, vecs, top)
-    fa = arrays_at(p, cU, cT, ca, cas, cal, srt)
-    V = np.empty((k, d))
-    G = np.empty((k, d))
-    work = np.empty(nwork)
-    X = x.reshape((k, d))
-    loss, _ = ts.loss_grad(rows(X, fa.U, V), fa.T, fa.tn, fa.a, fa.a_star, fa.alpha, fa.const, fa.tol,
-                           False, G, work)
+            J[M - 1, i] = t_prev[i]
+        e = np.zeros(M)
+        e[M - 1] = 1.0
+        _solve(J, e, z)
+    _orient(z, n, t_prev, True, t)
     info[4] = index
     info[5] = nullity
     info[6] = tol
