@@ -39,6 +39,8 @@ from .spectrum import null_space, spectrum, start_vectors
 
 #: A start whose gradient norm exceeds this times the gradient scale is refused (refine it first).
 START_RTOL = 1e-6
+#: The bordering equations (phase conditions, arclength) are met to this times ``max(1, max|x|)``.
+XTOL_RTOL = 1e-11
 #: Corrector iterations at or below which the step grows, and above which it shrinks.
 FAST_ITERS = 3
 SLOW_ITERS = 6
@@ -123,7 +125,7 @@ class _Run:
         self.parallel_atol = parallel_atol
 
     def xtol(self, x):
-        return 1e-11 * max(1.0, float(np.max(np.abs(x))))
+        return XTOL_RTOL * max(1.0, float(np.max(np.abs(x))))
 
     def _correct(self, A, x0, p0, N, xa, c, cp, rhs, gtol, newton=False):
         """The chord corrector on A's factor, Newton where it fails (or from the start, without A):
@@ -220,7 +222,7 @@ class _FastRun(_Run):
         self.kfam = plan.fam
         k = shape[0]
         self.pairs = np.empty((max(1, k * (k - 1) // 2), 2), dtype=np.int64)
-        self.info = np.empty(12)
+        self.info = np.empty(13)
         self._dips = {}
         self._none = (np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
                       np.empty(0), np.empty((0, 0)))
@@ -234,26 +236,24 @@ class _FastRun(_Run):
         V0, v0, lam_iters, sweeps = start_vectors(n, q, None if prev is None else prev.V,
                                                   None if prev is None else prev.top, 1)
         x, t, mu, vecs, top = np.empty(n), np.empty(n + 1), np.empty(q), np.empty((n, q)), np.empty(n)
+        sel = np.empty(q, dtype=np.int64)
         chord = (np.empty((n, n)), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n),
                  np.empty((m + 1, n)))
         info = self.info
         chord_on = prev is not None and not newton
         backends.arclength_step(np.ascontiguousarray(x0), float(p0), N, xa, np.ascontiguousarray(c),
-                                float(cp), float(rhs), t_prev, float(gtol), self.xtol(x0), MAX_ITER,
+                                float(cp), float(rhs), t_prev, float(gtol), XTOL_RTOL, MAX_ITER,
                                 CONTINUATION_CHORD_ITER, self.kfam, self.eig_rtol, np.ascontiguousarray(V0),
                                 np.ascontiguousarray(v0), lam_iters, sweeps, self.parallel_atol,
                                 xa if prev is None else prev.x, chord_on,
-                                *(prev.chord if chord_on else self._none), x, t, mu, vecs, top,
+                                *(prev.chord if chord_on else self._none), x, t, mu, vecs, top, sel,
                                 self.pairs, *chord, info)
         st, p, it, gn = int(info[0]), float(info[1]), int(info[2]), float(info[3])
         pt = Point(x, p, None, None, None, None, st, it, gn)
         if st != CONVERGED:
             return None, pt
-        index, nullity, tol, loss = int(info[4]), int(info[5]), float(info[6]), float(info[8])
-        w = np.sum((vecs.T @ N) ** 2, axis=1) if m else np.zeros(q)
-        order = np.argsort(-w, kind="stable")
-        own, rest = np.sort(order[:m]), np.sort(order[m:])
-        index0 = index + int(np.sum((mu[rest] < 0.0) & (mu[rest] >= -tol)))
+        index, nullity, loss, index0 = int(info[4]), int(info[5]), float(info[8]), int(info[12])
+        own, rest = sel[:m], sel[m:]
         groups = tuple(tuple(r) for r in self.pairs[:int(info[9])].tolist())
         node = Node(x, p, t, np.ascontiguousarray(vecs[:, own]), x.reshape(self.shape), loss, gn, index,
                     index0, nullity, mu[rest], vecs[:, rest], vecs, top, groups, chord)
@@ -533,6 +533,9 @@ def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
     if B.groups != A.groups:
         evts.append(_ev.make_event("nonsmooth", B, position, A.index, B.index, 1, 0.0,
                                    groups=(A.groups, B.groups)))
+    # only the last node's factor is ever used again (the next corrector's chord): an n x n array
+    # per point would otherwise stay alive for the whole branch
+    nodes[-1] = A._replace(chord=None)
     nodes.append(B)
     s_arc.append(s_arc[-1] + ds)
 

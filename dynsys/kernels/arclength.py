@@ -940,9 +940,34 @@ def _dips(xa, xb, U, k, d):
 
 
 @njit(**_JIT)
-def step(x0, p0, N, xa, c, cp, rhs, t_prev, gtol, xtol, max_iter, chord_iter, fam, eig_rtol, V0, v0,
-         lam_iters, sweeps, par_atol, x_prev, chord, Fa, perma, blka, ba, Xa, x, t, mu, vecs, top, pairs, F,
-         perm, blk, b, X, info):
+def _select_own(vecs, N, mu, tol, sel):
+    """The own null directions among the Ritz vectors: ``sel`` = the ``m`` indices with the largest
+    ``sum_j (vecs[:, i] . N[:, j])^2`` (ties in index order), ascending, then the rest ascending.
+    Returns how many of the rest have a Ritz value in ``[-tol, 0)``."""
+    n, q = vecs.shape
+    m = N.shape[1]
+    w = np.zeros(q)
+    for i in range(q):
+        for j in range(m):
+            s = 0.0
+            for l in range(n):
+                s += vecs[l, i] * N[l, j]
+            w[i] += s * s
+    order = np.argsort(-w, kind="mergesort")
+    sel[:m] = np.sort(order[:m])
+    sel[m:] = np.sort(order[m:])
+    extra = 0
+    for i in range(m, q):
+        e = mu[sel[i]]
+        if e < 0.0 and e >= -tol:
+            extra += 1
+    return extra
+
+
+@njit(**_JIT)
+def step(x0, p0, N, xa, c, cp, rhs, t_prev, gtol, xtol_rel, max_iter, chord_iter, fam, eig_rtol, V0, v0,
+         lam_iters, sweeps, par_atol, x_prev, chord, Fa, perma, blka, ba, Xa, x, t, mu, vecs, top, sel, pairs,
+         F, perm, blk, b, X, info):
     """One point of the continuation in one call.
 
     The corrector: :func:`chord_correct` on the previous point's factor (``Fa``, ``perma``, ``blka``,
@@ -952,17 +977,25 @@ def step(x0, p0, N, xa, c, cp, rhs, t_prev, gtol, xtol, max_iter, chord_iter, fa
     ``perm``, ``blk``, ``d grad / d p`` into ``b`` and the bordering columns ``b``, ``N`` solved with
     the factor into ``X``: the next point's chord), the tangent (:func:`chord_tangent` with the last row ``t_prev``, along which it is
     oriented; a factored ``J`` where that does not reach rounding level), the loss, the pairs of parallel rows (:func:`_pairs`) and
-    whether the rows dip towards zero from ``x_prev``.
+    whether the rows dip towards zero from ``x_prev``. The bordering equations are met to
+    ``xtol_rel * max(1, max|x0|)``.
 
-    ``info`` (float64, 12) receives ``status, p, iterations, grad norm, index, nullity, tau,
-    max|lambda|, loss, pairs, dips, chord`` (``chord`` 1 when the chord corrector converged, and the
-    iterations then are its own, else Newton's); the arrays are set only when the status is
-    CONVERGED.
+    Of the ``q`` Ritz vectors, the ``m`` that overlap ``N`` most are the branch's own null directions
+    (carried to the next point): ``sel`` receives their indices, ascending, then the others'.
+    ``info`` (float64, 13) receives ``status, p, iterations, grad norm, index, nullity, tau,
+    max|lambda|, loss, pairs, dips, chord, index0`` (``chord`` 1 when the chord corrector converged,
+    and the iterations then are its own, else Newton's; ``index0`` the index with the eigenvalues
+    in ``[-tau, 0)`` outside the own directions counted too: the bisection's); the arrays are set
+    only when the status is CONVERGED.
     """
     cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
     n = x0.size
     m = N.shape[1]
     M = n + m + 1
+    xmax = 1.0
+    for i in range(n):
+        xmax = max(xmax, abs(x0[i]))
+    xtol = xtol_rel * xmax
     g = np.empty(n)
     H = np.empty((n, n))
     V = np.empty((k, d))
@@ -1027,3 +1060,4 @@ def step(x0, p0, N, xa, c, cp, rhs, t_prev, gtol, xtol, max_iter, chord_iter, fa
     info[8] = loss
     info[9] = _pairs(x, fa.U, k, d, par_atol, pairs)
     info[10] = 1.0 if _dips(x_prev, x, fa.U, k, d) else 0.0
+    info[12] = index + _select_own(vecs, N, mu, tol, sel)
