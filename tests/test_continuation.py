@@ -202,6 +202,10 @@ def test_bad_input():
         continuation(families.leaky_slope(model), np.eye(2), 0.0, 0.99)
     with pytest.raises(TypeError, match="Family or a callable"):
         continuation(3, np.eye(2), 0.0, 0.5)
+    # a start where the family's scale overflows: refused naming p0, on either path
+    for path in ("general", None):
+        with pytest.raises(ValueError, match="at p0 = 1e.300 is not finite"):
+            continuation(families.top_weight_scale(model), np.eye(2), 1e300, 1.0, path=path)
 
 
 def test_save_load_roundtrip(tmp_path):

@@ -37,6 +37,8 @@ from .family import as_family
 from .many import follow_all
 from .spectrum import null_space, spectrum, start_vectors
 
+_OVERFLOW = ("the {what} at p0 = {p0} is not finite (the family's values overflow there); start from "
+             "a p0 where the model's scale is representable")
 #: A start whose gradient norm exceeds this times the gradient scale is refused (refine it first).
 START_RTOL = 1e-6
 #: The bordering equations (phase conditions, arclength) are met to this times ``max(1, max|x|)``.
@@ -375,6 +377,8 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     G, H, st = grad_hess(sys0, W0)
     if st:
         raise ValueError(f"W0 is {Status(st).name.lower()} at p0 = {p0}: {Status(st).message}")
+    if not np.all(np.isfinite(H)):
+        raise ValueError(_OVERFLOW.format(what="Hessian", p0=p0))
     if row_max(G) > START_RTOL * gscale:
         if not refine:
             raise ValueError(f"W0 is not a critical point of the family at p0 = {p0}: its gradient norm "
@@ -401,6 +405,8 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     b0 = fam.dgrad_dp(W0, p0)
     if b0 is None:
         raise ValueError(f"d grad / d p cannot be evaluated at the start (a state near p0 = {p0} is singular)")
+    if not np.all(np.isfinite(b0)):
+        raise ValueError(_OVERFLOW.format(what="d grad / d p", p0=p0))
     t0 = initial_tangent(H, b0.reshape(-1), N0)
     if t0[n] * (p_end - p0) < 0:
         t0 = -t0
