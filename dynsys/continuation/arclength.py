@@ -290,10 +290,11 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
                  parallel_atol=PARALLEL_ATOL, kinds=None, path=None, progress=None):
     """Follow the critical point ``W0`` of ``family(p0)`` as p moves towards ``p_end``.
 
-    Pseudo-arclength predictor-corrector with Newton on the exact Hessian, bordered by the start's
-    null space (the branch's own null directions: symmetry orbits, mass between parallel rows,
-    families of critical points), adaptive steps, folds passed and recorded; the Morse index and
-    nullity at every point from the LDL^T inertia of the Hessian; events (folds, branch points,
+    Pseudo-arclength predictor-corrector on the bordered system (bordered by the start's null space:
+    the branch's own null directions, such as symmetry orbits, mass between parallel rows, families
+    of critical points): chord iterations on the previous point's factored Jacobian, Newton on the
+    exact Hessian where they do not converge fast; adaptive steps, folds passed and recorded; the
+    Morse index and nullity at every point from the LDL^T inertia of the Hessian; events (folds, branch points,
     non-smooth points, nullity changes) located to ``p_tol`` (docs/continuation.md).
 
     Parameters
