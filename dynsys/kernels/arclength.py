@@ -47,29 +47,29 @@ def _swap_entries(x, i, j):
     x[j] = t
 
 
-@njit(cache=True, fastmath=True)
-def _maxabs(v, m):
-    """``max |v[:m]|`` (0 if ``m = 0``). All fast-math flags, so that the loop is a vector reduction
-    (a NaN in ``v`` then gives an unspecified value, never an index out of range: see
-    :func:`_absmax`)."""
-    big = 0.0
-    for t in range(m):
-        big = max(big, abs(v[t]))
-    return big
-
-
 @njit(inline="always", **_JIT)
 def _absmax(x, k, n):
-    """``(max |x[i]|, the first i attaining it)`` over ``i in k..n-1`` (``(0, k)`` if empty): the
-    first index, as a running ``>`` search finds it."""
+    """``(max |x[i]|, the first i attaining it)`` over ``i in k..n-1`` (``(0, k)`` if none is
+    above 0; NaN entries are passed over), as a running ``>`` search finds it."""
     v = x[k:]
     m = n - k
-    big = _maxabs(v, m)
+    big = 0.0
     at = 0
-    for t in range(m):
-        if abs(v[t]) >= big:
-            at = t
-            break
+    t = 0
+    while t + 8 <= m:
+        # a block of 8 first: one compare per block unless it holds a new maximum
+        bm = max(max(max(abs(v[t]), abs(v[t + 1])), max(abs(v[t + 2]), abs(v[t + 3]))),
+                 max(max(abs(v[t + 4]), abs(v[t + 5])), max(abs(v[t + 6]), abs(v[t + 7]))))
+        if bm > big:
+            for u in range(t, t + 8):
+                if abs(v[u]) > big:
+                    big = abs(v[u])
+                    at = u
+        t += 8
+    for u in range(t, m):
+        if abs(v[u]) > big:
+            big = abs(v[u])
+            at = u
     return big, k + at
 
 
@@ -120,12 +120,13 @@ def _column(F, Wt, k0, j, k, n, out):
 @njit(cache=True, fastmath={"contract"})
 def _trailing(F, Wt, k0, k1, n):
     """``S[i, j] -= sum_{k0 <= c < k1} L[i, c] W[j, c]`` on the upper triangle ``k1 <= i <= j``
-    (``L[i, c]`` at ``F[c, i]``, the panel's ``W^T`` rows in ``Wt``, zero past the panel): two rows
+    (``L[i, c]`` at ``F[c, i]``, the panel's ``W^T`` rows in ``Wt``). A panel has 7 or 8 columns
+    (:func:`bk_factor` stops at 7 unless a 2x2 block takes the 8th); with 7 the eighth multiplier is
+    an entry of the trailing S (finite) against a zero row of ``Wt``. Two rows
     per pass over the eight rows of ``Wt`` (sixteen multipliers held in registers), each pass
     starting low enough to run over a multiple of 8 columns; the few entries left of the diagonal
     it also writes are in the strict lower triangle, scratch here. No reassociation: the sums keep
     their written tree (short dependency chains)."""
-    pc = k1 - k0
     w0 = Wt[0]
     w1 = Wt[1]
     w2 = Wt[2]
@@ -134,33 +135,20 @@ def _trailing(F, Wt, k0, k1, n):
     w5 = Wt[5]
     w6 = Wt[6]
     w7 = Wt[7]
-    lv = np.zeros((2, BK_PANEL))
     i = k1
     while i < n:
-        two = i + 1 < n
-        for c in range(BK_PANEL):
-            lv[0, c] = F[k0 + c, i] if c < pc else 0.0
-            lv[1, c] = F[k0 + c, i + 1] if c < pc and two else 0.0
-        a0 = lv[0, 0]
-        a1 = lv[0, 1]
-        a2 = lv[0, 2]
-        a3 = lv[0, 3]
-        a4 = lv[0, 4]
-        a5 = lv[0, 5]
-        a6 = lv[0, 6]
-        a7 = lv[0, 7]
-        b0 = lv[1, 0]
-        b1 = lv[1, 1]
-        b2 = lv[1, 2]
-        b3 = lv[1, 3]
-        b4 = lv[1, 4]
-        b5 = lv[1, 5]
-        b6 = lv[1, 6]
-        b7 = lv[1, 7]
+        # pc is 7 or 8: row k0 + 7 is then a trailing row of S (finite), its W^T row zero
+        a0 = F[k0, i]
+        a1 = F[k0 + 1, i]
+        a2 = F[k0 + 2, i]
+        a3 = F[k0 + 3, i]
+        a4 = F[k0 + 4, i]
+        a5 = F[k0 + 5, i]
+        a6 = F[k0 + 6, i]
+        a7 = F[k0 + 7, i]
         s = max(0, n - ((n - i + 7) // 8) * 8)
         m = n - s
         ra = F[i, s:]
-        rb = F[i + 1, s:] if two else F[i, s:]  # the last odd row: b = 0 leaves it as ra made it
         x0 = w0[s:]
         x1 = w1[s:]
         x2 = w2[s:]
@@ -169,6 +157,20 @@ def _trailing(F, Wt, k0, k1, n):
         x5 = w5[s:]
         x6 = w6[s:]
         x7 = w7[s:]
+        if i + 1 == n:  # the last row on its own
+            for t in range(m):
+                ra[t] -= (((a0 * x0[t] + a1 * x1[t]) + (a2 * x2[t] + a3 * x3[t]))
+                          + ((a4 * x4[t] + a5 * x5[t]) + (a6 * x6[t] + a7 * x7[t])))
+            break
+        b0 = F[k0, i + 1]
+        b1 = F[k0 + 1, i + 1]
+        b2 = F[k0 + 2, i + 1]
+        b3 = F[k0 + 3, i + 1]
+        b4 = F[k0 + 4, i + 1]
+        b5 = F[k0 + 5, i + 1]
+        b6 = F[k0 + 6, i + 1]
+        b7 = F[k0 + 7, i + 1]
+        rb = F[i + 1, s:]
         for t in range(m):
             y0 = x0[t]
             y1 = x1[t]
