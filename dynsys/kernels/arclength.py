@@ -190,8 +190,8 @@ def bk_factor(F, perm, blk, n):
     """Factor the symmetric ``S`` given in the upper triangle of ``F`` (row i holds ``S[i, i:]``):
     ``S[perm][:, perm] = L D L^T`` with unit lower L (``L[r, c]`` returned at ``F[c, r]``) and
     block-diagonal D (1x1 and 2x2 blocks, on F's diagonal and first superdiagonal; ``blk[k]`` = 1 or
-    2 at a block's first index, 0 at the second). F's strict lower triangle is scratch: overwritten
-    with values of no meaning.
+    2 at a block's first index, 0 at the second). F's strict lower triangle is scratch: the band of
+    8 entries left of the diagonal is overwritten with values of no meaning.
 
     The partial pivoting of Bunch and Kaufman (1977), as LAPACK ``dsytf2``, in the panel form of
     ``dlasyf``: within a panel of up to :data:`BK_PANEL` columns each column is formed when it is
