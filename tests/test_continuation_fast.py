@@ -10,6 +10,7 @@ from dynsys.continuation import continuation
 from dynsys.kernels import arclength as ka
 from dynsys.theory.k2_saddles import k2_equal_norm_threshold, k2_saddle_families
 
+from naive_bunch_kaufman import bunch_kaufman
 from test_continuation import SCurve
 
 
@@ -65,6 +66,72 @@ def test_bunch_kaufman_pivots_and_solve():
         x = b.copy()
         ka.bk_solve(F, perm, blk, x, np.empty(n), n)
         assert np.linalg.norm(S @ x - b) <= 1e-10 * np.linalg.cond(S) * np.linalg.norm(b)
+
+
+def _factor(S, lower=0.0):
+    """The compiled factor of ``S`` with ``lower`` filling F's strict lower triangle (scratch to the
+    factorisation: NaN there must not matter)."""
+    n = S.shape[0]
+    F = np.triu(S) + np.tril(np.full((n, n), lower), -1)
+    perm = np.empty(n, dtype=np.int64)
+    blk = np.empty(n, dtype=np.int64)
+    nneg, nzero = ka.bk_factor(F, perm, blk, n)
+    return F, perm, blk, nneg, nzero
+
+
+def _indefinite(rng, n):
+    """Symmetric, indefinite, diagonal zero: most pivots are 2x2 blocks."""
+    A = rng.standard_normal((n, n))
+    S = A + A.T
+    np.fill_diagonal(S, 0.0)
+    return S
+
+
+def test_bunch_kaufman_pivots_against_oracle():
+    # the same pivot decisions as LAPACK dsytf2's rules applied right-looking in NumPy, over several
+    # panels of the compiled factor (n > BK_PANEL) and at their edges
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 3, 7, 8, 9, 17, 40, 100):
+        A = rng.standard_normal((n, n))
+        Z = A + A.T
+        Z[n // 3: n // 2] = 0.0  # exactly zero rows and columns: zero pivots inside a panel
+        Z[:, n // 3: n // 2] = 0.0
+        for S in (A + A.T, A @ A.T + n * np.eye(n), _indefinite(rng, n), Z):
+            F, perm, blk, nneg, nzero = _factor(S, lower=np.nan)
+            P, B, nn, nz, L, D = bunch_kaufman(S)
+            assert np.array_equal(perm, P) and np.array_equal(blk, B), n
+            assert (nneg, nzero) == (nn, nz)
+            w = np.linalg.eigvalsh(S)
+            assert nneg == int(np.sum(w < -1e-9 * n)) and nzero == int(np.sum(np.abs(w) <= 1e-9 * n))
+            # the factor in its documented layout
+            Lk = np.eye(n)
+            Dk = np.zeros((n, n))
+            k = 0
+            while k < n:
+                e = k + blk[k]
+                Dk[k:e, k:e] = np.triu(F[k:e, k:e]) + np.triu(F[k:e, k:e], 1).T
+                Lk[e:, k:e] = F[k:e, e:].T
+                k = e
+            assert np.allclose(Lk, L, atol=1e-10) and np.allclose(Dk, D, atol=1e-10 * n)
+            assert np.allclose(Lk @ Dk @ Lk.T, S[perm][:, perm], atol=1e-10 * n)
+
+
+def test_bunch_kaufman_solve_many_against_numpy_and_solve():
+    rng = np.random.default_rng(12)
+    for n in (1, 2, 3, 7, 100):
+        S = _indefinite(rng, n) if n > 1 else np.array([[-0.7]])
+        F, perm, blk, _, nzero = _factor(S, lower=np.nan)
+        assert nzero == 0 and (n == 1 or np.any(blk == 2))
+        for q in (1, 5):
+            B = rng.standard_normal((q, n))
+            X = B.copy()
+            ka.bk_solve_many(F, perm, blk, X, np.empty((q, n)), n, q)
+            X1 = B.copy()
+            for a in range(q):
+                ka.bk_solve(F, perm, blk, X1[a], np.empty(n), n)
+            assert np.allclose(X, X1, rtol=0.0, atol=1e-13 * np.max(np.abs(X1)))
+            Xn = np.linalg.solve(S, B.T).T
+            assert np.allclose(X, Xn, rtol=0.0, atol=1e-13 * np.linalg.cond(S) * np.max(np.abs(Xn)))
 
 
 def test_spectrum_nearest_zero_against_eigh():
