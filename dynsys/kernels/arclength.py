@@ -944,12 +944,15 @@ def chord_prepare(F, perm, blk, b, N, X, y):
     """The bordering columns solved with the factor ``A = H + tau I`` of :func:`spectrum`:
     ``X[0] = A^-1 b`` and ``X[1 + j] = A^-1 N[:, j]`` (``X`` (m + 1, n); ``y`` (n,) scratch)."""
     n = b.size
+    m = N.shape[1]
     X[0] = b
-    bk_solve(F, perm, blk, X[0], y, n)
-    for j in range(N.shape[1]):
+    if m == 0:
+        bk_solve(F, perm, blk, X[0], y, n)
+        return
+    for j in range(m):
         for i in range(n):
             X[1 + j, i] = N[i, j]
-        bk_solve(F, perm, blk, X[1 + j], y, n)
+    bk_solve_many(F, perm, blk, X, np.empty((m + 1, n)), n, m + 1)
 
 
 @njit(inline="always", **_JIT)
