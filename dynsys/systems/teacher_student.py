@@ -197,7 +197,7 @@ def loss_grad(V, T, tn, a, a_star, alpha, const, tol, want_grad, G, work):
     ``work`` a C-contiguous float64 scratch buffer of length :func:`work_size` ``(k, k*, d)``.
     Returns ``(loss, status)``; on a bad status the loss is 0 and ``G`` is zero.
 
-    Layout (docs/performance.md, "The field kernel"): every quantity of a pair lives in a dense
+    Layout (docs/field.md, "The bulk kernel"): every quantity of a pair lives in a dense
     (k, k* + k) matrix, row j against the partners ``z_c = [t_1 .. t_k*, v_1 .. v_k]``, so that the
     angle and coefficient stages are flat loops over k (k* + k) entries, which the compiler
     vectorises (loops over one row, k* + k or d long, stay scalar at k = d = 10). The student-student
