@@ -10,7 +10,7 @@ with ``kappa_a(u, v) = (1 + alpha^2) kappa(u, v) - 2 alpha kappa(u, -v)`` and
 ``2 pi kappa(u, v) = |u||v| (sin theta + (pi - theta) cos theta)``.
 
 Every pair of rows enters through three numbers of its angle theta (shared by the loss, both rows'
-gradients and the Hessian blocks; the pair (i, j) costs one angle, not two):
+gradients and the Hessian blocks; the pair (i, j) has one cosine, whichever row asks):
 
     P(theta) = (1 + alpha^2)(pi - theta) + 2 alpha theta     coefficient of the other row
     Q(theta) = (1 - alpha)^2 sin(theta)                      coefficient of the own direction
