@@ -37,10 +37,12 @@ def test_labels_identical_and_steps_saved():
     assert np.array_equal(r1.steps[~ent], r0.steps[~ent])
     assert np.array_equal(r1.status[~ent], r0.status[~ent])
     assert np.array_equal(r1.loss[~ent], r0.loss[~ent], equal_nan=True)
-    # runs that end at a saddle (label -4, the slice's diagonal) are never cut short: same steps
+    # runs that end at a saddle (label -4, the slice's diagonal) are never cut short: same steps, and
+    # long runs (the diagonal's two equal rows get bitwise equal gradients and stay equal, so these
+    # runs approach the saddle directly, in 1200-3300 steps here)
     sad = r0.labels == -4
     assert sad.any() and not np.any(ent & (r0.labels < 0))
-    assert np.array_equal(r1.steps[sad], r0.steps[sad]) and np.all(r0.steps[sad] > np.median(r0.steps))
+    assert np.array_equal(r1.steps[sad], r0.steps[sad]) and np.all(r0.steps[sad] > 1000)
     assert r0.fractions == r1.fractions
 
 

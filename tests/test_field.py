@@ -527,6 +527,80 @@ def test_cpu_backend_equals_parallel_bitwise(ds, name):
     assert m.loss(Wb[0], backend="cpu") == m.loss(Wb[0])
 
 
+def _wide_state(seed=5, k=7, ks=4, d=6, zero_teacher=False):
+    """k != k*, wider than the catalogue's states, with a nearly parallel student pair and a student
+    row nearly antiparallel to a teacher row (both take the atan2 form); optionally a zero teacher
+    row (the model refuses one, the kernel must give it no weight)."""
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((k, d))
+    W_star = rng.standard_normal((ks, d))
+    W[1] = 1.7 * W[0] + 1e-9 * rng.standard_normal(d)
+    W[2] = -0.8 * W_star[0] + 1e-10 * rng.standard_normal(d)
+    if zero_teacher:
+        W_star[-1] = 0.0
+    return W, W_star, rng.standard_normal(k), rng.standard_normal(ks)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.2])
+def test_wide_state_matches_oracle(ds, alpha):
+    W, W_star, a, a_star = _wide_state()
+    m = ds.TeacherStudent(W_star, k=W.shape[0], alpha=alpha, a=a, a_star=a_star)
+    s = dict(W=W, W_star=W_star, a=a, a_star=a_star, U=None)
+    ref = nv.loss_closed_form(W, W_star, a, a_star, alpha)
+    S, gscale = _scales(s)
+    assert abs(m.loss(W) - ref) <= LOSS_RTOL * abs(ref) + LOSS_ATOL * S * S
+    assert _max_rel(m.grad(W), nv.grad_closed_form(W, W_star, a, a_star, alpha), gscale) <= GRAD_RTOL
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_equal_rows_get_bitwise_equal_gradients(ds, alpha):
+    """Two equal student rows with equal top weights are exchanged by a symmetry of the loss: their
+    gradients agree bitwise, so a flow started on that subspace stays on it exactly."""
+    rng = np.random.default_rng(8)
+    W = rng.standard_normal((5, 4))
+    W[3] = W[1]
+    m = ds.TeacherStudent(rng.standard_normal((3, 4)), k=5, alpha=alpha)
+    G = m.grad(W)
+    np.testing.assert_array_equal(G[3], G[1])
+
+
+def test_loss_grad_reads_no_stale_scratch(ds):
+    """The scratch buffer's contents on entry (NaN here) never reach the result, with and without
+    the gradient, at k > k*, k < k* and k = k* = 1."""
+    from dynsys.systems.teacher_student import loss_grad, work_size
+
+    for k, ks, d in ((7, 4, 6), (2, 5, 3), (1, 1, 2)):
+        W, W_star, a, a_star = _wide_state(seed=k, k=k, ks=ks, d=d, zero_teacher=True) if k > 2 else (
+            np.random.default_rng(k).standard_normal((k, d)), np.eye(ks, d), np.ones(k), np.ones(ks))
+        tn = np.linalg.norm(W_star, axis=1)
+        out = []
+        for fill, want in ((0.0, True), (np.nan, True), (np.nan, False)):
+            G = np.full((k, d), fill)
+            work = np.full(work_size(k, ks, d), fill)
+            L, st = loss_grad(W, W_star, tn, a, a_star, 0.1, 0.0, 1e-12, want, G, work)
+            assert st == 0
+            out.append((L, G))
+        assert out[0][0] == out[1][0] == out[2][0]
+        np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def test_zero_teacher_row_adds_nothing(ds):
+    """A zero teacher row (refused by the model, reachable through the kernel) has no weight."""
+    from dynsys.systems.teacher_student import loss_grad, work_size
+
+    W, W_star, a, a_star = _wide_state(zero_teacher=True)
+    k, d = W.shape
+    res = []
+    for T, s in ((W_star, a_star), (W_star[:-1], a_star[:-1])):
+        G = np.empty((k, d))
+        L, st = loss_grad(W, T, np.linalg.norm(T, axis=1), a, s, 0.2, 0.0, 1e-12, True, G,
+                          np.empty(work_size(k, T.shape[0], d)))
+        assert st == 0
+        res.append((L, G))
+    assert abs(res[0][0] - res[1][0]) <= 1e-14 * abs(res[1][0])
+    assert _max_rel(res[0][1], res[1][1]) <= 1e-14
+
+
 def test_return_status_ok(ds):
     s = _state("generic")
     m = _model(ds, s)

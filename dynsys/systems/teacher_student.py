@@ -10,7 +10,7 @@ with ``kappa_a(u, v) = (1 + alpha^2) kappa(u, v) - 2 alpha kappa(u, -v)`` and
 ``2 pi kappa(u, v) = |u||v| (sin theta + (pi - theta) cos theta)``.
 
 Every pair of rows enters through three numbers of its angle theta (shared by the loss, both rows'
-gradients and the Hessian blocks; the pair (i, j) costs one angle, not two):
+gradients and the Hessian blocks; the pair (i, j) has one cosine, whichever row asks):
 
     P(theta) = (1 + alpha^2)(pi - theta) + 2 alpha theta     coefficient of the other row
     Q(theta) = (1 - alpha)^2 sin(theta)                      coefficient of the own direction
@@ -88,6 +88,23 @@ def _dot(X, i, Y, j):
     for l in range(X.shape[1]):
         acc += X[i, l] * Y[j, l]
     return acc
+
+
+@njit(inline="always", **_JIT)
+def _dot4(X, i, Y, j):
+    """Dot products of row ``X[i]`` with rows ``Y[j]`` .. ``Y[j + 3]``: one load of ``X[i, l]`` serves
+    four independent accumulation chains (a loop over one short row stays scalar)."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for l in range(X.shape[1]):
+        x = X[i, l]
+        s0 += x * Y[j, l]
+        s1 += x * Y[j + 1, l]
+        s2 += x * Y[j + 2, l]
+        s3 += x * Y[j + 3, l]
+    return s0, s1, s2, s3
 
 
 @njit(**_JIT)
@@ -168,8 +185,8 @@ def acos_poly(c):
 
 def work_size(k: int, k_star: int, d: int) -> int:
     """Length of the ``work`` buffer :func:`loss_grad` needs for a state of k rows, k* teacher rows."""
-    pairs = k * (k - 1) // 2 + k * k_star
-    return max(5 * pairs + 3 * k, d)
+    p = k + k_star
+    return max(3 * k * p + d * p + 5 * p, d)
 
 
 @njit(**_JIT)
@@ -177,105 +194,144 @@ def loss_grad(V, T, tn, a, a_star, alpha, const, tol, want_grad, G, work):
     """Loss (returned) and, if ``want_grad``, gradient into ``G`` (k, d) for network rows ``V``.
 
     ``T`` (k*, d) teacher rows with norms ``tn``; ``const`` the teacher-teacher term of the loss;
-    ``work`` a float64 scratch buffer of length :func:`work_size` ``(k, k*, d)``. Returns
-    ``(loss, status)``; on a bad status the loss is 0 and ``G`` is zero.
+    ``work`` a C-contiguous float64 scratch buffer of length :func:`work_size` ``(k, k*, d)``.
+    Returns ``(loss, status)``; on a bad status the loss is 0 and ``G`` is zero.
 
-    Layout of the computation (each stage a flat loop over all pairs, so the compiler vectorises
-    it): cosines of every pair; angles by :func:`acos_poly`, then the pairs with
-    ``|cos| > ACOS_SWITCH`` recomputed by the atan2 form; the coefficients P, Q, K and the loss;
-    finally the gradient as ``sum_i f_ji v_i`` plus a multiple of ``v_j`` (docs/math.md section 2).
+    Layout (docs/field.md, "The bulk kernel"): every quantity of a pair lives in a dense
+    (k, k* + k) matrix, row j against the partners ``z_c = [t_1 .. t_k*, v_1 .. v_k]``, so that the
+    angle and coefficient stages are flat loops over k (k* + k) entries, which the compiler
+    vectorises (loops over one row, k* + k or d long, stay scalar at k = d = 10). The student-student
+    block holds each pair twice (the cosine is computed once and mirrored) and its diagonal the
+    pair of a row with itself, cosine 1 and angle exactly 0, where ``P = (1 + alpha^2) pi`` and
+    ``K = (1 + alpha^2) pi`` are the row's own terms of gradient and loss (the row's weight of 1/2 on
+    the loss of the student block gives each pair once and the own term its 1/2). The gradient is
+    then ``a_j sum_c P_jc az_c z_c + a_j (1 - alpha)^2 / |v_j| sum_c az_c |z_c| sin(theta_jc) v_j``
+    (``az`` = ``-a*`` and ``a``), one reduction over the partners per entry of G against a
+    transposed, weighted copy of the partners (docs/math.md section 2).
     """
     k = V.shape[0]
     d = V.shape[1]
     ks = T.shape[0]
-    if want_grad:
-        G[:, :] = 0.0
     if alpha == 1.0:
+        if want_grad:
+            G[:, :] = 0.0
         for j in range(k):
             for l in range(d):
                 if not math.isfinite(V[j, l]):
                     return 0.0, NONFINITE
         return _linear_loss_grad(V, T, a, a_star, want_grad, G, work), OK
-    M = k * (k - 1) // 2 + k * ks
-    cs = work[0:M]          # cosines, then f = sign * a a' * P
-    th = work[M:2 * M]      # angles
-    sn = work[2 * M:3 * M]  # sines, then g = sign * a a' * Q
-    wt = work[3 * M:4 * M]  # sign * a a' * |v||v'| (loss weights)
-    sa = work[4 * M:5 * M]  # sign * a a'
-    nrm = work[5 * M:5 * M + k]
-    inv = work[5 * M + k:5 * M + 2 * k]
-    sc = work[5 * M + 2 * k:5 * M + 3 * k]
-    status = row_norms(V, tol, nrm)
+    P = ks + k
+    kP = k * P
+    # one reshape (a call into numba's runtime) for all matrices: cosines, angles, sines, partners
+    W2 = work[0:3 * kP + d * P].reshape((3 * k + d, P))
+    cs = W2[0:k]           # cosines, then P(theta)
+    th = W2[k:2 * k]       # angles, then K(theta)
+    sn = W2[2 * k:3 * k]   # sines
+    Zw = W2[3 * k:]        # (d, P): a_z z_c, transposed
+    csf = work[0:kP]
+    thf = work[kP:2 * kP]
+    snf = work[2 * kP:3 * kP]
+    o = 3 * kP + d * P
+    zn = work[o:o + P]                # partner norms
+    izn = work[o + P:o + 2 * P]       # their inverses (0 for a zero teacher row)
+    az = work[o + 2 * P:o + 3 * P]    # -a*_k (0 for a zero teacher row), a_i
+    wK = work[o + 3 * P:o + 4 * P]    # loss weights az |z| (1/2 on the student block)
+    wQ = work[o + 4 * P:o + 5 * P]    # sine weights az |z|
+    status = row_norms(V, tol, zn[ks:])
     if status != OK:
+        if want_grad:
+            G[:, :] = 0.0
         return 0.0, status
+    for q in range(ks):
+        nz = tn[q] != 0.0  # a zero teacher row contributes nothing
+        zn[q] = tn[q]
+        izn[q] = 1.0 / tn[q] if nz else 0.0
+        az[q] = -a_star[q] if nz else 0.0
+        wQ[q] = az[q] * tn[q]
+        wK[q] = wQ[q]
+    for i in range(k):
+        izn[ks + i] = 1.0 / zn[ks + i]
+        az[ks + i] = a[i]
+        wQ[ks + i] = a[i] * zn[ks + i]
+        wK[ks + i] = 0.5 * wQ[ks + i]
     for j in range(k):
-        inv[j] = 1.0 / nrm[j]
-    idx = 0
-    for j in range(k):
+        ij = izn[ks + j]
+        m = ks - ks % 4
+        for q in range(0, m, 4):
+            s0, s1, s2, s3 = _dot4(V, j, T, q)
+            cs[j, q] = s0 * ij * izn[q]
+            cs[j, q + 1] = s1 * ij * izn[q + 1]
+            cs[j, q + 2] = s2 * ij * izn[q + 2]
+            cs[j, q + 3] = s3 * ij * izn[q + 3]
+        for q in range(m, ks):
+            cs[j, q] = _dot(V, j, T, q) * ij * izn[q]
+        m = j - j % 4
+        for i in range(0, m, 4):
+            s0, s1, s2, s3 = _dot4(V, j, V, i)
+            cs[j, ks + i] = s0 * ij * izn[ks + i]
+            cs[j, ks + i + 1] = s1 * ij * izn[ks + i + 1]
+            cs[j, ks + i + 2] = s2 * ij * izn[ks + i + 2]
+            cs[j, ks + i + 3] = s3 * ij * izn[ks + i + 3]
+        for i in range(m, j):
+            cs[j, ks + i] = _dot(V, j, V, i) * ij * izn[ks + i]
         for i in range(j):
-            aa = a[j] * a[i]
-            cs[idx] = _dot(V, j, V, i) * inv[j] * inv[i]
-            sa[idx] = aa
-            wt[idx] = aa * nrm[j] * nrm[i]
-            idx += 1
-        for q in range(ks):
-            aa = -a[j] * a_star[q]
-            if tn[q] == 0.0:  # a zero teacher row contributes nothing
-                aa = 0.0
-            cs[idx] = _dot(V, j, T, q) * inv[j] / tn[q] if tn[q] != 0.0 else 0.0
-            sa[idx] = aa
-            wt[idx] = aa * nrm[j] * tn[q]
-            idx += 1
-    for idx in range(M):
-        c = min(1.0, max(-1.0, cs[idx]))
-        th[idx] = acos_poly(c)
-        sn[idx] = math.sqrt((1.0 - c) * (1.0 + c))
-    # near 0 and pi the cosine has lost the angle's digits: take it from the rows (docs/math.md section 2)
-    idx = 0
-    for j in range(k):
-        for i in range(j):
-            if abs(cs[idx]) > ACOS_SWITCH:
-                th[idx], cs[idx], sn[idx] = _angle_atan2(V, j, inv[j], V, i, inv[i])
-            idx += 1
-        for q in range(ks):
-            if abs(cs[idx]) > ACOS_SWITCH:
-                th[idx], cs[idx], sn[idx] = _angle_atan2(V, j, inv[j], T, q, 1.0 / tn[q])
-            idx += 1
+            cs[i, ks + j] = cs[j, ks + i]
+        cs[j, ks + j] = 1.0
+    for p in range(kP):
+        c = min(1.0, max(-1.0, csf[p]))
+        thf[p] = acos_poly(c)
+        snf[p] = math.sqrt((1.0 - c) * (1.0 + c))
+    # near 0 and pi the cosine has lost the angle's digits: take it from the rows (docs/math.md
+    # section 2). The k diagonal entries are exactly 1 with angle exactly 0 and are left alone.
+    nbig = 0
+    for p in range(kP):
+        nbig += abs(csf[p]) > ACOS_SWITCH
+    if nbig > k:
+        for j in range(k):
+            ij = izn[ks + j]
+            for q in range(ks):
+                if abs(cs[j, q]) > ACOS_SWITCH:
+                    th[j, q], cs[j, q], sn[j, q] = _angle_atan2(V, j, ij, T, q, izn[q])
+            for i in range(k):
+                if i != j and abs(cs[j, ks + i]) > ACOS_SWITCH:
+                    th[j, ks + i], cs[j, ks + i], sn[j, ks + i] = _angle_atan2(V, j, ij, V, i, izn[ks + i])
     opa = 1.0 + alpha * alpha
     om2 = (1.0 - alpha) * (1.0 - alpha)
-    acc = 0.0  # 2 pi times the loss, less the constant
-    for idx in range(M):
-        t = th[idx]
-        c = cs[idx]
-        s = sn[idx]
-        acc += wt[idx] * (opa * (s + (math.pi - t) * c) - 2.0 * alpha * (s - t * c))
-        cs[idx] = sa[idx] * (opa * (math.pi - t) + 2.0 * alpha * t)
-        sn[idx] = sa[idx] * om2 * s
-    for j in range(k):
-        sc[j] = math.pi * a[j] * a[j] * opa
-        acc += 0.5 * sc[j] * nrm[j] * nrm[j]
+    for p in range(kP):
+        t = thf[p]
+        c = csf[p]
+        s = snf[p]
+        thf[p] = opa * (s + (math.pi - t) * c) - 2.0 * alpha * (s - t * c)
+        csf[p] = opa * (math.pi - t) + 2.0 * alpha * t
+    inv2pi = 1.0 / _TWO_PI
     if want_grad:
-        idx = 0
-        for j in range(k):
-            for i in range(j):
-                f = cs[idx]
-                for l in range(d):
-                    G[j, l] += f * V[i, l]
-                    G[i, l] += f * V[j, l]
-                sc[j] += sn[idx] * nrm[i] * inv[j]
-                sc[i] += sn[idx] * nrm[j] * inv[i]
-                idx += 1
+        for l in range(d):
             for q in range(ks):
-                f = cs[idx]
-                for l in range(d):
-                    G[j, l] += f * T[q, l]
-                sc[j] += sn[idx] * tn[q] * inv[j]
-                idx += 1
-        inv2pi = 1.0 / _TWO_PI
-        for j in range(k):
-            for l in range(d):
-                G[j, l] = (G[j, l] + sc[j] * V[j, l]) * inv2pi
-    return acc / _TWO_PI + const, OK
+                Zw[l, q] = T[q, l] * az[q]
+            for i in range(k):
+                Zw[l, ks + i] = V[i, l] * a[i]
+    loss = 0.0
+    for j in range(k):
+        lk = 0.0
+        for c in range(P):
+            lk += wK[c] * th[j, c]
+        loss += a[j] * zn[ks + j] * lk
+        if want_grad:
+            lq = 0.0
+            for c in range(P):
+                lq += wQ[c] * sn[j, c]
+            aj = a[j]
+            own = aj * om2 * izn[ks + j] * lq
+            m = d - d % 4
+            for l in range(0, m, 4):
+                g0, g1, g2, g3 = _dot4(cs, j, Zw, l)
+                G[j, l] = (aj * g0 + own * V[j, l]) * inv2pi
+                G[j, l + 1] = (aj * g1 + own * V[j, l + 1]) * inv2pi
+                G[j, l + 2] = (aj * g2 + own * V[j, l + 2]) * inv2pi
+                G[j, l + 3] = (aj * g3 + own * V[j, l + 3]) * inv2pi
+            for l in range(m, d):
+                G[j, l] = (aj * _dot(cs, j, Zw, l) + own * V[j, l]) * inv2pi
+    return loss * inv2pi + const, OK
 
 
 @njit(**_JIT)
