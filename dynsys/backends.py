@@ -244,12 +244,13 @@ def family_arrays(p, fam):
     return ka.arrays_at(p, *fam[:6])
 
 
-def arclength_step(*args):
-    """One compiled continuation point: :func:`dynsys.kernels.arclength.step` ``(*args)``."""
+def arclength_step_kernel():
+    """The compiled continuation point, :func:`dynsys.kernels.arclength.step`, to be called once per
+    point (its compile notice given here, once: a branch calls it thousands of times)."""
     from .kernels import arclength as ka
 
     _notice_once(ka.step)
-    ka.step(*args)
+    return ka.step
 
 
 _warm = set()

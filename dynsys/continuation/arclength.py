@@ -228,6 +228,7 @@ class _FastRun(_Run):
         self._dips = {}
         self._none = (np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
                       np.empty(0), np.empty((0, 0)))
+        self._kernel = backends.arclength_step_kernel()
 
     def _step(self, x0, p0, N, xa, c, cp, rhs, t_prev, gtol, prev, newton=False):
         """A node (or None) and the corrector's Point (its status, p, iterations)."""
@@ -243,7 +244,7 @@ class _FastRun(_Run):
                  np.empty((m + 1, n)))
         info = self.info
         chord_on = prev is not None and not newton
-        backends.arclength_step(np.ascontiguousarray(x0), float(p0), N, xa, np.ascontiguousarray(c),
+        self._kernel(np.ascontiguousarray(x0), float(p0), N, xa, np.ascontiguousarray(c),
                                 float(cp), float(rhs), t_prev, float(gtol), XTOL_RTOL, MAX_ITER,
                                 CONTINUATION_CHORD_ITER, self.kfam, self.eig_rtol, np.ascontiguousarray(V0),
                                 np.ascontiguousarray(v0), lam_iters, sweeps, self.parallel_atol,
@@ -255,10 +256,14 @@ class _FastRun(_Run):
         if st != CONVERGED:
             return None, pt
         index, nullity, loss, index0 = int(info[4]), int(info[5]), float(info[8]), int(info[12])
-        own, rest = sel[:m], sel[m:]
-        groups = tuple(tuple(r) for r in self.pairs[:int(info[9])].tolist())
-        node = Node(x, p, t, np.ascontiguousarray(vecs[:, own]), x.reshape(self.shape), loss, gn, index,
-                    index0, nullity, mu[rest], vecs[:, rest], vecs, top, groups, chord)
+        groups = tuple(tuple(r) for r in self.pairs[:int(info[9])].tolist()) if info[9] else ()
+        if m:
+            own, rest = sel[:m], sel[m:]
+            node = Node(x, p, t, np.ascontiguousarray(vecs[:, own]), x.reshape(self.shape), loss, gn, index,
+                        index0, nullity, mu[rest], vecs[:, rest], vecs, top, groups, chord)
+        else:  # every Ritz pair is the rest, in order (sel is 0..q-1)
+            node = Node(x, p, t, N, x.reshape(self.shape), loss, gn, index, index0, nullity, mu, vecs, vecs, top,
+                        groups, chord)
         self._dips = {id(node): bool(info[10])}
         return node, pt
 

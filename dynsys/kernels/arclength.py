@@ -977,10 +977,13 @@ def chord_solve(F, perm, blk, X, N, c, cp, r, out, y):
     n = X.shape[1]
     m = N.shape[1]
     q = m + 1
+    nonzero = False
     for i in range(n):
         out[i] = r[i]
+        nonzero = nonzero or r[i] != 0.0
     u = out[:n]
-    bk_solve(F, perm, blk, u, y, n)
+    if nonzero:  # the tangent's right-hand side is zero here: u = 0 without a solve
+        bk_solve(F, perm, blk, u, y, n)
     S = np.empty((q, q))
     z = np.empty(q)
     for row in range(q):
