@@ -1,6 +1,7 @@
 """Pseudo-arclength continuation of critical points in one parameter: :func:`continuation`.
 
-Predictor: a step ``ds`` along the unit tangent in (state, p). Corrector (:mod:`.corrector`): the
+Predictor: a step ``ds`` along the unit tangent in (state, p), with the tangent's rate of change
+over the last step as a second-order term. Corrector (:mod:`.corrector`): the
 bordered system with phase conditions for the branch's own null directions, solved first by chord
 iterations on the previous point's factored Jacobian (the factor its spectrum already made: one
 gradient per iteration), by Newton on the exact Hessian where those do not converge. The step
@@ -72,6 +73,18 @@ class Node(NamedTuple):
     groups: tuple          #: pairs of parallel rows
     chord: tuple           #: ``(F, perm, blk, b, X)``: the factor of ``H + tau I``, ``d grad / d p``
                            #: and the bordering columns solved with the factor (the next corrector's)
+    dt: np.ndarray = None  #: ``(t - t_prev) / ds``: the tangent's rate of change (the predictor's)
+
+
+def _predict(A, ds):
+    """The predictor at arclength ``ds`` from node A: along its tangent, plus the tangent's rate of
+    change over the last step (``A.dt``) where known: ``y_A + ds t + ds^2 dt / 2``. The corrector's
+    first residual is then third order in ds, and on a dense branch one chord iteration meets it."""
+    n = A.x.size
+    if A.dt is None:
+        return A.x + ds * A.t[:n], A.p + ds * float(A.t[n])
+    y = ds * A.t + (0.5 * ds * ds) * A.dt
+    return A.x + y[:n], A.p + float(y[n])
 
 
 def _dips(system, A, B, shape):
@@ -197,7 +210,7 @@ class _Run:
         """
         n = A.x.size
         tx, tp = A.t[:n], float(A.t[n])
-        x0, p0 = (A.x + ds * tx, A.p + ds * tp) if pred is None else pred
+        x0, p0 = _predict(A, ds) if pred is None else pred
         pt = self._correct(A, x0, p0, A.N, A.x, tx, tp, float(tx @ A.x + tp * A.p + ds), self.gtol * loose,
                            newton=pred is not None)
         return self._finish(pt, A.N, A, A.t)
@@ -274,7 +287,7 @@ class _FastRun(_Run):
     def step_from(self, A, ds, loose=1.0, pred=None):
         n = A.x.size
         tx, tp = A.t[:n], float(A.t[n])
-        x0, p0 = (A.x + ds * tx, A.p + ds * tp) if pred is None else pred
+        x0, p0 = _predict(A, ds) if pred is None else pred
         return self._step(x0, p0, A.N, A.x, tx, tp, float(tx @ A.x + tp * A.p + ds), A.t, self.gtol * loose, A,
                           newton=pred is not None)
 
@@ -521,9 +534,12 @@ def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
             hi = min(k for k in bracket if k > sig)
             f = (sig - lo) / (hi - lo)
             L, R = bracket[lo], bracket[hi]
-            node, _ = run.step_from(A, sig, loose=10.0,
-                                    pred=(L.x + f * (R.x - L.x), L.p + f * (R.p - L.p)))
-            if node is None or abs(node.t @ A.t) < 0.5:
+            x0, p0 = L.x + f * (R.x - L.x), L.p + f * (R.p - L.p)
+            node, _ = run.step_from(A, sig, loose=10.0, pred=(x0, p0))
+            # a corrector that moved the point further than the bracket is wide jumped to another
+            # branch (the tangent is no test here: near a branch point two directions are null)
+            if node is None or math.hypot(float(np.linalg.norm(node.x - x0)), node.p - p0) > math.hypot(
+                    float(np.linalg.norm(R.x - L.x)), R.p - L.p):
                 return None
             bracket[sig] = node
             return node
@@ -548,7 +564,7 @@ def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
     # only the last node's factor is ever used again (the next corrector's chord): an n x n array
     # per point would otherwise stay alive for the whole branch
     nodes[-1] = A._replace(chord=None)
-    nodes.append(B)
+    nodes.append(B._replace(dt=(B.t - A.t) / ds) if ds > 0.0 else B)
     s_arc.append(s_arc[-1] + ds)
 
 
