@@ -44,8 +44,10 @@ _OVERFLOW = ("the {what} at p0 = {p0} is not finite (the family's values overflo
 START_RTOL = 1e-6
 #: The bordering equations (phase conditions, arclength) are met to this times ``max(1, max|x|)``.
 XTOL_RTOL = 1e-11
-#: Corrector iterations at or below which the step grows, and above which it shrinks.
+#: Corrector iterations at or below which the step grows (Newton's, and the chord's, which
+#: converges linearly), and above which it shrinks.
 FAST_ITERS = 3
+FAST_CHORD_ITERS = 5
 SLOW_ITERS = 6
 #: The two ways a branch is computed (``Branch.path``): one compiled kernel call per point, or the
 #: general Python loop around the compiled field.
@@ -265,7 +267,7 @@ class _FastRun(_Run):
                                 *(prev.chord if chord_on else self._none), x, t, mu, vecs, top, sel,
                                 self.pairs, *chord, info)
         st, p, it, gn = int(info[0]), float(info[1]), int(info[2]), float(info[3])
-        pt = Point(x, p, None, None, None, None, st, it, gn)
+        pt = Point(x, p, None, None, None, None, st, it, gn, bool(info[11]))
         if st != CONVERGED:
             return None, pt
         index, nullity, loss, index0 = int(info[4]), int(info[5]), float(info[8]), int(info[12])
@@ -489,7 +491,8 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
                 status, message = CONVERGED, f"reached p_end = {p_end:g}"
                 break
             _add(run, nodes, evts, s_arc, B, p_tol, ds)
-            ds = min(step_max, ds * 1.5) if pt.iters <= FAST_ITERS else (ds * 0.7 if pt.iters > SLOW_ITERS else ds)
+            fast = FAST_CHORD_ITERS if pt.chord else FAST_ITERS
+            ds = min(step_max, ds * 1.5) if pt.iters <= fast else (ds * 0.7 if pt.iters > SLOW_ITERS else ds)
             ds = max(ds, step_min)
             now = int(1000 * min(1.0, max(0.0, (B.p - p0) / (p_end - p0)))) if span else 0
             if now > done:
@@ -545,7 +548,9 @@ def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
             return node
 
         n_lo, n_hi, width = _ev.bisect(trial, ds, same, A.p, B.p, p_tol)
-        at = n_hi if n_hi is not None else (n_lo if n_lo is not None else B)
+        ends = [nd for nd in (n_hi, n_lo) if nd is not None] or [B]
+        # a fold is where t_p vanishes: of the bracket's ends, the one nearer to that
+        at = min(ends, key=lambda nd: abs(nd.t[n])) if fold else ends[0]
         ncross = max(abs(B.index - A.index), 1)
         if fold:
             kind, symmetric = "fold", False

@@ -41,6 +41,7 @@ class Point(NamedTuple):
     status: int
     iters: int
     grad_norm: float
+    chord: bool = False  #: converged by chord iterations (the step control allows more of them)
 
 
 class Evaluator:
@@ -184,7 +185,7 @@ def chord_correct(ev, x0, p0, N, x_anchor, c, cp, rhs, chord, *, gtol, xtol, dom
         r_arc = c @ x + cp * p - rhs
         rx = max(float(np.max(np.abs(r_phase), initial=0.0)), abs(float(r_arc)))
         if gn <= gtol and rx <= xtol:
-            return Point(x, p, g, None, None, None, CONVERGED, it, gn)
+            return Point(x, p, g, None, None, None, CONVERGED, it, gn, True)
         res = max(gn / gtol, rx / xtol)
         if it >= 1 and res > CONTINUATION_CHORD_RATE * res_prev or it == max_iter:
             return Point(x, p, None, None, None, None, STALLED, it, gn)

@@ -55,7 +55,7 @@ def bisect(trial, sigma_hi, same_as_start, p_lo, p_hi, p_tol):
     lo, hi = 0.0, sigma_hi
     n_lo = n_hi = None
     for _ in range(MAX_BISECT):
-        if abs(p_hi - p_lo) <= p_tol and hi - lo <= 1e-7 * max(1.0, sigma_hi):
+        if abs(p_hi - p_lo) <= p_tol and hi - lo <= 1e-9 * max(1.0, sigma_hi):
             break
         mid = 0.5 * (lo + hi)
         node = trial(mid)

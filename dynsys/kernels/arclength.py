@@ -485,11 +485,15 @@ def inertia(S, shift):
 
 @njit(**_JIT)
 def _lam_max(H, v0, iters, top):
-    """Power iteration for ``max|lambda|`` from ``v0`` (the vector into ``top``)."""
+    """Power iteration for ``max|lambda|`` from ``v0`` (the vector into ``top``), never below the
+    largest ``|H_ii|`` (also a lower bound of ``max|lambda|``: it keeps the estimate up where the top
+    eigenvector has just changed and the iteration, started from the old one, has not followed)."""
     n = H.shape[0]
     v = v0 / math.sqrt(np.sum(v0 * v0))
     w = np.empty(n)
     lam = 0.0
+    for i in range(n):
+        lam = max(lam, abs(H[i, i]))
     for _ in range(iters):
         for i in range(n):
             Hi = H[i]
@@ -500,7 +504,7 @@ def _lam_max(H, v0, iters, top):
         nw = math.sqrt(np.sum(w * w))
         if nw == 0.0:
             break
-        lam = nw
+        lam = max(lam, nw)
         v = w / nw
     top[:n] = v
     return lam
