@@ -40,6 +40,8 @@ CRITSET = "__critset__"  # ("__critset__", model, seeds, kwargs): find_critical_
 CALLABLE = "__callable__"  # ("__callable__", name, model): a p -> system callable
 TMP = "__tmp__"          # ("__tmp__", name): a fresh path in a new temporary folder
 TMPFILE = "__tmpfile__"  # ("__tmpfile__",): an existing plain file
+K2 = "__k2__"            # ("__k2__", part): the K = 2 bisector branch over the teacher angle (d = 2),
+                         # with its symmetric branch point; part in family, branch, event, of_pq
 
 I3 = np.eye(3)
 R3 = np.random.default_rng(1).normal(size=(3, 3))
@@ -156,6 +158,16 @@ def base_calls():
             "W0": 1, "p0": 2, "p_end": 3, "step_max": "step"}),
         "continuation_path": ("continuation", ((FAMILY, "teacher_path", m, {"W_star_end": 1.2 * I3}), I3, 0.0, 0.5),
                               {"max_points": 8}, {"family": 0, "W0": 1, "p0": 2, "p_end": 3}),
+        "switch_branch": ("continuation.switch_branch", ((K2, "family"), (K2, "branch"), (K2, "event"), 2.6),
+                          {"max_points": 8}, {
+            "family": 0, "branch": 1, "event": 2, "p_end": 3, "dp": "step", "dedup_tol": "gtol",
+            "sym_tol": "gtol", "conjugates": "opt", "max_points": "k", "step": "step"}),
+        "isotropy": ("continuation.isotropy", ((K2, "family"), (K2, "branch"), (K2, "event")), {}, {
+            "family": 0, "branch": 1, "event": 2, "sym_tol": "gtol", "gtol": "gtol"}),
+        "follow_event": ("continuation.follow_event", ((K2, "of_pq"), (K2, "event"), 1.0, 1.1), {
+            "own_nullity": 1, "max_points": 6}, {
+            "of_pq": 0, "event": 1, "q0": 2, "q_end": 3, "own_nullity": "k", "step": "step", "max_points": "k",
+            "gtol": "gtol", "names": "opt"}),
         "family_leaky_slope": ("families.leaky_slope", (m,), {"hi": 0.9}, {"model": 0, "hi": "step"}),
         "family_top_weight_scale": ("families.top_weight_scale", (m,), {"rows": [0, 1]}, {"model": 0, "rows": "rows"}),
         "family_teacher_angle": ("families.teacher_angle", (m,), {"rows": (0, 1)}, {"model": 0, "rows": "rows"}),
@@ -269,12 +281,27 @@ def build(name, mutation):
 def _marker(a):
     """The marker of an argument built in the worker, else None."""
     if isinstance(a, tuple) and a and isinstance(a[0], str) and a[0] in (MODEL, FAMILY, CRITSET, CALLABLE,
-                                                                          TMP, TMPFILE):
+                                                                          TMP, TMPFILE, K2):
         return a[0]
     return None
 
 
 _SCRATCH = []    # temporary folders of the current call, removed after it
+_K2 = {}         # the K = 2 bisector setup, built once per worker
+
+
+def _k2(part):
+    """``part`` of the K = 2 bisector setup (its branch is computed once per worker)."""
+    import dynsys as ds
+    from dynsys.theory.k2_saddles import k2_saddle_families
+    if not _K2:
+        fam0 = k2_saddle_families(1.0, 1.0, 2.0)[0]
+        model = ds.TeacherStudent(fam0.teacher(2))
+        family = ds.families.teacher_angle(model)
+        branch = ds.continuation(family, fam0.W(0.3), 2.0, 2.6)
+        _K2.update(family=family, branch=branch, event=branch.events[0],
+                   of_pq=lambda p, q: ds.families.teacher_norm(family(p), 1)(q))
+    return _K2[part]
 
 
 def _build_arg(a):
@@ -294,6 +321,8 @@ def _build_arg(a):
     if kind == TMP:
         _SCRATCH.append(tempfile.mkdtemp(prefix="dynsys_fuzz_"))
         return os.path.join(_SCRATCH[-1], a[1])
+    if kind == K2:
+        return _k2(a[1])
     if kind == TMPFILE:
         _SCRATCH.append(tempfile.mkdtemp(prefix="dynsys_fuzz_"))
         path = os.path.join(_SCRATCH[-1], "file")
@@ -313,6 +342,9 @@ def _resolve(fname, args, kwargs=None):
         return getattr(ds.ReducedDynamics(args[0]), fname[3:]), args[1:], kwargs
     if fname.startswith("families."):
         return getattr(ds.families, fname[9:]), args, kwargs
+    if fname.startswith("continuation."):
+        import importlib
+        return getattr(importlib.import_module("dynsys.continuation"), fname[13:]), args, kwargs
     if fname.startswith("s."):
         # a sampler (built from the arguments after the model) mapped by a short basin map
         maker, model = getattr(ds, fname[2:]), args[0]

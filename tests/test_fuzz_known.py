@@ -378,3 +378,18 @@ def test_certify_empty_batch_named(m):
 def test_gd_trace_every_beyond_int64_named(m):
     with pytest.raises(ValueError, match="every must be at most"):
         ds.gd_trace(m, R, step=0.1, n_steps=5, delta=0.01, every=2**63)
+
+
+def test_switching_names_a_branch_or_event_of_the_wrong_type():
+    # switch_branch read branch.W of whatever it was given (AttributeError on a string)
+    from dynsys.continuation import isotropy, switch_branch
+    from dynsys.theory.k2_saddles import k2_saddle_families
+
+    fam0 = k2_saddle_families(1.0, 1.0, 2.0)[0]
+    family = ds.families.teacher_angle(ds.TeacherStudent(fam0.teacher(2)))
+    branch = ds.continuation(family, fam0.W(0.3), 2.0, 2.6)
+    for call in (lambda b, e: switch_branch(family, b, e, 2.6), lambda b, e: isotropy(family, b, e)):
+        with pytest.raises(TypeError, match="branch must be the Branch"):
+            call("x", branch.events[0])
+        with pytest.raises(TypeError, match="event must be an Event"):
+            call(branch, np.ones((2, 2)))

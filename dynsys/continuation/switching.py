@@ -57,8 +57,13 @@ class _Setting(NamedTuple):
     size: float
 
 
-def _check_event(event):
-    if not isinstance(event, Event) or event.kind not in ("branch_point", "symmetric_branch_point"):
+def _check(branch, event):
+    if not isinstance(branch, Branch):
+        raise TypeError(f"branch must be the Branch the event was found on (a dynsys.continuation "
+                        f"result); got {type(branch).__name__}")
+    if not isinstance(event, Event):
+        raise TypeError(f"event must be an Event of the branch (branch.events); got {type(event).__name__}")
+    if event.kind not in ("branch_point", "symmetric_branch_point"):
         raise ValueError(f"event must be a branch point of the branch (kind 'branch_point' or "
                          f"'symmetric_branch_point'); got {getattr(event, 'kind', event)!r}")
 
@@ -109,7 +114,7 @@ def isotropy(family, branch: Branch, event: Event, *, sym_tol=1e-6, gtol=None) -
         A copy with ``vectors``, ``eigvals``, ``group_order`` and ``subgroups`` filled in
         (docs/continuation.md, "Symmetric branch points").
     """
-    _check_event(event)
+    _check(branch, event)
     sym_tol = v.real_scalar(sym_tol, "sym_tol", lo=0.0, lo_open=True)
     return _setting(as_family(family), branch, event, sym_tol, gtol).event
 
@@ -148,7 +153,7 @@ def switch_branch(family, branch: Branch, event: Event, p_end, *, dp=1e-3, dedup
         symmetry, and the branches followed (it iterates over them; empty when no start converged).
     """
     fam = as_family(family)
-    _check_event(event)
+    _check(branch, event)
     dp = v.real_scalar(dp, "dp", lo=0.0, lo_open=True)
     sym_tol = v.real_scalar(sym_tol, "sym_tol", lo=0.0, lo_open=True)
     st = _setting(fam, branch, event, sym_tol, kwargs.get("gtol"))
