@@ -248,30 +248,30 @@ class _FastRun(_Run):
     def _step(self, x0, p0, N, xa, c, cp, rhs, t_prev, gtol, prev, newton=False):
         """A node (or None) and the corrector's Point (its status, p, iterations)."""
         n = x0.size
-        N = np.ascontiguousarray(N)
         m = N.shape[1]
         q = min(m + self.n_eig, n)
-        V0, v0, lam_iters, sweeps = start_vectors(n, q, None if prev is None else prev.V,
-                                                  None if prev is None else prev.top, 1)
+        if prev is None:
+            V0, v0, lam_iters, sweeps = start_vectors(n, q, None, None, 1)
+        else:  # start_vectors with the previous point's vectors, inlined: this runs at every point
+            V0, v0, lam_iters, sweeps = prev.V, prev.top, 4, 1
         x, t, mu, vecs, top = np.empty(n), np.empty(n + 1), np.empty(q), np.empty((n, q)), np.empty(n)
         sel = np.empty(q, dtype=np.int64)
         chord = (np.empty((n, n)), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n),
                  np.empty((m + 1, n)))
         info = self.info
         chord_on = prev is not None and not newton
-        self._kernel(np.ascontiguousarray(x0), float(p0), N, xa, np.ascontiguousarray(c),
-                                float(cp), float(rhs), t_prev, float(gtol), XTOL_RTOL, MAX_ITER,
-                                CONTINUATION_CHORD_ITER, self.kfam, self.eig_rtol, np.ascontiguousarray(V0),
-                                np.ascontiguousarray(v0), lam_iters, sweeps, self.parallel_atol,
-                                xa if prev is None else prev.x, chord_on,
-                                *(prev.chord if chord_on else self._none), x, t, mu, vecs, top, sel,
-                                self.pairs, *chord, info)
-        st, p, it, gn = int(info[0]), float(info[1]), int(info[2]), float(info[3])
-        pt = Point(x, p, None, None, None, None, st, it, gn, bool(info[11]))
+        # every array here is contiguous by construction (the kernel's signatures are for C arrays)
+        self._kernel(x0, float(p0), N, xa, c, float(cp), float(rhs), t_prev, float(gtol), XTOL_RTOL, MAX_ITER,
+                     CONTINUATION_CHORD_ITER, self.kfam, self.eig_rtol, V0, v0, lam_iters, sweeps,
+                     self.parallel_atol, xa if prev is None else prev.x, chord_on,
+                     *(prev.chord if chord_on else self._none), x, t, mu, vecs, top, sel, self.pairs, *chord,
+                     info)
+        st, p, it, gn, index, nullity, _, _, loss, npairs, dips, by_chord, index0 = info.tolist()
+        pt = Point(x, p, None, None, None, None, int(st), int(it), gn, by_chord == 1.0)
         if st != CONVERGED:
             return None, pt
-        index, nullity, loss, index0 = int(info[4]), int(info[5]), float(info[8]), int(info[12])
-        groups = tuple(tuple(r) for r in self.pairs[:int(info[9])].tolist()) if info[9] else ()
+        index, nullity, index0 = int(index), int(nullity), int(index0)
+        groups = tuple(tuple(r) for r in self.pairs[:int(npairs)].tolist()) if npairs else ()
         if m:
             own, rest = sel[:m], sel[m:]
             node = Node(x, p, t, np.ascontiguousarray(vecs[:, own]), x.reshape(self.shape), loss, gn, index,
@@ -279,7 +279,7 @@ class _FastRun(_Run):
         else:  # every Ritz pair is the rest, in order (sel is 0..q-1)
             node = Node(x, p, t, N, x.reshape(self.shape), loss, gn, index, index0, nullity, mu, vecs, vecs, top,
                         groups, chord)
-        self._dips = {id(node): bool(info[10])}
+        self._dips = {id(node): dips == 1.0}
         return node, pt
 
     def start(self, x0, p0, N0, t0):
