@@ -47,7 +47,7 @@ def bifurcation_diagram(branches, y="loss", ax=None, *, ylabel=None, label_event
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    seen_idx, seen_kind = set(), set()
+    seen_idx, seen_kind, labels = set(), set(), []
     name = "p"
     for b in branches:
         yv, yname = _y_of(b, y)
@@ -68,8 +68,13 @@ def bifurcation_diagram(branches, y="loss", ax=None, *, ylabel=None, label_event
                     label=ev.kind.replace("_", " ") if ev.kind not in seen_kind else None)
             seen_kind.add(ev.kind)
             if label_events:
-                ax.annotate(f"{short} {ev.p:.6g}", (ev.p, yy), textcoords="offset points", xytext=(5, 5),
-                            fontsize=8)
+                labels.append((f"{short} {ev.p:.6g}", ev.p, yy))
+    # each label towards the middle of the axes from its point, so that none leaves the frame
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for text, px, py in labels:
+        right, top = px > 0.5 * (x0 + x1), py > 0.5 * (y0 + y1)
+        ax.annotate(text, (px, py), textcoords="offset points", xytext=(-5 if right else 5, -5 if top else 5),
+                    ha="right" if right else "left", va="top" if top else "bottom", fontsize=8)
     ax.set_xlabel(name)
     ax.set_ylabel(ylabel or yname)
     ax.legend(fontsize=8)
