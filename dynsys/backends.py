@@ -244,13 +244,13 @@ def family_arrays(p, fam):
     return ka.arrays_at(p, *fam[:6])
 
 
-def arclength_step_kernel():
-    """The compiled continuation point, :func:`dynsys.kernels.arclength.step`, to be called once per
-    point (its compile notice given here, once: a branch calls it thousands of times)."""
+def arclength_kernel():
+    """The compiled continuation, :func:`dynsys.kernels.arclength.advance`: one point as given, or a
+    run of plain points (its compile notice given here, once: a branch calls it many times)."""
     from .kernels import arclength as ka
 
-    _notice_once(ka.step)
-    return ka.step
+    _notice_once(ka.advance)
+    return ka.advance
 
 
 _warm = set()

@@ -87,7 +87,7 @@ def _theory(ds):
 
 def _continuation(ds):
     m = ds.TeacherStudent(np.eye(2))
-    # the compiled arclength step, the Bunch-Kaufman inertia and the near-zero spectrum
+    # the compiled arclength step and its loop, the Bunch-Kaufman inertia, the near-zero spectrum
     ds.continuation(ds.families.leaky_slope(m), np.eye(2), 0.0, 0.05, progress=False)
 
 

@@ -237,6 +237,7 @@ def test_chord_branch_equals_newton_branch(monkeypatch):
         return out
 
     monkeypatch.setattr(arc._FastRun, "_step", spy)
+    monkeypatch.setattr(arc, "ADVANCE_CAP", 0)      # every point through _step
     b1 = continuation(fam, W0, 0.0, 0.5, **kw)
     used = sum(chord.values()) / len(chord)
     monkeypatch.setattr(arc, "CONTINUATION_CHORD_ITER", 0)
@@ -245,6 +246,45 @@ def test_chord_branch_equals_newton_branch(monkeypatch):
     assert np.max(np.abs(b1.W - b0.W)) <= 1e-9 and np.max(np.abs(b1.p - b0.p)) <= 1e-10
     assert np.array_equal(b1.morse_index, b0.morse_index)
     assert np.max(np.abs(b1.loss - b0.loss)) <= 1e-12
+
+
+def _case(case):
+    """Branches for the loop-against-points test: dense fixed steps over alpha, default steps, a
+    symmetric branch point (equal teacher norms) and a fold (norms 1 and 5) over the teacher angle."""
+    if case == "branch_point":
+        f = k2_saddle_families(1.0, 1.0, 2.0)[0]
+        return families.teacher_angle(dynsys.TeacherStudent(f.teacher(2))), f.W(0.3), 2.0, 2.6, {}
+    if case == "fold":
+        f = k2_saddle_families(1.0, 5.0, 3.0)[1]
+        return families.teacher_angle(dynsys.TeacherStudent(f.teacher(2))), f.W(0.4), 3.0, 2.0, {}
+    model = dynsys.TeacherStudent(np.eye(4))
+    W0 = dynsys.critical.newton.refine(model, np.eye(4)[[1, 0, 2, 3]] * 0.9 + 0.05).W
+    kw = {} if case == "default_steps" else dict(step=0.005, step_max=0.005)
+    return families.leaky_slope(model), W0, 0.0, 0.9, kw
+
+
+@pytest.mark.parametrize("case", ["alpha", "default_steps", "branch_point", "fold"])
+def test_compiled_loop_equals_point_by_point(monkeypatch, case):
+    """The compiled loop over plain points (kernels.arclength.advance) gives the branch the Python
+    loop gives one kernel call per point: the same points, steps and events, to rounding (both run
+    the same kernel; only the predictor's sums are compiled apart, and a rounding difference in the
+    predictor moves the converged point within the corrector's tolerance)."""
+    import sys
+
+    arc = sys.modules["dynsys.continuation.arclength"]
+    fam, W0, p0, p1, kw = _case(case)
+    loop = continuation(fam, W0, p0, p1, **kw)
+    monkeypatch.setattr(arc, "ADVANCE_CAP", 0)
+    each = continuation(fam, W0, p0, p1, **kw)
+    assert loop.status == each.status and len(loop) == len(each) and len(loop) > 10
+    assert np.max(np.abs(loop.p - each.p)) <= 1e-10 and np.max(np.abs(loop.s - each.s)) <= 1e-10
+    assert np.max(np.abs(loop.W - each.W)) <= 1e-10
+    assert np.array_equal(loop.morse_index, each.morse_index) and np.array_equal(loop.nullity, each.nullity)
+    assert np.allclose(loop.eigvals, each.eigvals, rtol=0, atol=1e-10, equal_nan=True)
+    # (the tangent just past a branch point is conditioned by the crossing eigenvalue: 3e-10 seen)
+    assert np.max(np.abs(loop.tangent_p - each.tangent_p)) <= 1e-8
+    assert [(e.kind, e.position) for e in loop.events] == [(e.kind, e.position) for e in each.events]
+    assert all(abs(e.p - f.p) <= 1e-10 for e, f in zip(loop.events, each.events))
 
 
 # ------------------------------------------------------------------ compiled path = general path

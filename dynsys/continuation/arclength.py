@@ -15,8 +15,6 @@ inertia of the Hessian (:mod:`.spectrum`); a change between two points is an eve
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
-
 import numpy as np
 
 from .. import _validate as v
@@ -25,7 +23,6 @@ from .._codes import CONVERGED, INTERRUPTED, MAX_STEPS, SINGULAR, STALLED
 from ..config import CONTINUATION_CHORD_ITER, EIG_RTOL, PARALLEL_ATOL
 from ..critical.newton import refine as _refine
 from ..critical.shared import grad_hess, resolve_gtol, row_max, state_shape
-from ..results.branch import Branch
 from ..results.census import Census, CensusClass
 from ..results.critical import CriticalPoint, CriticalSet
 from ..results.status import Status
@@ -37,6 +34,7 @@ from .corrector import (MAX_ITER, Evaluator, Point, bordered, chord_correct, cor
 from .family import as_family
 from .many import follow_all
 from .spectrum import null_space, spectrum, start_vectors
+from .trace import Node, Trace
 
 _OVERFLOW = ("the {what} at p0 = {p0} is not finite (the family's values overflow there); start from "
              "a p0 where the model's scale is representable")
@@ -49,33 +47,17 @@ XTOL_RTOL = 1e-11
 FAST_ITERS = 3
 FAST_CHORD_ITERS = 5
 SLOW_ITERS = 6
+#: Power steps and inverse-iteration sweeps of the spectrum at a point after the first (started
+#: from the previous point's vectors: start_vectors' settings for a warm start).
+LAM_ITERS = 4
+SWEEPS = 1
+#: Points the compiled loop takes per call at most (a branch of k = d = 10 takes about 100 us a
+#: point: Ctrl-C and the progress bar are seen every few milliseconds).
+ADVANCE_CAP = 64
 #: The two ways a branch is computed (``Branch.path``): one compiled kernel call per point, or the
 #: general Python loop around the compiled field.
 COMPILED = "compiled"
 GENERAL = "general"
-
-
-class Node(NamedTuple):
-    """One accepted point with its spectral data."""
-
-    x: np.ndarray
-    p: float
-    t: np.ndarray          #: unit tangent (n + 1)
-    N: np.ndarray          #: own null basis (n, m)
-    W: np.ndarray
-    loss: float
-    grad_norm: float
-    index: int
-    index0: int            #: index with zero threshold outside the own null space (bisection)
-    nullity: int
-    eig: np.ndarray        #: eigenvalues nearest zero outside the own null space
-    vec: np.ndarray        #: their vectors (n, q)
-    V: np.ndarray          #: all Ritz vectors (start of the next inverse iteration)
-    top: np.ndarray        #: power-iteration vector
-    groups: tuple          #: pairs of parallel rows
-    chord: tuple           #: ``(F, perm, blk, b, X)``: the factor of ``H + tau I``, ``d grad / d p``
-                           #: and the bordering columns solved with the factor (the next corrector's)
-    dt: np.ndarray = None  #: ``(t - t_prev) / ds``: the tangent's rate of change (the predictor's)
 
 
 def _predict(A, ds):
@@ -217,6 +199,11 @@ class _Run:
                            newton=pred is not None)
         return self._finish(pt, A.N, A, A.t)
 
+    def advance(self, trace, ds, p_end, budget, step_min, step_max):
+        """Plain points appended to ``trace`` without this loop's help, and the step after them: none
+        on the general path (the compiled path's :meth:`_FastRun.advance` runs many per call)."""
+        return ds
+
     def at_p(self, A, B, p_target):
         """The point with ``p = p_target`` between nodes A and B (natural-parameter corrector)."""
         n = A.x.size
@@ -243,44 +230,80 @@ class _FastRun(_Run):
         self._dips = {}
         self._none = (np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
                       np.empty(0), np.empty((0, 0)))
-        self._kernel = backends.arclength_step_kernel()
+        self._no_out = (np.empty((0, 0)), *(np.empty(0),) * 4, *(np.empty(0, dtype=np.int64),) * 2,
+                        np.empty((0, 0)), np.empty(0))
+        self._no_info = np.empty(8)
+        self._no_given = (np.empty(0), 0.0, np.empty(0), 0.0, 0.0, False)
+        self._kernel = backends.arclength_kernel()
 
     def _step(self, x0, p0, N, xa, c, cp, rhs, t_prev, gtol, prev, newton=False):
-        """A node (or None) and the corrector's Point (its status, p, iterations)."""
+        """A node (or None) and the corrector's Point (its status, p, iterations): one step, as given
+        (the kernel with ``cap = 0``)."""
         n = x0.size
         m = N.shape[1]
         q = min(m + self.n_eig, n)
         if prev is None:
             V0, v0, lam_iters, sweeps = start_vectors(n, q, None, None, 1)
         else:  # start_vectors with the previous point's vectors, inlined: this runs at every point
-            V0, v0, lam_iters, sweeps = prev.V, prev.top, 4, 1
-        x, t, mu, vecs, top = np.empty(n), np.empty(n + 1), np.empty(q), np.empty((n, q)), np.empty(n)
-        sel = np.empty(q, dtype=np.int64)
-        chord = (np.empty((n, n)), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n),
-                 np.empty((m + 1, n)))
-        info = self.info
+            V0, v0, lam_iters, sweeps = prev.V, prev.top, LAM_ITERS, SWEEPS
+        S = self._buffers(n, m, q)
         chord_on = prev is not None and not newton
         # every array here is contiguous by construction (the kernel's signatures are for C arrays)
-        self._kernel(x0, float(p0), N, xa, c, float(cp), float(rhs), t_prev, float(gtol), XTOL_RTOL, MAX_ITER,
-                     CONTINUATION_CHORD_ITER, self.kfam, self.eig_rtol, V0, v0, lam_iters, sweeps,
-                     self.parallel_atol, xa if prev is None else prev.x, chord_on,
-                     *(prev.chord if chord_on else self._none), x, t, mu, vecs, top, sel, self.pairs, *chord,
-                     info)
+        t_prev, N = np.ascontiguousarray(t_prev), np.ascontiguousarray(N)
+        a = (xa, t_prev, t_prev, N, V0, v0, *(prev.chord if chord_on else self._none), *S[11:])
+        info = self.info
+        self._kernel(a, 0.0, False, 0, 0, 0, 0.0, 0.0, float(gtol), XTOL_RTOL, MAX_ITER, CONTINUATION_CHORD_ITER,
+                     self.kfam, self.eig_rtol, lam_iters, sweeps, self.parallel_atol, 0.0, 0.0, 0, 0, 0, 0,
+                     (x0, float(p0), c, float(cp), float(rhs), chord_on), S, S, self._no_out, self._no_info, info)
         st, p, it, gn, index, nullity, _, _, loss, npairs, dips, by_chord, index0 = info.tolist()
+        x, t, _, N1, vecs, top, F, perm, blk, b, X, pairs, mu, sel = S
         pt = Point(x, p, None, None, None, None, int(st), int(it), gn, by_chord == 1.0)
         if st != CONVERGED:
             return None, pt
         index, nullity, index0 = int(index), int(nullity), int(index0)
-        groups = tuple(tuple(r) for r in self.pairs[:int(npairs)].tolist()) if npairs else ()
-        if m:
-            own, rest = sel[:m], sel[m:]
-            node = Node(x, p, t, np.ascontiguousarray(vecs[:, own]), x.reshape(self.shape), loss, gn, index,
-                        index0, nullity, mu[rest], vecs[:, rest], vecs, top, groups, chord)
-        else:  # every Ritz pair is the rest, in order (sel is 0..q-1)
-            node = Node(x, p, t, N, x.reshape(self.shape), loss, gn, index, index0, nullity, mu, vecs, vecs, top,
-                        groups, chord)
+        groups = tuple(tuple(r) for r in pairs[:int(npairs)].tolist()) if npairs else ()
+        rest = sel[m:]  # (m = 0: 0..q-1)
+        node = Node(x, p, t, N1, x.reshape(self.shape), loss, gn, index, index0, nullity, mu[rest], vecs[:, rest],
+                    vecs, top, groups, (F, perm, blk, b, X))
         self._dips = {id(node): dips == 1.0}
         return node, pt
+
+    def advance(self, trace, ds, p_end, budget, step_min, step_max):
+        """Plain points by the compiled loop (:func:`dynsys.kernels.arclength.advance`, at most
+        ``ADVANCE_CAP`` per call: Ctrl-C and progress are seen between calls), appended to ``trace``;
+        the step after them. The loop stops before the first step that is not plain, which the caller
+        then takes itself: the branch is the one the caller's loop alone gives."""
+        A = trace.last
+        cap = min(budget, ADVANCE_CAP)
+        if A.chord is None or cap <= 0:
+            return ds
+        n, m, q = A.x.size, A.N.shape[1], A.V.shape[1]
+        sets = [self._buffers(n, m, q) for _ in range(2)]
+        pairs = np.array(A.groups, dtype=np.int64).reshape(-1, 2)
+        a = (A.x, A.t, A.t if A.dt is None else A.dt, A.N, A.V, A.top, *A.chord, pairs, *sets[0][12:])
+        out = (np.empty((cap, n)), np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap),
+               np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64), np.empty((cap, q - m)), np.empty(cap))
+        info = np.empty(8)
+        self._kernel(a, A.p, A.dt is not None, A.index, A.nullity, len(A.groups), float(ds), float(p_end),
+                     float(self.gtol), XTOL_RTOL, MAX_ITER, CONTINUATION_CHORD_ITER, self.kfam, self.eig_rtol,
+                     LAM_ITERS, SWEEPS, self.parallel_atol, float(step_min), float(step_max), FAST_CHORD_ITERS,
+                     FAST_ITERS, SLOW_ITERS, cap, self._no_given, *sets, out, info, self.info)
+        count, which, ds, p, loss, gn, index0, nullity = info.tolist()
+        count = int(count)
+        if count:
+            x, t, dt, N, vecs, top, F, perm, blk, b, X, _, mu, sel = sets[int(which)]
+            rest = sel[m:]
+            last = Node(x, p, t, N, x.reshape(self.shape), loss, gn, A.index, int(index0), int(nullity), mu[rest],
+                        vecs[:, rest], vecs, top, A.groups, (F, perm, blk, b, X), dt)
+            trace.extend(tuple(c[:count] for c in out), last)
+        return ds
+
+    def _buffers(self, n, m, q):
+        """One point's arrays for :func:`dynsys.kernels.arclength.advance`."""
+        return (np.empty(n), np.empty(n + 1), np.empty(n + 1), np.empty((n, m)), np.empty((n, q)), np.empty(n),
+                np.empty((n, n)), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n),
+                np.empty((m + 1, n)), np.empty_like(self.pairs), np.empty(q),
+                np.empty(q, dtype=np.int64))
 
     def start(self, x0, p0, N0, t0):
         node, pt = self._step(x0, p0, N0, x0, np.zeros(x0.size), 1.0, p0, t0, self.gtol, None)
@@ -437,9 +460,8 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
         raise ValueError(f"W0 could not be polished to a critical point at p0 = {p0} (status "
                          f"{Status(pt.status).name}, gradient norm {pt.grad_norm:.3g}, gtol = {gtol:.3g}: "
                          f"a gtol below the rounding level of the gradient cannot be met)")
-    nodes = [start]
+    trace = Trace(start)
     evts = []
-    s_arc = [0.0]
     status, message = MAX_STEPS, ""
     ds = step
     span = abs(p_end - p0)
@@ -447,8 +469,14 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     done = 0
     last_fail = CONVERGED
     try:
-        while len(nodes) < max_points:
-            A = nodes[-1]
+        while len(trace) < max_points:
+            # the plain points in one compiled call (the compiled path); it stops before the first
+            # step that needs this loop: a failure, an event, p_end
+            ds = run.advance(trace, ds, p_end, max_points - len(trace), step_min, step_max)
+            done = _tick(bar, done, trace.last.p, p0, p_end, span)
+            if len(trace) >= max_points:
+                continue
+            A = trace.last
             B, pt = run.step_from(A, ds)
             if B is not None and run.dips(A, B):
                 B, pt = None, pt._replace(status=SINGULAR)
@@ -462,7 +490,7 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
                     E = (run.at_p(A, A._replace(x=A.x + ds * A.t[:n], p=p_pred), edge)
                          if edge == p_end or ds <= 4 * step_min else None)
                     if E is not None:
-                        _add(run, nodes, evts, s_arc, E, p_tol)
+                        _add(run, trace, evts, E, p_tol)
                         if edge == p_end:
                             status, message = CONVERGED, f"reached p_end = {p_end:g}"
                         else:
@@ -487,34 +515,41 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
                         status, message = STALLED, f"could not land on p_end = {p_end:g}"
                         break
                     continue
-                _add(run, nodes, evts, s_arc, E, p_tol)
+                _add(run, trace, evts, E, p_tol)
                 status, message = CONVERGED, f"reached p_end = {p_end:g}"
                 break
-            _add(run, nodes, evts, s_arc, B, p_tol, ds)
+            _add(run, trace, evts, B, p_tol, ds)
             fast = FAST_CHORD_ITERS if pt.chord else FAST_ITERS
             ds = min(step_max, ds * 1.5) if pt.iters <= fast else (ds * 0.7 if pt.iters > SLOW_ITERS else ds)
             ds = max(ds, step_min)
-            now = int(1000 * min(1.0, max(0.0, (B.p - p0) / (p_end - p0)))) if span else 0
-            if now > done:
-                bar.update(now - done)
-                done = now
+            done = _tick(bar, done, B.p, p0, p_end, span)
         else:
             message = f"max_points = {max_points} reached"
     except KeyboardInterrupt:
         status, message = INTERRUPTED, "interrupted (Ctrl-C): the branch so far"
     finally:
         bar.close()
-    return _branch(nodes, s_arc, evts, status, message, N0.shape[1], fam, p0, p_end, step, step_min,
-                   step_max, gtol, eig_rtol, run.path)
+    return trace.branch(shape, events=tuple(evts), status=status, own_nullity=int(N0.shape[1]),
+                        parameter=fam.name, derivative=fam.derivative, p0=float(p0), p_end=float(p_end),
+                        step=float(step), step_min=float(step_min), step_max=float(step_max), gtol=float(gtol),
+                        eig_rtol=float(eig_rtol), message=message, path=run.path)
 
 
-def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
-    """Append node B after nodes[-1], with the events between them."""
-    A = nodes[-1]
+def _tick(bar, done, p, p0, p_end, span):
+    """Progress to the thousandth of the way from p0 to p_end that ``p`` reached."""
+    now = int(1000 * min(1.0, max(0.0, (p - p0) / (p_end - p0)))) if span else 0
+    if now > done:
+        bar.update(now - done)
+    return max(now, done)
+
+
+def _add(run, trace, evts, B, p_tol, ds=None):
+    """Append node B after the trace's last, with the events between them."""
+    A = trace.last
     n = A.x.size
     if ds is None:
         ds = float(np.linalg.norm(np.concatenate([B.x - A.x, [B.p - A.p]])))
-    position = len(nodes)
+    position = len(trace)
     fold = A.t[n] * B.t[n] < 0.0
     system = run.ev.system
     if fold or B.index != A.index:
@@ -566,26 +601,4 @@ def _add(run, nodes, evts, s_arc, B, p_tol, ds=None):
     if B.groups != A.groups:
         evts.append(_ev.make_event("nonsmooth", B, position, A.index, B.index, 1, 0.0,
                                    groups=(A.groups, B.groups)))
-    # only the last node's factor is ever used again (the next corrector's chord): an n x n array
-    # per point would otherwise stay alive for the whole branch
-    nodes[-1] = A._replace(chord=None)
-    nodes.append(B._replace(dt=(B.t - A.t) / ds) if ds > 0.0 else B)
-    s_arc.append(s_arc[-1] + ds)
-
-
-def _branch(nodes, s_arc, evts, status, message, own, fam, p0, p_end, step, step_min, step_max, gtol,
-            eig_rtol, path) -> Branch:
-    q = max(len(nd.eig) for nd in nodes)
-    eig = np.full((len(nodes), q), np.nan)
-    for i, nd in enumerate(nodes):
-        eig[i, :len(nd.eig)] = nd.eig
-    n = nodes[0].x.size
-    return Branch(p=np.array([nd.p for nd in nodes]), W=np.stack([nd.W for nd in nodes]),
-                  s=np.array(s_arc), loss=np.array([nd.loss for nd in nodes]),
-                  grad_norm=np.array([nd.grad_norm for nd in nodes]),
-                  morse_index=np.array([nd.index for nd in nodes], dtype=np.int64),
-                  nullity=np.array([nd.nullity for nd in nodes], dtype=np.int64), eigvals=eig,
-                  tangent_p=np.array([nd.t[n] for nd in nodes]), events=tuple(evts), status=Status(status),
-                  own_nullity=int(own), parameter=fam.name, derivative=fam.derivative, p0=float(p0),
-                  p_end=float(p_end), step=float(step), step_min=float(step_min), step_max=float(step_max),
-                  gtol=float(gtol), eig_rtol=float(eig_rtol), message=message, path=path)
+    trace.add(B._replace(dt=(B.t - A.t) / ds) if ds > 0.0 else B, ds)

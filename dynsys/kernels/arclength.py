@@ -1302,3 +1302,133 @@ def step(x0, p0, N, xa, c, cp, rhs, t_prev, gtol, xtol_rel, max_iter, chord_iter
     info[9] = _pairs(x, fa.U, k, d, par_atol, pairs)
     info[10] = 1.0 if _dips(x_prev, x, fa.U, k, d) else 0.0
     info[12] = index + _select_own(vecs, N, mu, tol, sel)
+
+
+@njit(inline="always", **_JIT)
+def _own_basis(vecs, sel, N):
+    """The own null basis at a new point: the Ritz vectors ``sel[:m]`` into ``N`` (n, m)."""
+    for j in range(N.shape[1]):
+        s = sel[j]
+        for i in range(N.shape[0]):
+            N[i, j] = vecs[i, s]
+
+
+@njit(**_JIT)
+def advance(A, p, has_dt, index, nullity, npairs, ds, p_end, gtol, xtol_rel, max_iter, chord_iter, fam, eig_rtol,
+            lam_iters, sweeps, par_atol, step_min, step_max, fast_chord, fast_newton, slow, cap, given, S0, S1, out,
+            info, pinfo):
+    """Points of the continuation, many in one call: :func:`step` repeated from the point ``A`` while
+    each step is a plain one, at most ``cap`` points; or (``cap = 0``) one step as given.
+
+    A point is ``(x, t, dt, N, vecs, top, F, perm, blk, b, X, pairs, mu, sel)`` (``dt`` the
+    tangent's rate of change, used by the predictor when ``has_dt``; ``N`` the own null basis;
+    ``vecs``, ``top`` the start of the next spectrum, with ``lam_iters`` power steps and ``sweeps``
+    inverse-iteration sweeps; ``F`` to ``X`` the next chord; ``pairs``, ``mu`` and ``sel`` are not
+    read for A). ``S0`` and ``S1`` are two such sets of buffers, written alternately.
+
+    ``cap = 0``: the one step :func:`step` takes from ``given = (x0, p0, c, cp, rhs, chord)`` (its
+    predictor, arclength row and whether the chord runs on A's factor), whatever it gives: the
+    caller's steps that are not plain (the start, an event's bisection trials, the landing on
+    ``p_end``). Its arrays go to ``S0`` (the own basis included), its ``info`` to ``pinfo``.
+
+    ``cap > 0``: the predictor from A (``y_A + ds t + ds^2 dt / 2``) and the loop, which stops
+    before the first step that is not plain, so that the caller takes it in full
+    (:func:`dynsys.continuation.arclength.continuation`: events, step halving, landing on
+    ``p_end``): a corrector that fails, a row that dips towards zero, ``p_end`` reached or passed, a
+    fold (the tangent's p component changes sign), a change of the Morse index, a nullity above both
+    the last point's and the own null space's, a change of the pairs of parallel rows. After each
+    accepted point the step grows by 1.5 (iterations at most ``fast_chord``, or ``fast_newton`` when
+    the chord failed), shrinks by 0.7 (above ``slow``) and stays in ``[step_min, step_max]``: the
+    caller's rule, so the branch is the one the caller's loop gives. ``out = (x, p, ds, loss,
+    grad_norm, index, nullity, eig, t_p)`` receives the accepted points, one row each; ``info``
+    (float64, 8): ``count, which, ds, p, loss, grad norm, index0, nullity``, ``which`` the buffer
+    set (0, 1) holding the last accepted point (-1: none accepted).
+
+    One entry point for both: a second kernel calling :func:`step` would compile it again (Numba
+    optimises a callee anew inside every caller's module: 15 s).
+    """
+    n = A[0].size
+    m = A[3].shape[1]
+    if cap == 0:
+        x0, p0, c, cp, rhs, chord = given
+        xa, ta, _, Na, Va, topa, Fa, perma, blka, ba, Xa, _, _, _ = A
+        xb, tb, _, Nb, vb, topb, Fb, permb, blkb, bb, Xb, pairsb, mub, selb = S0
+        step(x0, p0, Na, xa, c, cp, rhs, ta, gtol, xtol_rel, max_iter, chord_iter, fam, eig_rtol, Va, topa,
+             lam_iters, sweeps, par_atol, xa, chord, Fa, perma, blka, ba, Xa, xb, tb, mub, vb, topb, selb, pairsb,
+             Fb, permb, blkb, bb, Xb, pinfo)
+        if pinfo[0] == CONVERGED:
+            _own_basis(vb, selb, Nb)
+        return
+    o_x, o_p, o_ds, o_loss, o_gn, o_index, o_nullity, o_eig, o_tp = out
+    q = S0[4].shape[1]
+    x0 = np.empty(n)
+    c = np.empty(n)
+    count = 0
+    which = -1
+    index0 = -1
+    loss = 0.0
+    gn = 0.0
+    chord = cap > 0     # a variable: a literal True would give step a second signature to compile
+    while count < cap:
+        xa, ta, dta, Na, Va, topa, Fa, perma, blka, ba, Xa, pairsa, _, _ = A
+        B = S1 if which == 0 else S0
+        xb, tb, dtb, Nb, vb, topb, Fb, permb, blkb, bb, Xb, pairsb, mub, selb = B
+        # the predictor and the arclength row, as continuation's _predict and step_from
+        h = 0.5 * ds * ds
+        for i in range(n):
+            x0[i] = xa[i] + (ds * ta[i] + h * dta[i] if has_dt else ds * ta[i])
+            c[i] = ta[i]
+        p0 = p + (ds * ta[n] + h * dta[n] if has_dt else ds * ta[n])
+        rhs = np.dot(c, xa) + ta[n] * p + ds
+        step(x0, p0, Na, xa, c, ta[n], rhs, ta, gtol, xtol_rel, max_iter, chord_iter, fam, eig_rtol, Va, topa,
+             lam_iters, sweeps, par_atol, xa, chord, Fa, perma, blka, ba, Xa, xb, tb, mub, vb, topb, selb, pairsb,
+             Fb, permb, blkb, bb, Xb, pinfo)
+        if pinfo[0] != CONVERGED or pinfo[10] == 1.0:
+            break
+        pb = pinfo[1]
+        if (pb - p_end) * (p - p_end) <= 0.0 or ta[n] * tb[n] < 0.0:
+            break
+        ib, nb, npb = int(pinfo[4]), int(pinfo[5]), int(pinfo[9])
+        if ib != index or (nb > nullity and nb > m) or npb != npairs:
+            break
+        same = True
+        for r in range(npb):
+            same = same and pairsb[r, 0] == pairsa[r, 0] and pairsb[r, 1] == pairsa[r, 1]
+        if not same:
+            break
+        # accepted
+        _own_basis(vb, selb, Nb)
+        for i in range(n + 1):
+            dtb[i] = (tb[i] - ta[i]) / ds
+        o_x[count, :] = xb
+        o_p[count] = pb
+        o_ds[count] = ds
+        loss = pinfo[8]
+        gn = pinfo[3]
+        o_loss[count] = loss
+        o_gn[count] = gn
+        o_index[count] = ib
+        o_nullity[count] = nb
+        for j in range(q - m):
+            o_eig[count, j] = mub[selb[m + j]]
+        o_tp[count] = tb[n]
+        count += 1
+        fast = fast_chord if pinfo[11] == 1.0 else fast_newton
+        it = pinfo[2]
+        if it <= fast:
+            ds = min(step_max, ds * 1.5)
+        elif it > slow:
+            ds = ds * 0.7
+        ds = max(ds, step_min)
+        p, nullity, index0 = pb, nb, int(pinfo[12])
+        has_dt = True
+        which = 0 if which != 0 else 1
+        A = B
+    info[0] = count
+    info[1] = which
+    info[2] = ds
+    info[3] = p
+    info[4] = loss
+    info[5] = gn
+    info[6] = index0
+    info[7] = nullity
