@@ -13,7 +13,7 @@ index, event detection). Baseline, as a user would write it: pseudo-arclength wi
 ``model.grad`` / ``model.hessian``, ``d grad / d alpha`` by central differences of ``model.grad``,
 SciPy's LU of the bordered system at every Newton step and ``eigvalsh`` at every point for the index.
 Both stop Newton at a row-max gradient norm of 1e-10 times the gradient scale. Prints points/s of
-dynsys's compiled path (one kernel call per point), its general path (any family, any system) and
+dynsys's compiled path (many points per kernel call), its general path (any family, any system) and
 the baseline (with BLAS threads as they come, and on one BLAS thread when threadpoolctl is
 installed: on a busy machine OpenBLAS threads make ``eigvalsh`` of a 100 x 100 matrix 30 times
 slower), the ratios (target: >= 10x), then the time dynsys takes for the whole branch at its

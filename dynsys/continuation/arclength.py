@@ -215,9 +215,10 @@ class _Run:
 
 
 class _FastRun(_Run):
-    """The compiled path: one kernel call per point (:func:`dynsys.kernels.arclength.step`) for a
-    teacher-student family the kernel can evaluate at any p (:mod:`.compiled`); the same arithmetic
-    as :class:`_Run`, which still serves the events' system evaluations."""
+    """The compiled path, for a teacher-student family the kernel can evaluate at any p
+    (:mod:`.compiled`): one kernel call (:func:`dynsys.kernels.arclength.advance`) per run of plain
+    points, or per step the Python loop takes itself; the same arithmetic as :class:`_Run`, which
+    still serves the events' system evaluations."""
 
     path = COMPILED
 
@@ -368,7 +369,7 @@ def continuation(family, W0, p0, p_end, *, step=0.01, step_min=1e-6, step_max=0.
     kinds : str or sequence of str, optional
         With many starts, follow only the points (classes) of these kinds (``"spurious_minimum"``).
     path : None, "compiled" or "general"
-        How the branch is computed. None (default): the compiled step, one kernel call per point,
+        How the branch is computed. None (default): the compiled kernel, many points per call,
         when the family is a teacher-student family it can evaluate (every family of
         :mod:`dynsys.families`; see docs/continuation.md), else the general path. ``"general"``
         forces the general path; ``"compiled"`` refuses a family it does not apply to. Both give the

@@ -227,7 +227,7 @@ class Branch(Result):
     message : str
         Why the branch ended, in words.
     path : str
-        How it was computed: ``"compiled"`` (one kernel call per point) or ``"general"``.
+        How it was computed: ``"compiled"`` (the compiled kernel, many points per call) or ``"general"``.
     """
 
     p: np.ndarray
