@@ -163,10 +163,10 @@ def chord_correct(ev, x0, p0, N, x_anchor, c, cp, rhs, chord, *, gtol, xtol, dom
     ``chord = (F, perm, blk, b, X)``: the Bunch-Kaufman factor of that point's ``H + tau I`` (its
     spectrum's), its ``d grad / d p`` and ``X``, the bordering columns solved with the factor (reused
     without phase conditions, made again for ``N`` with them; :func:`dynsys.backends.chord_solve`
-    does the block elimination). One gradient per
-    iteration, no Hessian, no factorisation; the iteration of
-    :func:`dynsys.kernels.arclength.chord_correct`. A residual that does not fall by ``CONTINUATION_CHORD_RATE`` at
-    every iteration ends it STALLED: the caller then runs :func:`correct` from the same predictor.
+    does the block elimination). One gradient per iteration, no Hessian, no factorisation; the
+    iteration of :func:`dynsys.kernels.arclength.chord_correct`. A residual that does not fall to
+    ``CONTINUATION_CHORD_RATE`` of the last at every iteration ends it STALLED: the caller then runs
+    :func:`correct` from the same predictor.
     """
     n = x0.size
     x, p = x0.copy(), float(p0)

@@ -221,7 +221,8 @@ def follow_event(of_pq, event: Event, q0, q_end, *, own_nullity=0, step=0.01, st
         if out is None:
             ds *= 0.5
             if ds < step_min:
-                status, message = STALLED, f"the step fell below step_min at ({names[0]}, {names[1]}) = ({p:.6g}, {q:.6g})"
+                status = STALLED
+                message = f"the step fell below step_min at ({names[0]}, {names[1]}) = ({p:.6g}, {q:.6g})"
                 break
             continue
         xn, pn, qn, vn, it = out

@@ -808,10 +808,9 @@ def _solve(J, r, out):
 @njit(**_JIT)
 def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J, LA, LU, piv):
     """Bordered Newton from ``(x0, p0)`` (:func:`dynsys.continuation.corrector.correct`, the same
-    iteration): the corrected state into ``x``, gradient, Hessian, d grad / d p and the bordered
-    Jacobian of the last Newton solve into ``g``, ``H``, ``b``, ``J`` (the final one when no step was
-    needed), with its LU factors in ``LA``, ``LU``, ``piv``. Returns ``(status, p, iterations, grad
-    norm, whether the factors are J's)``."""
+    iteration): the corrected state into ``x``, its gradient, Hessian and d grad / d p (taken at the
+    first iterate) into ``g``, ``H``, ``b``; ``J``, ``LA``, ``LU``, ``piv`` are scratch for the
+    bordered Jacobian and its LU factors. Returns ``(status, p, iterations, grad norm)``."""
     cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
     n = x0.size
     m = N.shape[1]
@@ -834,19 +833,18 @@ def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J,
     nrm = np.empty(max(k, d))
     dz = np.empty(M)
     r_phase = np.empty(m)
-    factored = False
     for it in range(max_iter + 1):
         if not lo <= p <= hi:
-            return STALLED, p, it, np.inf, False
+            return STALLED, p, it, np.inf
         fa = arrays_at(p, cU, cT, ca, cas, cal, srt, False)
         _, st = _grad(x, fa, k, d, V, G, work)
         if st == 0:
             st = _hess(x, fa, k, d, V, H, S, nrm)
         if st:
-            return st, p, it, np.inf, False
+            return st, p, it, np.inf
         # d grad / d p at the first iterate only (a chord in the p column, as the general corrector)
         if it == 0 and dgrad_dp(x, p, fam, b, V, G2, work) != 0:
-            return SINGULAR, p, it, np.inf, False
+            return SINGULAR, p, it, np.inf
         g[:] = G.reshape(-1)
         gn = _row_max(G)
         rx = 0.0
@@ -861,15 +859,12 @@ def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J,
             r_arc += c[i] * x[i]
         rx = max(rx, abs(r_arc))
         if gn <= gtol and rx <= xtol:
-            if it == 0:
-                J[:n, :n] = H
-                J[:n, n] = b
-            return CONVERGED, p, it, gn, factored
+            return CONVERGED, p, it, gn
         J[:n, :n] = H
         J[:n, n] = b
         res = max(gn / gtol, rx / xtol)
         if it >= 3 and res >= 0.5 * res_prev or it == max_iter:
-            return (MAX_STEPS if it == max_iter else STALLED), p, it, gn, False
+            return (MAX_STEPS if it == max_iter else STALLED), p, it, gn
         res_prev = res
         for i in range(n):
             dz[i] = -g[i]
@@ -886,11 +881,11 @@ def correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J,
             dz[n + m] = -r_arc
             dz[:] = np.linalg.lstsq(J, dz.copy())[0]
         if not np.all(np.isfinite(dz)):
-            return STALLED, p, it, gn, False
+            return STALLED, p, it, gn
         for i in range(n):
             x[i] += dz[i]
         p += dz[n]
-    return MAX_STEPS, p, max_iter, np.inf, False
+    return MAX_STEPS, p, max_iter, np.inf
 
 
 @njit(**_JIT)
@@ -1055,8 +1050,9 @@ def chord_correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, F, perm,
     """The corrector of :func:`correct` with the previous point's bordered Jacobian in place of the
     current one (:func:`chord_solve` on that point's factor and ``d grad / d p`` ``b``; its ``X`` is
     reused when there are no phase conditions, and made again for the basis ``N`` the corrector
-    borders with when there are): one gradient per iteration, no Hessian and no factorisation. A residual that does not halve at every iteration ends it (STALLED: the
-    caller runs :func:`correct`). Returns ``(status, p, iterations, grad norm, loss)``; the state
+    borders with when there are): one gradient per iteration, no Hessian and no factorisation. A
+    residual that does not fall to ``CONTINUATION_CHORD_RATE`` of the last at every iteration ends
+    it (STALLED: the caller runs :func:`correct`). Returns ``(status, p, iterations, grad norm, loss)``; the state
     into ``x``, its gradient into ``g``."""
     cU, cT, ca, cas, cal, srt, quadratic, lo, hi, k, d, nwork = fam
     n = x0.size
@@ -1216,9 +1212,10 @@ def step(x0, p0, N, xa, c, cp, rhs, t_prev, gtol, xtol_rel, max_iter, chord_iter
     (:func:`correct`) from the same predictor when that fails or there is no previous factor. At the
     root: the Hessian, ``d grad / d p``, the spectrum (:func:`spectrum`, its factor into ``F``,
     ``perm``, ``blk``, ``d grad / d p`` into ``b`` and the bordering columns ``b``, ``N`` solved with
-    the factor into ``X``: the next point's chord), the tangent (:func:`chord_tangent` with the last row ``t_prev``, along which it is
-    oriented; a factored ``J`` where that does not reach rounding level), the loss, the pairs of parallel rows (:func:`_pairs`) and
-    whether the rows dip towards zero from ``x_prev``. The bordering equations are met to
+    the factor into ``X``: the next point's chord), the tangent (:func:`chord_tangent` with the last
+    row ``t_prev``, along which it is oriented; a factored ``J`` where that does not reach rounding
+    level), the loss, the pairs of parallel rows (:func:`_pairs`) and whether the rows dip towards
+    zero from ``x_prev``. Called by :func:`advance`, its one entry point. The bordering equations are met to
     ``xtol_rel * max(1, max|x0|)``.
 
     Of the ``q`` Ritz vectors, the ``m`` that overlap ``N`` most are the branch's own null directions
@@ -1256,7 +1253,7 @@ def step(x0, p0, N, xa, c, cp, rhs, t_prev, gtol, xtol_rel, max_iter, chord_iter
         LA = np.empty((M, M))
         LU = np.empty((M, M))
         piv = np.empty(M, dtype=np.int64)
-        st, p, it, gn, _ = correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J, LA,
+        st, p, it, gn = correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, x, g, H, b, J, LA,
                                    LU, piv)
 
     info[0] = st
