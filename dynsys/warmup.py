@@ -73,6 +73,9 @@ def _sampling(ds):
     ds.sgd_dataset(4, 2, seed=0)
     ds.monte_carlo(m, W, 1000, seed=0)
     ds.monte_carlo_gating(W, W[::-1], 1000, seed=0)
+    # paper 002's classifier (minibatch SGD with PReLU), which the identity_digits analysis trains
+    X = np.random.default_rng(4).random((20, 3))
+    ds.train_classifier(X, np.arange(20) % 10, X, np.arange(20) % 10, epochs=1, repeats=1, batch_size=8)
 
 
 def _theory(ds):
@@ -103,9 +106,9 @@ def warmup(groups=GROUPS, *, progress=None) -> dict:
     groups : sequence of str, default all of :data:`GROUPS`
         Any of ``"field"`` (loss, gradient, Hessian, Hessian-vector product, top-weight gradient),
         ``"flow"`` (gd/euler/rk4 and dopri5 integrators), ``"critical"`` (Newton, classify,
-        find_critical_points, census, saddle searches), ``"sampling"`` (SGD, Monte Carlo),
-        ``"theory"`` (reduced system, Conjecture 1 scan, K = 2 saddle families),
-        ``"continuation"`` (the compiled arclength step and its inertia).
+        find_critical_points, census, saddle searches), ``"sampling"`` (SGD, Monte Carlo, paper
+        002's classifier), ``"theory"`` (reduced system, Conjecture 1 scan, K = 2 saddle families),
+        ``"continuation"`` (the compiled arclength kernel and its inertia).
     progress : None, bool or reporter
         Progress over the groups (:mod:`dynsys.progress`).
 
