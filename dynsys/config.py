@@ -106,8 +106,8 @@ PROGRESS_LOG_S = 5.0
 #: kernel (``dynsys warmup``), measured on 2 shared cores with numba 0.68; the compile notice
 #: (``dynsys.progress.CompileWarning``) quotes them.
 COMPILE_ESTIMATE_S = {"field": 5.0, "flow": 35.0, "critical": 25.0, "sampling": 9.0, "theory": 2.0,
-                      "continuation": 30.0}
-COMPILE_ALL_S = 145.0
+                      "continuation": 60.0}
+COMPILE_ALL_S = 240.0
 
 # --- chunked engine: progress, interrupts, census chunks (docs/engine.md) ---
 #: While a kernel runs on a worker thread, the main thread wakes this often (s) to move the progress
