@@ -6,11 +6,11 @@ for this command only, never in tests or CI, so the SciPy figures are fair ones)
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_linalg.py
 
 For n in 50, 100, 200 on a random symmetric indefinite matrix (``A + A^T``: many 2x2 pivots) and
-a positive definite one (``A A^T + n I``: no pivoting): :func:`dynsys.kernels.arclength.bk_factor`
+a positive definite one (``A A^T + n I``: no pivoting): :func:`dynsys.kernels.ldl.bk_factor`
 (the Bunch-Kaufman LDL^T whose inertia gives the Morse index; the copy of its input included, it
-factors in place), :func:`~dynsys.kernels.arclength.bk_solve` per right-hand side,
-:func:`~dynsys.kernels.arclength.bk_solve_many` for five right-hand sides (the inverse-iteration
-sweep of :func:`~dynsys.kernels.arclength.spectrum`) and per right-hand side,
+factors in place), :func:`~dynsys.kernels.ldl.bk_solve` per right-hand side,
+:func:`~dynsys.kernels.ldl.bk_solve_many` for five right-hand sides (the inverse-iteration
+sweep of :func:`~dynsys.kernels.ldl.spectrum`) and per right-hand side,
 :func:`dynsys.kernels.linalg.cholesky` (positive definite only), and SciPy's ``scipy.linalg.ldl``
 (LAPACK ``dsytrf`` plus SciPy's unpacking) and ``lu_factor`` (``dgetrf``) for comparison. Each figure
 is the best of several rounds (the machine may be shared). Prints only.
@@ -23,7 +23,7 @@ import scipy.linalg
 from threadpoolctl import threadpool_limits
 
 from _common import best_time, machine
-from dynsys.kernels import arclength as ka
+from dynsys.kernels import ldl
 from dynsys.kernels import linalg
 
 Q = 5
@@ -50,7 +50,7 @@ def main():
 
             def factor():
                 F[:] = F0
-                ka.bk_factor(F, perm, blk, n)
+                ldl.bk_factor(F, perm, blk, n)
 
             factor()
             b = rng.standard_normal(n)
@@ -58,8 +58,8 @@ def main():
             B = rng.standard_normal((Q, n))
             Y = np.empty((Q, n))
             t_fac = _us(factor)
-            t_solve = _us(lambda: ka.bk_solve(F, perm, blk, b, y, n))
-            t_many = _us(lambda: ka.bk_solve_many(F, perm, blk, B, Y, n, Q))
+            t_solve = _us(lambda: ldl.bk_solve(F, perm, blk, b, y, n))
+            t_many = _us(lambda: ldl.bk_solve_many(F, perm, blk, B, Y, n, Q))
             if name == "pd":
                 C = np.empty((n, n))
                 t_chol = f"{_us(lambda: linalg.cholesky(S, C, n)):8.1f}"

@@ -266,22 +266,22 @@ def _notice_once(kernel):
 
 def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
     """``(index, nullity, tau, max|lambda|, eigvals (q,), vectors (n, q), power vector (n,), factor)`` of
-    the symmetric ``H`` by :func:`dynsys.kernels.arclength.spectrum` (Bunch-Kaufman inertia, inverse
+    the symmetric ``H`` by :func:`dynsys.kernels.ldl.spectrum` (Bunch-Kaufman inertia, inverse
     iteration from ``V0`` (n, q)); ``factor`` is ``(F, perm, blk)`` of ``H + tau I``."""
-    from .kernels import arclength as ka
+    from .kernels import ldl
 
     n, q = V0.shape
-    _notice_once(ka.spectrum)
+    _notice_once(ldl.spectrum)
     mu = np.empty(q)
     vecs = np.empty((n, q))
     top = np.empty(n)
     F = np.empty((n, n))
     perm = np.empty(n, dtype=np.int64)
     blk = np.empty(n, dtype=np.int64)
-    index, nullity, tol, lam = ka.spectrum(np.ascontiguousarray(H, dtype=np.float64), float(eig_rtol),
-                                           np.ascontiguousarray(V0, dtype=np.float64),
-                                           np.ascontiguousarray(v0, dtype=np.float64), int(lam_iters),
-                                           int(sweeps), mu, vecs, top, F, perm, blk)
+    index, nullity, tol, lam = ldl.spectrum(np.ascontiguousarray(H, dtype=np.float64), float(eig_rtol),
+                                            np.ascontiguousarray(V0, dtype=np.float64),
+                                            np.ascontiguousarray(v0, dtype=np.float64), int(lam_iters),
+                                            int(sweeps), mu, vecs, top, F, perm, blk)
     return int(index), int(nullity), float(tol), float(lam), mu, vecs, top, (F, perm, blk)
 
 
@@ -326,9 +326,9 @@ def chord_tangent(chord, H, b, N, trow, lam):
 
 def inertia(S, shift=0.0):
     """``(negative, zero pivots)`` of the symmetric ``S + shift I`` by the compiled Bunch-Kaufman
-    LDL^T (:func:`dynsys.kernels.arclength.inertia`)."""
-    from .kernels import arclength as ka
+    LDL^T (:func:`dynsys.kernels.ldl.inertia`)."""
+    from .kernels import ldl
 
-    compile_notice(ka.inertia, "continuation")
-    neg, zero = ka.inertia(np.ascontiguousarray(S, dtype=np.float64), float(shift))
+    compile_notice(ldl.inertia, "continuation")
+    neg, zero = ldl.inertia(np.ascontiguousarray(S, dtype=np.float64), float(shift))
     return int(neg), int(zero)

@@ -7,7 +7,7 @@ import pytest
 import dynsys
 from dynsys import backends, families
 from dynsys.continuation import continuation
-from dynsys.kernels import arclength as ka
+from dynsys.kernels import ldl
 from dynsys.theory.k2_saddles import k2_equal_norm_threshold, k2_saddle_families
 
 from naive_bunch_kaufman import bunch_kaufman
@@ -61,10 +61,10 @@ def test_bunch_kaufman_pivots_and_solve():
         F = np.triu(S).copy()
         perm = np.empty(n, dtype=np.int64)
         blk = np.empty(n, dtype=np.int64)
-        ka.bk_factor(F, perm, blk, n)
+        ldl.bk_factor(F, perm, blk, n)
         b = rng.standard_normal(n)
         x = b.copy()
-        ka.bk_solve(F, perm, blk, x, np.empty(n), n)
+        ldl.bk_solve(F, perm, blk, x, np.empty(n), n)
         assert np.linalg.norm(S @ x - b) <= 1e-10 * np.linalg.cond(S) * np.linalg.norm(b)
 
 
@@ -75,7 +75,7 @@ def _factor(S, lower=0.0):
     F = np.triu(S) + np.tril(np.full((n, n), lower), -1)
     perm = np.empty(n, dtype=np.int64)
     blk = np.empty(n, dtype=np.int64)
-    nneg, nzero = ka.bk_factor(F, perm, blk, n)
+    nneg, nzero = ldl.bk_factor(F, perm, blk, n)
     return F, perm, blk, nneg, nzero
 
 
@@ -125,10 +125,10 @@ def test_bunch_kaufman_solve_many_against_numpy_and_solve():
         for q in (1, 5):
             B = rng.standard_normal((q, n))
             X = B.copy()
-            ka.bk_solve_many(F, perm, blk, X, np.empty((q, n)), n, q)
+            ldl.bk_solve_many(F, perm, blk, X, np.empty((q, n)), n, q)
             X1 = B.copy()
             for a in range(q):
-                ka.bk_solve(F, perm, blk, X1[a], np.empty(n), n)
+                ldl.bk_solve(F, perm, blk, X1[a], np.empty(n), n)
             assert np.allclose(X, X1, rtol=0.0, atol=1e-13 * np.max(np.abs(X1)))
             Xn = np.linalg.solve(S, B.T).T
             assert np.allclose(X, Xn, rtol=0.0, atol=1e-13 * np.linalg.cond(S) * np.max(np.abs(Xn)))
@@ -182,7 +182,7 @@ def test_chord_solve_is_the_bordered_solve(m):
         cols = []
         for e in np.eye(n):
             z = e.copy()
-            ka.bk_solve(F, perm, blk, z, np.empty(n), n)
+            ldl.bk_solve(F, perm, blk, z, np.empty(n), n)
             cols.append(z)
         A = np.linalg.inv(np.array(cols).T)
         ref = np.linalg.solve(_bordered(A, b, N, c, cp), r)
@@ -211,7 +211,7 @@ def test_chord_tangent_refines_to_the_exact_null_vector():
     Hs = 0.5 * (Hs + Hs.T)
     F, perm, blk = factor
     Fs = np.triu(Hs + tol * np.eye(n))
-    ka.bk_factor(Fs, perm, blk, n)
+    ldl.bk_factor(Fs, perm, blk, n)
     Xs = backends.chord_prepare((Fs, perm, blk), b, N)
     z = backends.chord_tangent((Fs, perm, blk, Xs), Hs, b, N, trow, lam_max)
     ref = np.linalg.solve(_bordered(Hs, b, N, trow[:n], trow[n]), np.eye(n + m + 1)[-1])

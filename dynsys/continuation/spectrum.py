@@ -2,7 +2,7 @@
 eigendecomposition.
 
 One Bunch-Kaufman factorisation ``P (H + tau I) P^T = L D L^T`` per point (compiled,
-:func:`dynsys.kernels.arclength.bk_factor`) gives the index by Sylvester's law of inertia (the
+:func:`dynsys.kernels.ldl.bk_factor`) gives the index by Sylvester's law of inertia (the
 eigenvalues below ``-tau`` are the negative eigenvalues of ``D``), and its solves drive block inverse
 iteration for the ``q`` eigenvalues nearest ``-tau``, started from the previous point's vectors (one
 sweep suffices along a branch), followed by a Rayleigh-Ritz step. The nullity counts the Ritz values
