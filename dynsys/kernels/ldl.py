@@ -484,31 +484,32 @@ def _lam_max(H, v0, iters, top):
     return lam
 
 
+@njit(inline="always", **_JIT)
+def _project_out(Q, j, n):
+    """Row ``j`` of ``Q`` minus its projections on rows ``0..j-1`` (one classical Gram-Schmidt pass)."""
+    Qj = Q[j]
+    for i in range(j):
+        Qi = Q[i]
+        r = 0.0
+        for l in range(n):
+            r += Qi[l] * Qj[l]
+        for l in range(n):
+            Qj[l] -= r * Qi[l]
+
+
 @njit(**_JIT)
 def _orthonormalise(Q, n, q):
     """Columns of ``Q`` (q, n) (stored as rows) made orthonormal in place: Gram-Schmidt twice over
     (CGS2); a column that vanishes is replaced by a coordinate vector."""
     for j in range(q):
         Qj = Q[j]
-        for _ in range(2):
-            for i in range(j):
-                Qi = Q[i]
-                r = 0.0
-                for l in range(n):
-                    r += Qi[l] * Qj[l]
-                for l in range(n):
-                    Qj[l] -= r * Qi[l]
+        _project_out(Q, j, n)
+        _project_out(Q, j, n)
         nj = math.sqrt(np.sum(Qj * Qj))
         if not nj > 1e-300 or not math.isfinite(nj):
             Qj[:] = 0.0
             Qj[j % n] = 1.0
-            for i in range(j):
-                Qi = Q[i]
-                r = 0.0
-                for l in range(n):
-                    r += Qi[l] * Qj[l]
-                for l in range(n):
-                    Qj[l] -= r * Qi[l]
+            _project_out(Q, j, n)
             nj = math.sqrt(np.sum(Qj * Qj))
         for l in range(n):
             Qj[l] /= nj
