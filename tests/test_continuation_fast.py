@@ -287,6 +287,28 @@ def test_compiled_loop_equals_point_by_point(monkeypatch, case):
     assert all(abs(e.p - f.p) <= 1e-10 for e, f in zip(loop.events, each.events))
 
 
+def test_interrupt_between_compiled_runs(monkeypatch):
+    """Ctrl-C during a compiled run (Python raises it when the call returns): the branch so far,
+    every run before it kept, status INTERRUPTED."""
+    import sys
+
+    arc = sys.modules["dynsys.continuation.arclength"]
+    fam, W0, p0, p1, kw = _case("alpha")
+    orig = arc._FastRun.advance
+    calls = []
+
+    def advance(self, trace, *a):
+        calls.append(len(trace))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return orig(self, trace, *a)
+
+    monkeypatch.setattr(arc._FastRun, "advance", advance)
+    b = continuation(fam, W0, p0, p1, **kw)
+    assert b.status == dynsys.Status.INTERRUPTED and len(b) == calls[-1] > 2 * arc.ADVANCE_CAP
+    assert np.all(b.grad_norm <= b.gtol) and np.all(np.diff(b.p) > 0)
+
+
 # ------------------------------------------------------------------ compiled path = general path
 def _same(bf, bg):
     assert bf.path == "compiled" and bg.path == "general"
