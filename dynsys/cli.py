@@ -48,7 +48,8 @@ def _reproduce(args) -> int:
               " (--quick takes a few minutes)")
     t0 = time.perf_counter()
     try:
-        res = rp.run(mods.keys(), quick=args.quick, out=args.out, jobs=args.jobs, force=args.force, log=print)
+        res = rp.run(mods.keys(), quick=args.quick, out=args.out, jobs=args.jobs, force=args.force,
+                     mnist=args.mnist, log=print)
     except (PermissionError, rp.ReproduceError) as exc:
         print(f"dynsys reproduce: {exc}", file=sys.stderr)
         return 2
@@ -263,6 +264,9 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default="figures", help="output folder (default ./figures)")
     q.add_argument("--jobs", type=int, default=1, help="analyses computed at once (default 1)")
     q.add_argument("--force", action="store_true", help="recompute even when saved data exists")
+    q.add_argument("--mnist", default=None, metavar="DIR",
+                   help="folder with the four MNIST IDX files (optionally .gz): identity_digits trains on them "
+                        "instead of scikit-learn's digits")
     q.set_defaults(func=_reproduce)
 
     q = sub.add_parser("figures", help="redraw figures and claims from saved data", formatter_class=fmt,

@@ -344,3 +344,27 @@ def test_results_save_and_load(ds, tp, cls, tmp_path):
     back = ds.load(r.save(tmp_path / "cls"))
     np.testing.assert_array_equal(back.test_error, r.test_error)
     assert back.activation == "prelu" and back.learn_alpha
+
+
+def test_reproduce_trains_on_mnist_files_when_given(tmp_path):
+    """``dynsys reproduce --mnist DIR``: identity_digits trains on the IDX files there (here 40 tiny
+    images), says so in its data, and is recomputed even where saved data exists; a DIR that is not a
+    folder is refused naming --mnist."""
+    from dynsys import cli
+    from dynsys import reproduce as rp
+    from dynsys.reproduce.analyses import identity_digits as mod
+
+    rng = np.random.default_rng(0)
+    mn = tmp_path / "mnist"
+    mn.mkdir()
+    imgs = rng.integers(0, 256, (40, 3, 3)).astype(np.uint8)
+    labels = (np.arange(40) % 10).astype(np.uint8)
+    for name, arr in zip(mod.MNIST_FILES, (imgs, labels, imgs, labels)):
+        _idx(mn / name, arr, code=0x08)
+    out = tmp_path / "out"
+    assert cli.main(["reproduce", "--quick", "--only", "identity_digits", "--out", str(out),
+                     "--mnist", str(mn)]) == 0
+    meta = rp.load_data(out, "identity_digits")["meta"]
+    assert meta["data"].startswith("MNIST IDX files") and meta["n_train"] == 40 and meta["input_dim"] == 9
+    with pytest.raises(rp.ReproduceError, match="--mnist must be a folder"):
+        rp.run(["identity_digits"], quick=True, out=out, mnist=tmp_path / "missing")

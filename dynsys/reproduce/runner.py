@@ -52,15 +52,24 @@ def estimate(mods, quick, out=None) -> tuple:
     return per, (sum(known) if known else None)
 
 
-def _compute_and_save(name, quick, out, threads):
+def _takes_mnist(mod):
+    """Whether the analysis can run on MNIST IDX files (its ``compute`` takes ``mnist_dir``)."""
+    return "mnist_dir" in inspect.signature(mod.compute).parameters
+
+
+def _compute_and_save(name, quick, out, threads, mnist=None):
     if threads:
         import numba
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     mod = analyses()[name]
     t0 = time.perf_counter()
+    kw = {}
     # an analysis that keeps resumable work (a basin store) takes the output folder as ``out``
-    takes_out = "out" in inspect.signature(mod.compute).parameters
-    data = mod.compute(quick, out=out) if takes_out else mod.compute(quick)
+    if "out" in inspect.signature(mod.compute).parameters:
+        kw["out"] = out
+    if mnist is not None and _takes_mnist(mod):
+        kw["mnist_dir"] = mnist
+    data = mod.compute(quick, **kw)
     wall = time.perf_counter() - t0
     save_data(data, out, name, title=mod.TITLE, groups=mod.GROUPS, quick=quick, wall_time=wall)
     return wall
@@ -88,7 +97,7 @@ def _summary(claims):
     return ", ".join(f"{k} {v}" for v, k in n.items() if k) or "no claims"
 
 
-def run(only=None, *, quick=False, out="figures", jobs=1, force=False, log=None) -> dict:
+def run(only=None, *, quick=False, out="figures", jobs=1, force=False, mnist=None, log=None) -> dict:
     """Run the selected analyses and write their data, figures and the claims table under ``out``.
 
     Parameters
@@ -103,6 +112,9 @@ def run(only=None, *, quick=False, out="figures", jobs=1, force=False, log=None)
         Analyses computed at once, each in its own process with ``cores / jobs`` Numba threads.
     force : bool
         Recompute even when ``out`` holds data of this version and size.
+    mnist : path, optional
+        A folder with the four MNIST IDX files: the analyses that train on digits
+        (``identity_digits``) use them instead of scikit-learn's digits, and are recomputed.
     log : callable, optional
         Called with one line of progress text at a time (the command line passes ``print``).
 
@@ -117,9 +129,14 @@ def run(only=None, *, quick=False, out="figures", jobs=1, force=False, log=None)
     out = check_out(out)
     if not isinstance(jobs, int) or jobs < 1:
         raise ReproduceError(f"--jobs must be a positive integer; got {jobs!r}")
+    if mnist is not None:
+        if not Path(mnist).is_dir():
+            raise ReproduceError(f"--mnist must be a folder holding the four MNIST IDX files; {mnist!r} is not "
+                                 f"a folder")
+        mnist = str(mnist)
     todo = []
     for name in mods:
-        if not force and _reusable(out, name, quick):
+        if not force and not (mnist is not None and _takes_mnist(mods[name])) and _reusable(out, name, quick):
             log(f"{name}: using the saved data in {out} (--force recomputes)")
             continue
         info = read_info(out, name)
@@ -138,7 +155,8 @@ def run(only=None, *, quick=False, out="figures", jobs=1, force=False, log=None)
     if jobs > 1 and n > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=get_context("spawn")) as ex:
-            futs = {name: ex.submit(_compute_and_save, name, quick, str(out), threads) for name in todo}
+            futs = {name: ex.submit(_compute_and_save, name, quick, str(out), threads, mnist)
+                    for name in todo}
             for i, name in enumerate(todo, 1):
                 log(f"[{i}/{n}] {name}: waiting ({mods[name].TITLE})")
                 try:
@@ -151,7 +169,7 @@ def run(only=None, *, quick=False, out="figures", jobs=1, force=False, log=None)
         for i, name in enumerate(todo, 1):
             log(f"[{i}/{n}] {name}: {mods[name].TITLE} ...")
             try:
-                times[name] = _compute_and_save(name, quick, out, 0)
+                times[name] = _compute_and_save(name, quick, out, 0, mnist)
             except Exception as exc:  # one analysis failing must not lose the others
                 fail(name, exc)
                 continue

@@ -1,15 +1,14 @@
 """Paper 002, stages 1-3 (its Fig 3): ReLU vs PReLU, identity mapping, zero initialisation.
 
 The paper used MNIST; this runs on scikit-learn's digits (8 x 8 images, 1797 samples, stratified 75/25
-split, seed 0) unless MNIST IDX files are given (``--mnist DIR`` holding the four standard files).
+split, seed 0) unless MNIST IDX files are given (``dynsys reproduce --only identity_digits --mnist
+DIR``, DIR holding the four standard files).
 One hidden layer of width = input dimension, linear read-out with bias to 10 classes, softmax
 cross-entropy, minibatch SGD; PReLU slopes learned per unit from 0.25 (docs/identity.md).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import pathlib
 
 import numpy as np
@@ -135,25 +134,3 @@ def claims(data: dict) -> list[dict]:
                     "V = 0), so only the read-out bias learns the class prior; with it h = PReLU(x) != 0"),
     ]
     return rows
-
-
-def _main(argv=None):
-    p = argparse.ArgumentParser(prog=f"python -m dynsys.reproduce.analyses.{NAME}", description=TITLE)
-    p.add_argument("--quick", action="store_true", help="small sizes")
-    p.add_argument("--out", default=f"reproduce_out/{NAME}", help="output folder")
-    p.add_argument("--mnist", default=None, help="folder with the four MNIST IDX files (optionally .gz)")
-    a = p.parse_args(argv)
-    out = pathlib.Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = compute(a.quick, mnist_dir=a.mnist)
-    figs = figures(data, out)
-    rows = claims(data)
-    (out / "claims.json").write_text(json.dumps(rows, indent=1))
-    (out / "meta.json").write_text(json.dumps(data["meta"], indent=1))
-    for r in rows:
-        print(f"[{r['verdict']}] {r['says']}\n    measured: {r['measured']}")
-    print("figures:", ", ".join(str(f) for f in figs))
-
-
-if __name__ == "__main__":
-    _main()
