@@ -18,7 +18,9 @@ import numpy as np
 
 from .config import PARALLEL_MIN_BATCH
 from .progress import compile_notice
-from .kernels import field, gd_entry, integrators, ode_entry
+from .kernels import arclength as ka
+from .kernels import continuation as kc
+from .kernels import field, gd_entry, integrators, ldl, ode_entry
 from .kernels import newton as kn
 from .kernels.newton import NewtonParams  # noqa: F401  (the Newton kernel's settings, built by critical/)
 from .systems.teacher_student import work_size
@@ -226,8 +228,6 @@ def grad_hess_one(view, X, want_H):
 def lu_solve_many(J, R):
     """``J^-1 R`` (R of shape (n,) or (n, c)) by one compiled LU of ``J``; None when ``J`` is
     exactly singular or the result is not finite (the caller falls back to least squares)."""
-    from .kernels import continuation as kc
-
     R2 = np.ascontiguousarray(R, dtype=np.float64).reshape(J.shape[0], -1)
     X = np.empty_like(R2)
     if kc.lu_solve_many(np.ascontiguousarray(J, dtype=np.float64), R2, X) == 0.0 or not np.all(np.isfinite(X)):
@@ -238,8 +238,6 @@ def lu_solve_many(J, R):
 def family_arrays(p, fam):
     """The :class:`~dynsys.systems.base.FieldArrays` of a compiled family ``fam`` at ``p``
     (:func:`dynsys.kernels.arclength.arrays_at`)."""
-    from .kernels import arclength as ka
-
     compile_notice(ka.arrays_at, "continuation")
     return ka.arrays_at(p, *fam[:6])
 
@@ -247,8 +245,6 @@ def family_arrays(p, fam):
 def arclength_kernel():
     """The compiled continuation, :func:`dynsys.kernels.arclength.advance`: one point as given, or a
     run of plain points (its compile notice given here, once: a branch calls it many times)."""
-    from .kernels import arclength as ka
-
     _notice_once(ka.advance)
     return ka.advance
 
@@ -268,8 +264,6 @@ def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
     """``(index, nullity, tau, max|lambda|, eigvals (q,), vectors (n, q), power vector (n,), factor)`` of
     the symmetric ``H`` by :func:`dynsys.kernels.ldl.spectrum` (Bunch-Kaufman inertia, inverse
     iteration from ``V0`` (n, q)); ``factor`` is ``(F, perm, blk)`` of ``H + tau I``."""
-    from .kernels import ldl
-
     n, q = V0.shape
     _notice_once(ldl.spectrum)
     mu = np.empty(q)
@@ -288,8 +282,6 @@ def spectrum_near_zero(H, eig_rtol, V0, v0, lam_iters, sweeps):
 def chord_prepare(factor, b, N):
     """``X`` (m + 1, n): ``b`` and the columns of ``N`` solved with ``factor``
     (:func:`dynsys.kernels.arclength.chord_prepare`)."""
-    from .kernels import arclength as ka
-
     F, perm, blk = factor
     n, m = N.shape
     X = np.empty((m + 1, n))
@@ -301,8 +293,6 @@ def chord_prepare(factor, b, N):
 def chord_solve(chord, N, c, cp, r):
     """The bordered system with the factored matrix of ``chord = (F, perm, blk, X)`` and last row
     ``(c, cp)`` solved for ``r`` (:func:`dynsys.kernels.arclength.chord_solve`); None when it fails."""
-    from .kernels import arclength as ka
-
     F, perm, blk, X = chord
     out = np.empty(r.size)
     ok = ka.chord_solve(F, perm, blk, X, np.ascontiguousarray(N), np.ascontiguousarray(c, dtype=np.float64),
@@ -313,8 +303,6 @@ def chord_solve(chord, N, c, cp, r):
 def chord_tangent(chord, H, b, N, trow, lam):
     """``z`` with ``J z = e_last`` for ``J = [[H, b, N], [N^T, 0, 0], [trow^T, 0]]`` by the refined chord
     solve (:func:`dynsys.kernels.arclength.chord_tangent`); None where it does not reach rounding level."""
-    from .kernels import arclength as ka
-
     F, perm, blk, X = chord
     n, m = N.shape
     z = np.empty(n + m + 1)
@@ -327,8 +315,6 @@ def chord_tangent(chord, H, b, N, trow, lam):
 def inertia(S, shift=0.0):
     """``(negative, zero pivots)`` of the symmetric ``S + shift I`` by the compiled Bunch-Kaufman
     LDL^T (:func:`dynsys.kernels.ldl.inertia`)."""
-    from .kernels import ldl
-
     compile_notice(ldl.inertia, "continuation")
     neg, zero = ldl.inertia(np.ascontiguousarray(S, dtype=np.float64), float(shift))
     return int(neg), int(zero)

@@ -223,20 +223,20 @@ def test_chord_branch_equals_newton_branch(monkeypatch):
     equations), and carries a dense branch: one gradient per iteration, no Hessian."""
     import sys
 
-    arc = sys.modules["dynsys.continuation.arclength"]
+    arc = sys.modules["dynsys.continuation.runs"]
     model = dynsys.TeacherStudent(np.eye(4))
     W0 = dynsys.critical.newton.refine(model, np.eye(4)[[1, 0, 2, 3]] * 0.9 + 0.05).W
     fam = families.leaky_slope(model)
     kw = dict(step=0.02, step_min=0.02, step_max=0.02)
     chord = {}
-    orig = arc._FastRun._step
+    orig = arc.FastRun._step
 
     def spy(self, *a, **k):
         out = orig(self, *a, **k)
         chord[len(chord)] = int(self.info[11])
         return out
 
-    monkeypatch.setattr(arc._FastRun, "_step", spy)
+    monkeypatch.setattr(arc.FastRun, "_step", spy)
     monkeypatch.setattr(arc, "ADVANCE_CAP", 0)      # every point through _step
     b1 = continuation(fam, W0, 0.0, 0.5, **kw)
     used = sum(chord.values()) / len(chord)
@@ -271,7 +271,7 @@ def test_compiled_loop_equals_point_by_point(monkeypatch, case):
     predictor moves the converged point within the corrector's tolerance)."""
     import sys
 
-    arc = sys.modules["dynsys.continuation.arclength"]
+    arc = sys.modules["dynsys.continuation.runs"]
     fam, W0, p0, p1, kw = _case(case)
     loop = continuation(fam, W0, p0, p1, **kw)
     monkeypatch.setattr(arc, "ADVANCE_CAP", 0)
@@ -292,9 +292,9 @@ def test_interrupt_between_compiled_runs(monkeypatch):
     every run before it kept, status INTERRUPTED."""
     import sys
 
-    arc = sys.modules["dynsys.continuation.arclength"]
+    arc = sys.modules["dynsys.continuation.runs"]
     fam, W0, p0, p1, kw = _case("alpha")
-    orig = arc._FastRun.advance
+    orig = arc.FastRun.advance
     calls = []
 
     def advance(self, trace, *a):
@@ -303,7 +303,7 @@ def test_interrupt_between_compiled_runs(monkeypatch):
             raise KeyboardInterrupt
         return orig(self, trace, *a)
 
-    monkeypatch.setattr(arc._FastRun, "advance", advance)
+    monkeypatch.setattr(arc.FastRun, "advance", advance)
     b = continuation(fam, W0, p0, p1, **kw)
     assert b.status == dynsys.Status.INTERRUPTED and len(b) == calls[-1] > 2 * arc.ADVANCE_CAP
     assert np.all(b.grad_norm <= b.gtol) and np.all(np.diff(b.p) > 0)

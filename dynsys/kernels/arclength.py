@@ -477,7 +477,7 @@ def chord_correct(x0, p0, N, xa, c, cp, rhs, gtol, xtol, max_iter, fam, F, perm,
 @njit(**_JIT)
 def _pairs(x, U, k, d, atol, pairs):
     """Pairs (i < j) of parallel rows of ``x + U`` into ``pairs`` (the test of
-    :func:`dynsys.continuation.arclength._groups`); returns their number."""
+    :func:`dynsys.continuation.runs._groups`); returns their number."""
     X = x.reshape((k, d))
     V = np.empty((k, d))
     Vb = rows(X, U, V)
@@ -519,7 +519,7 @@ def _pairs(x, U, k, d, atol, pairs):
 @njit(**_JIT)
 def _dips(xa, xb, U, k, d):
     """Whether a row's segment from ``xa`` to ``xb`` (plus ``U``) passes much closer to zero than its
-    ends (:func:`dynsys.continuation.arclength._dips`)."""
+    ends (:func:`dynsys.continuation.runs._dips`)."""
     A = xa.reshape((k, d))
     B = xb.reshape((k, d))
     res = U.shape[0] != 0
