@@ -20,6 +20,7 @@ from .config import PARALLEL_MIN_BATCH
 from .progress import compile_notice
 from .kernels import arclength as ka
 from .kernels import continuation as kc
+from .kernels import family as kfam
 from .kernels import field, gd_entry, integrators, ldl, ode_entry
 from .kernels import newton as kn
 from .kernels.newton import NewtonParams  # noqa: F401  (the Newton kernel's settings, built by critical/)
@@ -237,9 +238,9 @@ def lu_solve_many(J, R):
 
 def family_arrays(p, fam):
     """The :class:`~dynsys.systems.base.FieldArrays` of a compiled family ``fam`` at ``p``
-    (:func:`dynsys.kernels.arclength.arrays_at`)."""
-    compile_notice(ka.arrays_at, "continuation")
-    return ka.arrays_at(p, *fam[:6])
+    (:func:`dynsys.kernels.family.arrays_at`)."""
+    compile_notice(kfam.arrays_at, "continuation")
+    return kfam.arrays_at(p, *fam[:6])
 
 
 def arclength_kernel():
